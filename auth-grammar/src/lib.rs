@@ -1,0 +1,531 @@
+//! The grammar of scopes, login types, policy names, HTTP methods and route paths.
+//!
+//! This crate is shared by `auth-macros` (which checks every literal at compile time) and
+//! `auth-runtime` (which checks configuration and tokens at run time), so the two can never
+//! disagree about what a valid scope or route is. It has no dependencies.
+//!
+//! ```
+//! use auth_grammar::{validate_scope, ScopeError};
+//!
+//! assert!(validate_scope("reports:read").is_ok());
+//! assert_eq!(validate_scope("reports"), Err(ScopeError::MissingSeparator));
+//! ```
+
+use std::fmt;
+
+/// The longest scope, login type, action or resource name accepted (bytes).
+pub const MAX_NAME_LEN: usize = 128;
+
+/// Why a scope string is not a valid scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeError {
+    /// The scope is the empty string.
+    Empty,
+    /// The scope has no `:` separating resource and action (e.g. `"reports"`).
+    MissingSeparator,
+    /// A segment between `:` separators is empty (e.g. `"reports:"`, `":read"`, `"a::b"`).
+    EmptySegment,
+    /// The scope contains whitespace; scopes are space-delimited inside a token.
+    Whitespace,
+    /// The scope contains a character outside `A-Z a-z 0-9 _ - .` (and `*` as a whole segment).
+    InvalidChar(char),
+    /// `*` appears inside a segment (`"rep*:read"`); it may only stand for a whole segment.
+    PartialWildcard,
+    /// The scope contains a wildcard where only concrete scopes are allowed (a required scope).
+    Wildcard,
+    /// The scope is longer than [`MAX_NAME_LEN`] bytes.
+    TooLong,
+}
+
+impl fmt::Display for ScopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScopeError::Empty => f.write_str("a scope cannot be empty"),
+            ScopeError::MissingSeparator => {
+                f.write_str("a scope has the form `resource:action`, with at least one `:`")
+            }
+            ScopeError::EmptySegment => {
+                f.write_str("a scope cannot have an empty part before, between or after `:`")
+            }
+            ScopeError::Whitespace => f.write_str(
+                "a scope cannot contain whitespace (scopes are space-delimited in tokens)",
+            ),
+            ScopeError::InvalidChar(c) => write!(
+                f,
+                "a scope cannot contain `{}`: use letters, digits, `_`, `-`, `.` and `:`",
+                c.escape_default()
+            ),
+            ScopeError::PartialWildcard => {
+                f.write_str("`*` can only stand for a whole part of a scope, as in `reports:*`")
+            }
+            ScopeError::Wildcard => f.write_str(
+                "a required scope cannot contain `*`: wildcards belong in granted scopes",
+            ),
+            ScopeError::TooLong => write!(f, "a scope is at most {MAX_NAME_LEN} bytes long"),
+        }
+    }
+}
+
+impl std::error::Error for ScopeError {}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')
+}
+
+/// Checks a scope as it may appear in a token (`*` allowed as a whole segment).
+///
+/// ```
+/// assert!(auth_grammar::validate_scope("reports:*").is_ok());
+/// assert!(auth_grammar::validate_scope("reports:x:y").is_ok());
+/// assert!(auth_grammar::validate_scope("reports:").is_err());
+/// ```
+pub fn validate_scope(scope: &str) -> Result<(), ScopeError> {
+    if scope.is_empty() {
+        return Err(ScopeError::Empty);
+    }
+    if scope.len() > MAX_NAME_LEN {
+        return Err(ScopeError::TooLong);
+    }
+    if scope.chars().any(char::is_whitespace) {
+        return Err(ScopeError::Whitespace);
+    }
+    if !scope.contains(':') {
+        // A bare `*` is a valid grant only where the app opts in; the runtime checks that.
+        return if scope == "*" {
+            Ok(())
+        } else {
+            match scope.chars().find(|c| !is_name_char(*c) && *c != '*') {
+                Some(c) => Err(ScopeError::InvalidChar(c)),
+                None => Err(ScopeError::MissingSeparator),
+            }
+        };
+    }
+    for segment in scope.split(':') {
+        if segment.is_empty() {
+            return Err(ScopeError::EmptySegment);
+        }
+        if segment == "*" {
+            continue;
+        }
+        if let Some(c) = segment.chars().find(|c| !is_name_char(*c)) {
+            return Err(if c == '*' {
+                ScopeError::PartialWildcard
+            } else {
+                ScopeError::InvalidChar(c)
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks a scope that a handler requires: a valid scope without wildcards.
+///
+/// ```
+/// assert!(auth_grammar::validate_required_scope("reports:read").is_ok());
+/// assert_eq!(
+///     auth_grammar::validate_required_scope("reports:*"),
+///     Err(auth_grammar::ScopeError::Wildcard)
+/// );
+/// ```
+pub fn validate_required_scope(scope: &str) -> Result<(), ScopeError> {
+    validate_scope(scope)?;
+    if scope == "*" || scope.split(':').any(|s| s == "*") {
+        return Err(ScopeError::Wildcard);
+    }
+    Ok(())
+}
+
+/// Why a name (login type, policy resource) is not valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameError {
+    /// The name is the empty string.
+    Empty,
+    /// The name contains a character outside `A-Z a-z 0-9 _ - .`.
+    InvalidChar(char),
+    /// The name is longer than [`MAX_NAME_LEN`] bytes.
+    TooLong,
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NameError::Empty => f.write_str("the name cannot be empty"),
+            NameError::InvalidChar(c) => write!(
+                f,
+                "the name cannot contain `{}`: use letters, digits, `_`, `-` and `.`",
+                c.escape_default()
+            ),
+            NameError::TooLong => write!(f, "the name is at most {MAX_NAME_LEN} bytes long"),
+        }
+    }
+}
+
+impl std::error::Error for NameError {}
+
+/// Checks a login type name such as `user` or `admin`.
+///
+/// ```
+/// assert!(auth_grammar::validate_login_type("admin").is_ok());
+/// assert!(auth_grammar::validate_login_type("").is_err());
+/// assert!(auth_grammar::validate_login_type("ad min").is_err());
+/// ```
+pub fn validate_login_type(name: &str) -> Result<(), NameError> {
+    validate_name(name)
+}
+
+/// Checks a policy resource name such as `users` or `billing` (segments may be joined by `:`).
+///
+/// ```
+/// assert!(auth_grammar::validate_resource("users").is_ok());
+/// assert!(auth_grammar::validate_resource("billing:invoices").is_ok());
+/// assert!(auth_grammar::validate_resource("").is_err());
+/// ```
+pub fn validate_resource(name: &str) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    name.split(':').try_for_each(validate_name)
+}
+
+fn validate_name(name: &str) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(NameError::TooLong);
+    }
+    match name.chars().find(|c| !is_name_char(*c)) {
+        Some(c) => Err(NameError::InvalidChar(c)),
+        None => Ok(()),
+    }
+}
+
+/// Checks a policy action such as `users:ban`: the same grammar as a required scope.
+///
+/// ```
+/// assert!(auth_grammar::validate_action("users:ban").is_ok());
+/// assert!(auth_grammar::validate_action("ban").is_err());
+/// ```
+pub fn validate_action(action: &str) -> Result<(), ScopeError> {
+    validate_required_scope(action)
+}
+
+/// The HTTP methods a route may use, in their canonical spelling.
+pub const METHODS: &[&str] = &[
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT",
+];
+
+/// Returns the canonical method name for `name` if it is one of [`METHODS`] (exact, upper case).
+///
+/// ```
+/// assert_eq!(auth_grammar::parse_method("GET"), Some("GET"));
+/// assert_eq!(auth_grammar::parse_method("get"), None);
+/// assert_eq!(auth_grammar::parse_method("FETCH"), None);
+/// ```
+pub fn parse_method(name: &str) -> Option<&'static str> {
+    METHODS.iter().copied().find(|m| *m == name)
+}
+
+/// Why a route path would be rejected by axum at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathError {
+    /// The path does not start with `/`.
+    MissingLeadingSlash,
+    /// A segment uses the pre-0.8 `:name` capture syntax.
+    OldCaptureSyntax(String),
+    /// A segment uses the pre-0.8 `*name` wildcard syntax.
+    OldWildcardSyntax(String),
+    /// A `{` or `}` is unbalanced, nested, or the capture is not a whole segment.
+    BadBraces,
+    /// A capture has no name (`{}` or `{*}`).
+    EmptyCapture,
+    /// A capture name is not an identifier.
+    BadCaptureName(String),
+    /// The same capture name appears twice.
+    DuplicateCapture(String),
+    /// A `{*rest}` wildcard capture is not the last segment.
+    WildcardNotLast,
+    /// The path contains whitespace, a `?` or a `#`.
+    InvalidChar(char),
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathError::MissingLeadingSlash => f.write_str("a route path must start with `/`"),
+            PathError::OldCaptureSyntax(name) => write!(
+                f,
+                "`:{name}` is the capture syntax of axum 0.7 and earlier: write `{{{name}}}`"
+            ),
+            PathError::OldWildcardSyntax(name) => write!(
+                f,
+                "`*{name}` is the wildcard syntax of axum 0.7 and earlier: write `{{*{name}}}`"
+            ),
+            PathError::BadBraces => f.write_str(
+                "a capture must be a whole path segment such as `{id}`, with balanced braces",
+            ),
+            PathError::EmptyCapture => f.write_str("a capture needs a name, as in `{id}`"),
+            PathError::BadCaptureName(name) => {
+                write!(f, "capture name `{name}` is not a valid identifier")
+            }
+            PathError::DuplicateCapture(name) => {
+                write!(f, "capture `{{{name}}}` appears twice in the path")
+            }
+            PathError::WildcardNotLast => {
+                f.write_str("a wildcard capture `{*name}` must be the last segment of the path")
+            }
+            PathError::InvalidChar(c) => {
+                write!(f, "a route path cannot contain `{}`", c.escape_default())
+            }
+        }
+    }
+}
+
+impl std::error::Error for PathError {}
+
+/// Checks a route path the way axum 0.8 would when the router is built (where it panics).
+///
+/// ```
+/// use auth_grammar::{validate_route_path, PathError};
+///
+/// assert!(validate_route_path("/reports/{id}").is_ok());
+/// assert!(validate_route_path("/files/{*rest}").is_ok());
+/// assert_eq!(
+///     validate_route_path("/reports/:id"),
+///     Err(PathError::OldCaptureSyntax("id".into()))
+/// );
+/// assert_eq!(validate_route_path("reports"), Err(PathError::MissingLeadingSlash));
+/// ```
+pub fn validate_route_path(path: &str) -> Result<(), PathError> {
+    if !path.starts_with('/') {
+        return Err(PathError::MissingLeadingSlash);
+    }
+    if let Some(c) = path
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#'))
+    {
+        return Err(PathError::InvalidChar(c));
+    }
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    let mut names: Vec<&str> = Vec::new();
+    for (i, segment) in segments.iter().enumerate() {
+        if let Some(name) = segment.strip_prefix(':') {
+            return Err(PathError::OldCaptureSyntax(name.to_owned()));
+        }
+        if let Some(name) = segment.strip_prefix('*') {
+            return Err(PathError::OldWildcardSyntax(name.to_owned()));
+        }
+        let opens = segment.matches('{').count();
+        let closes = segment.matches('}').count();
+        if opens == 0 && closes == 0 {
+            continue;
+        }
+        let inner = match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(inner) if opens == 1 && closes == 1 => inner,
+            _ => return Err(PathError::BadBraces),
+        };
+        let (wildcard, name) = match inner.strip_prefix('*') {
+            Some(name) => (true, name),
+            None => (false, inner),
+        };
+        if name.is_empty() {
+            return Err(PathError::EmptyCapture);
+        }
+        let mut chars = name.chars();
+        let first_ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(PathError::BadCaptureName(name.to_owned()));
+        }
+        if names.contains(&name) {
+            return Err(PathError::DuplicateCapture(name.to_owned()));
+        }
+        names.push(name);
+        if wildcard && i + 1 != segments.len() {
+            return Err(PathError::WildcardNotLast);
+        }
+    }
+    Ok(())
+}
+
+/// Whether two routes would collide in one axum router: the same method and the same path once
+/// capture names are ignored (`/a/{id}` and `/a/{name}` collide). Usable in `const` items.
+///
+/// ```
+/// use auth_grammar::routes_collide;
+///
+/// assert!(routes_collide("GET", "/a/{id}", "GET", "/a/{name}"));
+/// assert!(!routes_collide("GET", "/a/{id}", "POST", "/a/{id}"));
+/// assert!(!routes_collide("GET", "/a/{id}", "GET", "/a/{id}/b"));
+/// ```
+pub const fn routes_collide(method_a: &str, path_a: &str, method_b: &str, path_b: &str) -> bool {
+    bytes_eq(method_a.as_bytes(), method_b.as_bytes()) && paths_equal(path_a, path_b)
+}
+
+const fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Compares two paths, treating every `{name}` capture as equal to every other and every
+/// `{*name}` wildcard as equal to every other wildcard.
+const fn paths_equal(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] == b'{' && b[j] == b'{' {
+            let wild_a = i + 1 < a.len() && a[i + 1] == b'*';
+            let wild_b = j + 1 < b.len() && b[j + 1] == b'*';
+            if wild_a != wild_b {
+                return false;
+            }
+            while i < a.len() && a[i] != b'}' {
+                i += 1;
+            }
+            while j < b.len() && b[j] != b'}' {
+                j += 1;
+            }
+            continue;
+        }
+        if a[i] != b[j] {
+            return false;
+        }
+        i += 1;
+        j += 1;
+    }
+    i == a.len() && j == b.len()
+}
+
+/// The edit distance between two strings (for "did you mean" suggestions).
+///
+/// ```
+/// assert_eq!(auth_grammar::edit_distance("reports:raed", "reports:read"), 2);
+/// ```
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The candidate closest to `word`, if it is close enough to be a likely typo
+/// (at most a third of its length, rounded up, and never more than 3 edits).
+///
+/// ```
+/// let known = ["reports:read", "reports:write"];
+/// assert_eq!(auth_grammar::closest("reports:raed", known), Some("reports:read"));
+/// assert_eq!(auth_grammar::closest("billing:read", known), None);
+/// ```
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = word.chars().count().div_ceil(3).clamp(1, 3);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes() {
+        for ok in [
+            "a:b",
+            "reports:read",
+            "reports:x:y",
+            "*:read",
+            "reports:*",
+            "*:*",
+            "*",
+            "a-b.c_d:e",
+        ] {
+            assert_eq!(validate_scope(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(validate_scope(""), Err(ScopeError::Empty));
+        assert_eq!(validate_scope("reports"), Err(ScopeError::MissingSeparator));
+        assert_eq!(validate_scope("reports:"), Err(ScopeError::EmptySegment));
+        assert_eq!(validate_scope(":read"), Err(ScopeError::EmptySegment));
+        assert_eq!(validate_scope("a::b"), Err(ScopeError::EmptySegment));
+        assert_eq!(validate_scope("a b:c"), Err(ScopeError::Whitespace));
+        assert_eq!(validate_scope("a/b:c"), Err(ScopeError::InvalidChar('/')));
+        assert_eq!(validate_scope("re*:read"), Err(ScopeError::PartialWildcard));
+        assert_eq!(validate_scope(&"a:".repeat(100)), Err(ScopeError::TooLong));
+        assert_eq!(validate_required_scope("*:read"), Err(ScopeError::Wildcard));
+        assert_eq!(validate_required_scope("*"), Err(ScopeError::Wildcard));
+    }
+
+    #[test]
+    fn paths() {
+        for ok in [
+            "/",
+            "/health",
+            "/reports/{id}",
+            "/a/{x}/b/{y}",
+            "/f/{*rest}",
+            "/a/",
+        ] {
+            assert_eq!(validate_route_path(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(validate_route_path(""), Err(PathError::MissingLeadingSlash));
+        assert_eq!(
+            validate_route_path("/f/*rest"),
+            Err(PathError::OldWildcardSyntax("rest".into()))
+        );
+        assert_eq!(validate_route_path("/a/{id"), Err(PathError::BadBraces));
+        assert_eq!(validate_route_path("/a/x{id}"), Err(PathError::BadBraces));
+        assert_eq!(validate_route_path("/a/{}"), Err(PathError::EmptyCapture));
+        assert_eq!(
+            validate_route_path("/a/{1x}"),
+            Err(PathError::BadCaptureName("1x".into()))
+        );
+        assert_eq!(
+            validate_route_path("/a/{x}/{x}"),
+            Err(PathError::DuplicateCapture("x".into()))
+        );
+        assert_eq!(
+            validate_route_path("/a/{*x}/b"),
+            Err(PathError::WildcardNotLast)
+        );
+        assert_eq!(
+            validate_route_path("/a b"),
+            Err(PathError::InvalidChar(' '))
+        );
+    }
+
+    #[test]
+    fn collisions() {
+        assert!(routes_collide("GET", "/a", "GET", "/a"));
+        assert!(!routes_collide("GET", "/a", "GET", "/b"));
+        assert!(!routes_collide("GET", "/a/{x}", "GET", "/a/{*x}"));
+        assert!(routes_collide("GET", "/a/{*x}", "GET", "/a/{*y}"));
+        assert!(!routes_collide("GET", "/a/{x}", "GET", "/a/b"));
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(closest("admni", ["user", "admin"]), Some("admin"));
+        assert_eq!(closest("x", ["user", "admin"]), None);
+        assert_eq!(parse_method("DELETE"), Some("DELETE"));
+    }
+}

@@ -1,0 +1,342 @@
+//! The handler attributes: gather every auth attribute of a function, check them together,
+//! rewrite the function once.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{ItemFn, LitStr, Meta};
+
+use crate::attr::{self, Attr, Kind, Value};
+use crate::ctxt::Ctxt;
+
+pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut cx = Ctxt::default();
+    let mut func: ItemFn = match syn::parse2(item.clone()) {
+        Ok(f) => f,
+        Err(_) => {
+            cx.error(
+                Span::call_site(),
+                format!(
+                    "`#[{}]` can only be used on an `async fn` handler",
+                    kind.name()
+                ),
+            );
+            let errors = cx.into_compile_errors();
+            return quote! { #errors #item };
+        }
+    };
+
+    // The attribute being expanded, then its siblings in source order.
+    let mut attrs = vec![attr::parse(kind, Span::call_site(), args, &mut cx)];
+    let mut kept = Vec::new();
+    for a in std::mem::take(&mut func.attrs) {
+        let Some(k) = Kind::of_path(a.path()) else {
+            kept.push(a);
+            continue;
+        };
+        let tokens = match &a.meta {
+            Meta::Path(_) => TokenStream::new(),
+            Meta::List(list) => list.tokens.clone(),
+            Meta::NameValue(nv) => {
+                cx.error(
+                    nv.span(),
+                    format!(
+                        "`#[{} = ...]` is not valid; use `#[{}(...)]`",
+                        k.name(),
+                        k.name()
+                    ),
+                );
+                continue;
+            }
+        };
+        attrs.push(attr::parse(k, a.span(), tokens, &mut cx));
+    }
+    func.attrs = kept;
+
+    let spec = check(&attrs, &func, &mut cx);
+    if func.sig.asyncness.is_none() {
+        cx.error_help(
+            func.sig.fn_token.span,
+            "secured handlers must be `async fn`",
+            format!("write `async fn {}`", func.sig.ident),
+        );
+        // Emit the function untouched: rewriting it would only add unrelated errors.
+        let errors = cx.into_compile_errors();
+        return quote! { #errors #func };
+    }
+    if let Some(receiver) = func.sig.receiver() {
+        cx.error(receiver.span(), "a handler cannot take `self`");
+        let errors = cx.into_compile_errors();
+        return quote! { #errors #func };
+    }
+
+    let errors = cx.into_compile_errors();
+    let out = rewrite(func, &spec);
+    let out = quote! { #errors #out };
+    crate::debug_print("handler", &out);
+    out
+}
+
+/// What the attributes declare, after checking.
+#[derive(Default)]
+struct Spec {
+    public: bool,
+    any: bool,
+    scopes: Vec<LitStr>,
+    login_types: Vec<LitStr>,
+    policy: Option<(LitStr, LitStr)>,
+    route: Option<(String, LitStr)>,
+}
+
+fn check(attrs: &[Attr], func: &ItemFn, cx: &mut Ctxt) -> Spec {
+    let mut spec = Spec::default();
+
+    // Duplicates: the second occurrence is the error.
+    for (i, a) in attrs.iter().enumerate() {
+        if attrs[..i].iter().any(|b| b.kind == a.kind) {
+            let help = match a.kind {
+                Kind::Requires => {
+                    "list every scope in one attribute: `#[requires(\"a:b\", \"c:d\")]`"
+                }
+                Kind::LoginType => {
+                    "list every accepted login type in one attribute: `#[login_type(\"user\", \"admin\")]`"
+                }
+                _ => "remove one of them",
+            };
+            cx.error_help(
+                a.span,
+                format!("duplicate `#[{}]` attribute", a.kind.name()),
+                help,
+            );
+        }
+    }
+
+    let has = |k: Kind| attrs.iter().find(|a| a.kind == k);
+    if let Some(public) = has(Kind::Public) {
+        for other in [
+            Kind::Requires,
+            Kind::LoginType,
+            Kind::Authenticated,
+            Kind::Policy,
+        ] {
+            if has(other).is_some() {
+                cx.error_help(
+                    public.span,
+                    format!("`#[public]` cannot be combined with `#[{}]`", other.name()),
+                    "a handler is either public or protected: remove one of them",
+                );
+            }
+        }
+    }
+    if let Some(auth) = has(Kind::Authenticated) {
+        for other in [Kind::Requires, Kind::LoginType, Kind::Policy] {
+            if has(other).is_some() {
+                cx.error_help(
+                    auth.span,
+                    format!(
+                        "`#[authenticated]` is redundant next to `#[{}]`",
+                        other.name()
+                    ),
+                    format!(
+                        "`#[{}]` already requires a signed-in caller: remove `#[authenticated]`",
+                        other.name()
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(route) = has(Kind::Route) {
+        let guarded = attrs.iter().any(|a| a.kind != Kind::Route);
+        if !guarded {
+            cx.error_help(
+                route.span,
+                format!("handler `{}` has a `#[route]` but no auth attribute", func.sig.ident),
+                "secure by default: add `#[public]` if anyone may call it, or `#[authenticated]`, `#[login_type(...)]`, `#[requires(...)]` or `#[policy(...)]`",
+            );
+        }
+    }
+
+    for a in attrs {
+        match &a.value {
+            Value::Requires { any, scopes } => {
+                spec.any = *any;
+                for (i, s) in scopes.iter().enumerate() {
+                    let value = s.value();
+                    if let Err(e) = auth_grammar::validate_required_scope(&value) {
+                        cx.error(s.span(), format!("invalid scope `{value}`: {e}"));
+                    } else if scopes[..i].iter().any(|p| p.value() == value) {
+                        cx.error(s.span(), format!("scope `{value}` is listed twice"));
+                    } else {
+                        spec.scopes.push(s.clone());
+                    }
+                }
+            }
+            Value::LoginType(names) => {
+                if names.is_empty() {
+                    cx.error_help(
+                        a.span,
+                        "`#[login_type]` needs at least one login type",
+                        "write `#[login_type(\"admin\")]`",
+                    );
+                }
+                for (i, n) in names.iter().enumerate() {
+                    let value = n.value();
+                    if let Err(e) = auth_grammar::validate_login_type(&value) {
+                        let msg = if value.is_empty() {
+                            "a login type cannot be empty".to_owned()
+                        } else {
+                            format!("invalid login type `{value}`: {e}")
+                        };
+                        cx.error(n.span(), msg);
+                    } else if names[..i].iter().any(|p| p.value() == value) {
+                        cx.error(n.span(), format!("login type `{value}` is listed twice"));
+                    } else {
+                        spec.login_types.push(n.clone());
+                    }
+                }
+            }
+            Value::Flag => {
+                if a.kind == Kind::Public {
+                    spec.public = true;
+                }
+            }
+            Value::Policy { action, resource } => {
+                let mut ok = true;
+                if let Some(action) = action
+                    && let Err(e) = auth_grammar::validate_action(&action.value())
+                {
+                    ok = false;
+                    cx.error(
+                        action.span(),
+                        format!(
+                            "invalid policy action `{}`: {}",
+                            action.value(),
+                            e.to_string().replace("scope", "action")
+                        ),
+                    );
+                }
+                if let Some(resource) = resource
+                    && let Err(e) = auth_grammar::validate_resource(&resource.value())
+                {
+                    ok = false;
+                    cx.error(
+                        resource.span(),
+                        format!("invalid policy resource `{}`: {e}", resource.value()),
+                    );
+                }
+                if let (true, Some(action), Some(resource)) = (ok, action, resource) {
+                    spec.policy = Some((action.clone(), resource.clone()));
+                }
+            }
+            Value::Route { method, path } => {
+                let method = method.as_ref().and_then(|m| {
+                    let name = m.to_string();
+                    match auth_grammar::parse_method(&name) {
+                        Some(canonical) => Some(canonical.to_owned()),
+                        None => {
+                            let upper = name.to_ascii_uppercase();
+                            let suggestion = auth_grammar::parse_method(&upper).or_else(|| {
+                                auth_grammar::closest(&upper, auth_grammar::METHODS.iter().copied())
+                            });
+                            let msg = format!("unknown HTTP method `{name}`");
+                            match suggestion {
+                                Some(s) => {
+                                    cx.error_help(m.span(), msg, format!("did you mean `{s}`?"))
+                                }
+                                None => cx.error_help(
+                                    m.span(),
+                                    msg,
+                                    format!(
+                                        "use one of {}",
+                                        auth_grammar::METHODS
+                                            .iter()
+                                            .map(|m| format!("`{m}`"))
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
+                                    ),
+                                ),
+                            }
+                            None
+                        }
+                    }
+                });
+                let path = path.as_ref().and_then(|p| {
+                    match auth_grammar::validate_route_path(&p.value()) {
+                        Ok(()) => Some(p.clone()),
+                        Err(e) => {
+                            cx.error(p.span(), format!("invalid route path `{}`: {e}", p.value()));
+                            None
+                        }
+                    }
+                });
+                if let (Some(m), Some(p)) = (method, path) {
+                    spec.route = Some((m, p));
+                }
+            }
+        }
+    }
+    spec
+}
+
+fn rewrite(mut func: ItemFn, spec: &Spec) -> TokenStream {
+    let name = &func.sig.ident;
+    let vis = &func.vis;
+    let marker = format_ident!("__auth_route_{}", name);
+    let name_str = name.to_string();
+    let p = quote!(::auth_runtime::__private);
+
+    let method = match &spec.route {
+        Some((m, _)) => quote!(::core::option::Option::Some(#m)),
+        None => quote!(::core::option::Option::None),
+    };
+    let path = match &spec.route {
+        Some((_, path)) => quote!(::core::option::Option::Some(#path)),
+        None => quote!(::core::option::Option::None),
+    };
+    let public = spec.public;
+    let login_types = &spec.login_types;
+    let scopes = &spec.scopes;
+    let scopes = if scopes.is_empty() {
+        quote!(#p::Scopes::None)
+    } else if spec.any {
+        quote!(#p::Scopes::AnyOf(&[#(#scopes),*]))
+    } else {
+        quote!(#p::Scopes::All(&[#(#scopes),*]))
+    };
+    let policy = match &spec.policy {
+        Some((action, resource)) => {
+            quote!(::core::option::Option::Some(#p::Policy { action: #action, resource: #resource }))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let no_route = format!(
+        "handler `{name_str}` is listed in a `SecureRouter` but has no route: add `#[route(METHOD, \"/path\")]` to it"
+    );
+
+    let guard: syn::FnArg = syn::parse_quote_spanned! {name.span()=>
+        _: #p::Guard<#marker>
+    };
+    func.sig.inputs.insert(0, guard);
+
+    let marker_def = quote_spanned! {name.span()=>
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #vis struct #marker;
+    };
+    quote! {
+        #marker_def
+        impl #p::RouteSpec for #marker {
+            const SPEC: #p::HandlerSpec = #p::HandlerSpec {
+                handler: #name_str,
+                method: #method,
+                path: #path,
+                public: #public,
+                login_types: &[#(#login_types),*],
+                scopes: #scopes,
+                policy: #policy,
+                no_route_message: #no_route,
+            };
+        }
+        #func
+    }
+}

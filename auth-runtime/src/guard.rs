@@ -1,0 +1,229 @@
+//! The seam between the macros and the runtime. Everything the macros expand to is reached
+//! through `::auth_runtime::__private`, defined here, so the boundary is reviewable in one file.
+
+use std::marker::PhantomData;
+
+use axum::Router;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::handler::Handler;
+use axum::http::request::Parts;
+use axum::response::Response;
+use axum::routing::{MethodFilter, on};
+
+use crate::error::{AuthError, MissingScopes};
+use crate::manager::AuthManager;
+use crate::principal::Principal;
+use crate::route::PolicyRequirement;
+use crate::scope::ScopeRequirement;
+
+pub use crate::SecureRouter as SecureRouterTrait;
+pub use crate::route::PolicyRequirement as Policy;
+pub use crate::route::RouteInfo;
+pub use crate::scope::ScopeRequirement as Scopes;
+pub use auth_grammar::routes_collide;
+pub use axum::Router as AxumRouter;
+
+/// What one annotated handler declares; emitted by the attribute macros as an associated const.
+#[derive(Debug, Clone, Copy)]
+pub struct HandlerSpec {
+    /// The handler's name.
+    pub handler: &'static str,
+    /// `Some` with `#[route]`.
+    pub method: Option<&'static str>,
+    /// `Some` with `#[route]`.
+    pub path: Option<&'static str>,
+    /// `#[public]`.
+    pub public: bool,
+    /// `#[login_type]`; empty: any.
+    pub login_types: &'static [&'static str],
+    /// `#[requires]`.
+    pub scopes: ScopeRequirement,
+    /// `#[policy]`.
+    pub policy: Option<PolicyRequirement>,
+    /// The compile error shown when the handler is routed by a `SecureRouter` without `#[route]`.
+    pub no_route_message: &'static str,
+}
+
+/// Implemented by the hidden marker type the macros emit next to each handler.
+pub trait RouteSpec: 'static {
+    /// The handler's declaration.
+    const SPEC: HandlerSpec;
+}
+
+/// The extractor the macros insert as a handler's first parameter: it runs the checks of
+/// `R::SPEC` before any other extractor (and before the body is read).
+pub struct Guard<R>(PhantomData<fn() -> R>);
+
+impl<S, R> FromRequestParts<S> for Guard<R>
+where
+    R: RouteSpec,
+    AuthManager: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let spec = &R::SPEC;
+        if spec.public {
+            return Ok(Guard(PhantomData));
+        }
+        let manager = AuthManager::from_ref(state);
+        match manager.check(parts, spec) {
+            Ok(_) => Ok(Guard(PhantomData)),
+            Err(error) => {
+                tracing::debug!(
+                    handler = spec.handler,
+                    status = error.status().as_u16(),
+                    reason = %error,
+                    "request rejected"
+                );
+                Err(manager.render_error(&error))
+            }
+        }
+    }
+}
+
+impl AuthManager {
+    /// Runs every check of `spec` in order: credential (401), login type (401), scopes (403),
+    /// policy (403).
+    pub(crate) fn check(
+        &self,
+        parts: &mut Parts,
+        spec: &HandlerSpec,
+    ) -> Result<Principal, AuthError> {
+        let principal = self.authenticate(parts, spec.login_types)?;
+        self.check_scopes(&principal, spec.scopes)?;
+        if let Some(policy) = spec.policy {
+            // The policy engine arrives with its own issue; until then no rule allows anything,
+            // and deny-by-default means exactly that.
+            return Err(AuthError::PolicyDenied {
+                action: policy.action.to_owned(),
+                resource: policy.resource.to_owned(),
+                reason: "no policy rule allows it".to_owned(),
+            });
+        }
+        Ok(principal)
+    }
+
+    /// Checks that `principal` satisfies `required`.
+    pub fn check_scopes(
+        &self,
+        principal: &Principal,
+        required: ScopeRequirement,
+    ) -> Result<(), AuthError> {
+        let validator = self.scope_validator();
+        let granted = principal.scopes();
+        let missing = match required {
+            ScopeRequirement::None => return Ok(()),
+            ScopeRequirement::All(all) => {
+                if all.iter().all(|s| validator.has_scope(s, granted)) {
+                    return Ok(());
+                }
+                MissingScopes::All(
+                    all.iter()
+                        .filter(|s| !validator.has_scope(s, granted))
+                        .map(|s| (*s).to_owned())
+                        .collect(),
+                )
+            }
+            ScopeRequirement::AnyOf(any) => {
+                if any.iter().any(|s| validator.has_scope(s, granted)) {
+                    return Ok(());
+                }
+                MissingScopes::AnyOf(any.iter().map(|s| (*s).to_owned()).collect())
+            }
+        };
+        Err(AuthError::InsufficientScope {
+            realm: principal.login_type().to_owned(),
+            missing,
+        })
+    }
+}
+
+/// Implemented by every handler whose first parameter is a [`Guard`], i.e. every handler the
+/// attribute macros rewrote. `M` is inferred.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a secured handler",
+    label = "this handler has no auth attribute",
+    note = "secure by default: every handler in a `SecureRouter` needs `#[public]`, `#[authenticated]`, `#[login_type(...)]`, `#[requires(...)]` or `#[policy(...)]`, and a `#[route(METHOD, \"/path\")]`"
+)]
+pub trait SecuredHandler<M> {
+    /// The handler's declaration.
+    const SPEC: HandlerSpec;
+}
+
+macro_rules! impl_secured_handler {
+    ($($ty:ident),*) => {
+        impl<F, Fut, R, $($ty,)*> SecuredHandler<(R, $($ty,)*)> for F
+        where
+            F: FnOnce(Guard<R>, $($ty,)*) -> Fut,
+            R: RouteSpec,
+        {
+            const SPEC: HandlerSpec = R::SPEC;
+        }
+    };
+}
+
+impl_secured_handler!();
+impl_secured_handler!(T1);
+impl_secured_handler!(T1, T2);
+impl_secured_handler!(T1, T2, T3);
+impl_secured_handler!(T1, T2, T3, T4);
+impl_secured_handler!(T1, T2, T3, T4, T5);
+impl_secured_handler!(T1, T2, T3, T4, T5, T6);
+impl_secured_handler!(T1, T2, T3, T4, T5, T6, T7);
+impl_secured_handler!(T1, T2, T3, T4, T5, T6, T7, T8);
+impl_secured_handler!(T1, T2, T3, T4, T5, T6, T7, T8, T9);
+impl_secured_handler!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10);
+impl_secured_handler!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11);
+impl_secured_handler!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12);
+impl_secured_handler!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13);
+impl_secured_handler!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14);
+impl_secured_handler!(
+    T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15
+);
+
+/// The declaration of a handler, found through its value (so that a handler without our
+/// attributes fails with [`SecuredHandler`]'s message).
+pub const fn spec_of<F: SecuredHandler<M>, M>(_handler: &F) -> HandlerSpec {
+    F::SPEC
+}
+
+/// The route of a handler listed in a `SecureRouter`; a compile error (const panic) without
+/// `#[route]`.
+pub const fn route_info(spec: HandlerSpec) -> RouteInfo {
+    let (Some(method), Some(path)) = (spec.method, spec.path) else {
+        panic!("{}", spec.no_route_message)
+    };
+    RouteInfo {
+        handler: spec.handler,
+        method,
+        path,
+        login_types: spec.login_types,
+        scopes: spec.scopes,
+        policy: spec.policy,
+        public: spec.public,
+    }
+}
+
+/// Adds one handler to the router at its declared method and path.
+pub fn add_route<S, H, T>(router: Router<S>, info: &RouteInfo, handler: H) -> Router<S>
+where
+    H: Handler<T, S>,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    let filter = match info.method.as_bytes() {
+        b"GET" => MethodFilter::GET,
+        b"POST" => MethodFilter::POST,
+        b"PUT" => MethodFilter::PUT,
+        b"PATCH" => MethodFilter::PATCH,
+        b"DELETE" => MethodFilter::DELETE,
+        b"HEAD" => MethodFilter::HEAD,
+        b"OPTIONS" => MethodFilter::OPTIONS,
+        b"TRACE" => MethodFilter::TRACE,
+        // The macros accept only the methods above and CONNECT.
+        _ => MethodFilter::CONNECT,
+    };
+    router.route(info.path, on(filter, handler))
+}

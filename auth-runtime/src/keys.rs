@@ -1,0 +1,170 @@
+//! Signing keys: HS256 secrets and RS256 / ES256 / EdDSA key pairs, each with a `kid`.
+
+use std::fmt;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+
+/// The shortest HS256 secret accepted, in bytes (RFC 7518 §3.2: at least the hash size).
+pub const MIN_HMAC_SECRET_LEN: usize = 32;
+
+/// A key a login type signs and verifies tokens with.
+///
+/// Built from a secret or PEM; problems are reported when the [`AuthManager`](crate::AuthManager)
+/// is built, together with every other configuration error.
+///
+/// ```
+/// use auth_runtime::SigningKey;
+///
+/// let key = SigningKey::hs256("user-1", b"0123456789abcdef0123456789abcdef");
+/// assert_eq!(key.kid(), "user-1");
+/// ```
+#[derive(Clone)]
+pub struct SigningKey {
+    kid: String,
+    alg: Algorithm,
+    material: Result<(EncodingKey, DecodingKey), KeyError>,
+}
+
+/// Why a key could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// An HS256 secret shorter than [`MIN_HMAC_SECRET_LEN`] bytes.
+    WeakSecret {
+        /// The secret's length in bytes (never the secret).
+        len: usize,
+    },
+    /// The PEM could not be parsed as a key of the algorithm.
+    InvalidPem {
+        /// Which part was wrong.
+        part: &'static str,
+    },
+    /// The `kid` is empty or contains characters other than `A-Z a-z 0-9 _ - .`.
+    InvalidKid,
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::WeakSecret { len } => write!(
+                f,
+                "HS256 secret is {len} bytes; at least {MIN_HMAC_SECRET_LEN} are required"
+            ),
+            KeyError::InvalidPem { part } => write!(f, "the {part} PEM is not a valid key"),
+            KeyError::InvalidKid => f.write_str(
+                "a kid must be non-empty and use only letters, digits, `_`, `-` and `.`",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print key material.
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// An HMAC-SHA256 key from a secret of at least [`MIN_HMAC_SECRET_LEN`] bytes.
+    pub fn hs256(kid: impl Into<String>, secret: &[u8]) -> Self {
+        let material = if secret.len() < MIN_HMAC_SECRET_LEN {
+            Err(KeyError::WeakSecret { len: secret.len() })
+        } else {
+            Ok((
+                EncodingKey::from_secret(secret),
+                DecodingKey::from_secret(secret),
+            ))
+        };
+        Self::checked(kid.into(), Algorithm::HS256, material)
+    }
+
+    /// An RSA-SHA256 key pair from PEM (PKCS#1 or PKCS#8 private key, SPKI or PKCS#1 public key).
+    pub fn rs256_pem(kid: impl Into<String>, private_pem: &[u8], public_pem: &[u8]) -> Self {
+        let material = EncodingKey::from_rsa_pem(private_pem)
+            .map_err(|_| KeyError::InvalidPem { part: "private" })
+            .and_then(|e| {
+                DecodingKey::from_rsa_pem(public_pem)
+                    .map(|d| (e, d))
+                    .map_err(|_| KeyError::InvalidPem { part: "public" })
+            });
+        Self::checked(kid.into(), Algorithm::RS256, material)
+    }
+
+    /// An ECDSA P-256 key pair from PEM (PKCS#8 private key, SPKI public key).
+    pub fn es256_pem(kid: impl Into<String>, private_pem: &[u8], public_pem: &[u8]) -> Self {
+        let material = EncodingKey::from_ec_pem(private_pem)
+            .map_err(|_| KeyError::InvalidPem { part: "private" })
+            .and_then(|e| {
+                DecodingKey::from_ec_pem(public_pem)
+                    .map(|d| (e, d))
+                    .map_err(|_| KeyError::InvalidPem { part: "public" })
+            });
+        Self::checked(kid.into(), Algorithm::ES256, material)
+    }
+
+    /// An Ed25519 (EdDSA) key pair from PEM (PKCS#8 private key, SPKI public key).
+    pub fn ed25519_pem(kid: impl Into<String>, private_pem: &[u8], public_pem: &[u8]) -> Self {
+        let material = EncodingKey::from_ed_pem(private_pem)
+            .map_err(|_| KeyError::InvalidPem { part: "private" })
+            .and_then(|e| {
+                DecodingKey::from_ed_pem(public_pem)
+                    .map(|d| (e, d))
+                    .map_err(|_| KeyError::InvalidPem { part: "public" })
+            });
+        Self::checked(kid.into(), Algorithm::EdDSA, material)
+    }
+
+    fn checked(
+        kid: String,
+        alg: Algorithm,
+        material: Result<(EncodingKey, DecodingKey), KeyError>,
+    ) -> Self {
+        let kid_ok = !kid.is_empty()
+            && kid.len() <= auth_grammar::MAX_NAME_LEN
+            && kid
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        let material = if kid_ok {
+            material
+        } else {
+            Err(KeyError::InvalidKid)
+        };
+        SigningKey { kid, alg, material }
+    }
+
+    /// The key id, written into the `kid` header of every token it signs.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The algorithm: the only one accepted for tokens naming this key.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    pub(crate) fn into_parts(self) -> Result<ReadyKey, (String, KeyError)> {
+        match self.material {
+            Ok((encoding, decoding)) => Ok(ReadyKey {
+                kid: self.kid,
+                alg: self.alg,
+                encoding,
+                decoding,
+            }),
+            Err(e) => Err((self.kid, e)),
+        }
+    }
+}
+
+/// A validated key, ready to sign and verify.
+pub(crate) struct ReadyKey {
+    pub(crate) kid: String,
+    pub(crate) alg: Algorithm,
+    pub(crate) encoding: EncodingKey,
+    pub(crate) decoding: DecodingKey,
+}

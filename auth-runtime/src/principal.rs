@@ -1,0 +1,323 @@
+//! The verified caller: [`Principal`], and [`CurrentUser`] for the application's own user type.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::response::Response;
+use serde_json::{Map, Value};
+
+use crate::error::{AuthError, InvalidToken};
+use crate::manager::AuthManager;
+use crate::scope::GrantedScopes;
+use crate::token::{ACCESS, MAX_TOKEN_LEN};
+
+struct Data {
+    subject: String,
+    login_type: Arc<str>,
+    scope: String,
+    jti: Option<String>,
+    issued_at: u64,
+    expires_at: u64,
+    /// The decoded JSON payload, parsed again only if extra claims are read.
+    payload: Vec<u8>,
+    claims: OnceLock<Map<String, Value>>,
+}
+
+/// The verified caller of a request: subject, login type, scopes and claims.
+///
+/// Use it as an extractor. In a handler annotated with `#[requires]`, `#[login_type]`,
+/// `#[authenticated]` or `#[policy]`, it is the principal the guard already verified (a token is
+/// verified once per request, however many extractors ask). Elsewhere it verifies the request
+/// itself, accepting every login type. `Option<Principal>` is `None` when no credential was sent.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Principal(Arc<Data>);
+
+impl Principal {
+    pub(crate) fn new(
+        subject: String,
+        login_type: Arc<str>,
+        scope: String,
+        jti: Option<String>,
+        issued_at: u64,
+        expires_at: u64,
+        payload: Vec<u8>,
+    ) -> Self {
+        Principal(Arc::new(Data {
+            subject,
+            login_type,
+            scope,
+            jti,
+            issued_at,
+            expires_at,
+            payload,
+            claims: OnceLock::new(),
+        }))
+    }
+
+    /// The `sub` claim.
+    pub fn subject(&self) -> &str {
+        &self.0.subject
+    }
+
+    /// The login type the token was issued for.
+    pub fn login_type(&self) -> &str {
+        &self.0.login_type
+    }
+
+    /// The granted scopes (the `scope` claim).
+    pub fn scopes(&self) -> GrantedScopes<'_> {
+        GrantedScopes::new(&self.0.scope)
+    }
+
+    /// The token id (`jti`), if the token has one.
+    pub fn token_id(&self) -> Option<&str> {
+        self.0.jti.as_deref()
+    }
+
+    /// `iat`, in seconds since the Unix epoch.
+    pub fn issued_at(&self) -> u64 {
+        self.0.issued_at
+    }
+
+    /// `exp`, in seconds since the Unix epoch.
+    pub fn expires_at(&self) -> u64 {
+        self.0.expires_at
+    }
+
+    /// Every claim of the token, reserved and extra (parsed on first use).
+    pub fn claims(&self) -> &Map<String, Value> {
+        self.0
+            .claims
+            .get_or_init(|| serde_json::from_slice(&self.0.payload).unwrap_or_default())
+    }
+
+    /// One claim by name, such as an extra claim set when the token was issued.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims().get(name)
+    }
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Principal")
+            .field("subject", &self.0.subject)
+            .field("login_type", &self.0.login_type)
+            .field("scope", &self.0.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the bearer token of a request: `Ok(None)` when there is no `Authorization` header.
+pub(crate) fn bearer_token<'a>(
+    parts: &'a Parts,
+    realm: impl Fn() -> String,
+) -> Result<Option<&'a str>, AuthError> {
+    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(AuthError::DuplicateAuthorization);
+    }
+    let malformed = || AuthError::MalformedAuthorization { realm: realm() };
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
+    // RFC 7235 §2.1: the auth scheme is case-insensitive.
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(malformed());
+    }
+    let token = token.trim_start_matches(' ');
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(AuthError::InvalidToken {
+            realm: realm(),
+            reason: InvalidToken::TooLarge,
+        });
+    }
+    if token.is_empty() || token.bytes().any(|b| b.is_ascii_whitespace()) {
+        return Err(malformed());
+    }
+    Ok(Some(token))
+}
+
+impl AuthManager {
+    /// Returns the request's principal, verifying its token unless an earlier extractor did.
+    /// `Ok(None)`: no credential. Checks nothing about login types or scopes.
+    pub(crate) fn principal_of(
+        &self,
+        parts: &mut Parts,
+        accepted: &[&str],
+    ) -> Result<Option<Principal>, AuthError> {
+        if let Some(p) = parts.extensions.get::<Principal>() {
+            return Ok(Some(p.clone()));
+        }
+        let Some(token) = bearer_token(parts, || self.realm(accepted))? else {
+            return Ok(None);
+        };
+        let principal = self.verify(token, ACCESS, accepted)?;
+        parts.extensions.insert(principal.clone());
+        Ok(Some(principal))
+    }
+
+    /// Authenticates the request for one of `accepted` login types (any when empty).
+    pub(crate) fn authenticate(
+        &self,
+        parts: &mut Parts,
+        accepted: &[&str],
+    ) -> Result<Principal, AuthError> {
+        let principal =
+            self.principal_of(parts, accepted)?
+                .ok_or_else(|| AuthError::MissingCredentials {
+                    realm: self.realm(accepted),
+                })?;
+        self.check_login_type(&principal, accepted)?;
+        Ok(principal)
+    }
+}
+
+impl<S> FromRequestParts<S> for Principal
+where
+    AuthManager: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let manager = AuthManager::from_ref(state);
+        manager
+            .authenticate(parts, &[])
+            .map_err(|e| manager.render_error(&e))
+    }
+}
+
+impl<S> OptionalFromRequestParts<S> for Principal
+where
+    AuthManager: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let manager = AuthManager::from_ref(state);
+        manager
+            .principal_of(parts, &[])
+            .map_err(|e| manager.render_error(&e))
+    }
+}
+
+/// Loads the application's own user for a verified [`Principal`] (from a database, a cache, ...).
+///
+/// Put the loader in your state (reachable through `FromRef`) and extract
+/// [`CurrentUser<YourLoader>`](CurrentUser).
+///
+/// ```
+/// use auth_runtime::{Principal, UserLoader};
+///
+/// #[derive(Clone)]
+/// struct User { id: String }
+///
+/// #[derive(Clone)]
+/// struct Users;
+/// impl UserLoader for Users {
+///     type User = User;
+///     type Error = std::convert::Infallible;
+///     async fn load(&self, principal: &Principal) -> Result<Option<User>, Self::Error> {
+///         Ok(Some(User { id: principal.subject().to_owned() }))
+///     }
+/// }
+/// ```
+pub trait UserLoader: Send + Sync + 'static {
+    /// The application's user type.
+    type User: Clone + Send + Sync + 'static;
+    /// A failure to load (database down); answered as 500 and logged.
+    type Error: fmt::Display + Send;
+
+    /// The user of `principal`, or `None` if it no longer exists (answered as 401).
+    fn load(
+        &self,
+        principal: &Principal,
+    ) -> impl Future<Output = Result<Option<Self::User>, Self::Error>> + Send;
+}
+
+/// Extracts the application's user through the [`UserLoader`] `L` in the state.
+///
+/// A missing or invalid credential is a 401; a principal whose user no longer exists is a 401;
+/// a loader error is a 500 (logged, never shown).
+pub struct CurrentUser<L: UserLoader> {
+    /// The loaded user.
+    pub user: L::User,
+    /// The verified principal it was loaded for.
+    pub principal: Principal,
+    _loader: PhantomData<fn() -> L>,
+}
+
+impl<L: UserLoader> fmt::Debug for CurrentUser<L>
+where
+    L::User: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CurrentUser")
+            .field("user", &self.user)
+            .field("principal", &self.principal)
+            .finish()
+    }
+}
+
+impl<S, L> FromRequestParts<S> for CurrentUser<L>
+where
+    L: UserLoader + FromRef<S>,
+    AuthManager: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(user) = parts.extensions.get::<LoadedUser<L::User>>() {
+            return Ok(CurrentUser {
+                user: user.user.clone(),
+                principal: user.principal.clone(),
+                _loader: PhantomData,
+            });
+        }
+        let manager = AuthManager::from_ref(state);
+        let principal = manager
+            .authenticate(parts, &[])
+            .map_err(|e| manager.render_error(&e))?;
+        let loader = L::from_ref(state);
+        match loader.load(&principal).await {
+            Ok(Some(user)) => {
+                parts.extensions.insert(LoadedUser {
+                    user: user.clone(),
+                    principal: principal.clone(),
+                });
+                Ok(CurrentUser {
+                    user,
+                    principal,
+                    _loader: PhantomData,
+                })
+            }
+            Ok(None) => Err(manager.render_error(&AuthError::InvalidToken {
+                realm: principal.login_type().to_owned(),
+                reason: InvalidToken::Revoked,
+            })),
+            Err(e) => {
+                tracing::error!(error = %e, subject = principal.subject(), "user loader failed");
+                Err(manager.render_error(&AuthError::Internal))
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+struct LoadedUser<U> {
+    user: U,
+    principal: Principal,
+}
