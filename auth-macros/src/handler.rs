@@ -9,6 +9,10 @@ use syn::{ItemFn, LitStr, Meta};
 use crate::attr::{self, Attr, Kind, Value};
 use crate::ctxt::Ctxt;
 
+/// How many registry-check constants a `SecureRouter` evaluates per handler (one per literal;
+/// the last one checks all remaining literals). Shared with `router`.
+pub(crate) const REGISTRY_CHECKS: usize = 8;
+
 pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
     let mut cx = Ctxt::default();
     let mut func: ItemFn = match syn::parse2(item.clone()) {
@@ -323,8 +327,40 @@ fn rewrite(mut func: ItemFn, spec: &Spec) -> TokenStream {
         #[allow(non_camel_case_types)]
         #vis struct #marker;
     };
+    // Registry checks: one `const` per literal (index `I`), each call spanned on its literal,
+    // so every undeclared name is its own error on the user's token when a `SecureRouter` with
+    // `registry = ...` evaluates them. The last index checks whatever literals remain.
+    let mut checks: Vec<TokenStream> = Vec::new();
+    let mut check = |kind: &str, lit: &LitStr| {
+        let kind = format_ident!("{}", kind);
+        checks.push(quote_spanned! {lit.span()=>
+            ::auth_runtime::__private::check_declared::<Reg>(::auth_runtime::__private::NameKind::#kind, #lit)
+        });
+    };
+    spec.login_types.iter().for_each(|l| check("LoginType", l));
+    spec.scopes.iter().for_each(|l| check("Scope", l));
+    if let Some((action, resource)) = &spec.policy {
+        check("Action", action);
+        check("Resource", resource);
+    }
+    let last = REGISTRY_CHECKS - 1;
+    let mut arms: Vec<TokenStream> = checks
+        .iter()
+        .take(last)
+        .enumerate()
+        .map(|(i, c)| quote! { #i => #c, })
+        .collect();
+    let rest = checks.iter().skip(last);
+    arms.push(quote! { #last => { #(#rest;)* } });
+
     quote! {
         #marker_def
+        impl<Reg: #p::Registry, const I: usize> #p::CheckedBy<Reg, I> for #marker {
+            const CHECK: () = match I {
+                #(#arms)*
+                _ => {}
+            };
+        }
         impl #p::RouteSpec for #marker {
             const SPEC: #p::HandlerSpec = #p::HandlerSpec {
                 handler: #name_str,

@@ -10,6 +10,7 @@ use proc_macro::TokenStream;
 mod attr;
 mod ctxt;
 mod handler;
+mod registry;
 mod router;
 
 /// Requires every listed scope (`#[requires("a:b", "c:d")]`) or one of them
@@ -54,6 +55,13 @@ pub fn route(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_derive(SecureRouter, attributes(secure_router))]
 pub fn derive_secure_router(item: TokenStream) -> TokenStream {
     router::expand(item.into()).into()
+}
+
+/// Declares the names an application may use: `registry! { pub struct AppRegistry {
+/// login_types: [...], scopes: [...], actions: [...], resources: [...] } }`.
+#[proc_macro]
+pub fn registry(input: TokenStream) -> TokenStream {
+    registry::expand(input.into()).into()
 }
 
 /// Prints an expansion when `AUTH_MACROS_DEBUG` is set (as axum does with `AXUM_MACROS_DEBUG`).

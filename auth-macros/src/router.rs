@@ -14,6 +14,7 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
     };
     let mut cx = Ctxt::default();
     let mut state: Option<Type> = None;
+    let mut registry: Option<Path> = None;
     let mut routes: Vec<Path> = Vec::new();
     let mut found = false;
 
@@ -33,6 +34,11 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
                     cx.error(meta.path.span(), "duplicate key `state`");
                 }
                 state = Some(meta.value()?.parse()?);
+            } else if meta.path.is_ident("registry") {
+                if registry.is_some() {
+                    cx.error(meta.path.span(), "duplicate key `registry`");
+                }
+                registry = Some(meta.value()?.parse()?);
             } else if meta.path.is_ident("routes") {
                 let content;
                 syn::parenthesized!(content in meta.input);
@@ -45,11 +51,13 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
                     .map(ToString::to_string)
                     .unwrap_or_default();
                 let msg = format!("unknown key `{name}` in `#[secure_router]`");
-                match auth_grammar::closest(&name, ["state", "routes"]) {
+                match auth_grammar::closest(&name, ["state", "registry", "routes"]) {
                     Some(s) => cx.error_help(meta.path.span(), msg, format!("did you mean `{s}`?")),
-                    None => {
-                        cx.error_help(meta.path.span(), msg, "the keys are `state` and `routes`")
-                    }
+                    None => cx.error_help(
+                        meta.path.span(),
+                        msg,
+                        "the keys are `state`, `registry` and `routes`",
+                    ),
                 }
                 if meta.input.peek(Token![=]) {
                     let _: syn::Expr = meta.value()?.parse()?;
@@ -107,6 +115,16 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
     let adds = routes.iter().enumerate().map(|(i, r)| {
         quote! { let router = #p::add_route(router, &Self::ROUTES[#i], #r); }
     });
+    let mut registry_checks = Vec::new();
+    if let Some(reg) = &registry {
+        for r in &routes {
+            for i in 0..crate::handler::REGISTRY_CHECKS {
+                registry_checks.push(quote_spanned! {r.span()=>
+                    const _: () = #p::check_registry::<#reg, _, _, #i>(&#r);
+                });
+            }
+        }
+    }
     let mut collisions = Vec::new();
     for j in 0..routes.len() {
         for i in 0..j {
@@ -158,6 +176,7 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
         }
 
         #(#collisions)*
+        #(#registry_checks)*
     };
     crate::debug_print("SecureRouter", &out);
     out

@@ -17,6 +17,7 @@ use crate::route::PolicyRequirement;
 use crate::scope::ScopeRequirement;
 
 pub use crate::SecureRouter as SecureRouterTrait;
+pub use crate::registry::{NameKind, Registry, check_declared};
 pub use crate::route::PolicyRequirement as Policy;
 pub use crate::route::RouteInfo;
 pub use crate::scope::ScopeRequirement as Scopes;
@@ -148,8 +149,17 @@ impl AuthManager {
     note = "secure by default: every handler in a `SecureRouter` needs `#[public]`, `#[authenticated]`, `#[login_type(...)]`, `#[requires(...)]` or `#[policy(...)]`, and a `#[route(METHOD, \"/path\")]`"
 )]
 pub trait SecuredHandler<M> {
+    /// The hidden marker type emitted next to the handler.
+    type Marker: RouteSpec;
     /// The handler's declaration.
     const SPEC: HandlerSpec;
+}
+
+/// Emitted next to each handler: the registry check of its `I`-th literal (see
+/// [`check_declared`]); one constant per literal so that every undeclared name is its own error.
+pub trait CheckedBy<Reg, const I: usize> {
+    /// Evaluating it checks every name against `Reg` (a compile error if one is undeclared).
+    const CHECK: ();
 }
 
 macro_rules! impl_secured_handler {
@@ -159,6 +169,7 @@ macro_rules! impl_secured_handler {
             F: FnOnce(Guard<R>, $($ty,)*) -> Fut,
             R: RouteSpec,
         {
+            type Marker = R;
             const SPEC: HandlerSpec = R::SPEC;
         }
     };
@@ -187,6 +198,16 @@ impl_secured_handler!(
 /// attributes fails with [`SecuredHandler`]'s message).
 pub const fn spec_of<F: SecuredHandler<M>, M>(_handler: &F) -> HandlerSpec {
     F::SPEC
+}
+
+/// Checks the literals of a handler against a registry (`#[secure_router(registry = ...)]`).
+pub const fn check_registry<Reg, F, M, const I: usize>(_handler: &F)
+where
+    Reg: Registry,
+    F: SecuredHandler<M>,
+    F::Marker: CheckedBy<Reg, I>,
+{
+    <F::Marker as CheckedBy<Reg, I>>::CHECK
 }
 
 /// The route of a handler listed in a `SecureRouter`; a compile error (const panic) without

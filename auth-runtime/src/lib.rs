@@ -52,6 +52,7 @@ mod guard;
 mod keys;
 mod manager;
 mod principal;
+mod registry;
 mod route;
 mod scope;
 mod token;
@@ -60,6 +61,7 @@ pub use error::{AuthError, ErrorRenderer, InvalidToken, MissingScopes, Problem, 
 pub use keys::{KeyError, MIN_HMAC_SECRET_LEN, SigningKey};
 pub use manager::{AuthManager, AuthManagerBuilder, ConfigError, LoginType, TokenLocation};
 pub use principal::{CurrentUser, Principal, UserLoader};
+pub use registry::Registry;
 pub use route::{PolicyRequirement, Requirement, RouteInfo};
 pub use scope::{
     ActionHierarchy, GrantedScopes, HierarchicalScopes, ScopeRequirement, ScopeValidator,
@@ -68,6 +70,38 @@ pub use scope::{
 pub use token::{BearerToken, MAX_TOKEN_LEN, RESERVED_CLAIMS, TokenError, TokenPair};
 
 pub use auth_macros::{authenticated, login_type, policy, public, requires, route};
+
+/// Declares the application's login types, scopes, policy actions and resources.
+///
+/// Name it in a router with `#[secure_router(registry = AppRegistry, routes(...))]` and every
+/// literal in the `requires`, `login_type` and `policy` attributes of its handlers must be
+/// declared, or the crate does not compile.
+///
+/// ```
+/// use auth_runtime::prelude::*;
+///
+/// auth_runtime::registry! {
+///     /// The names this app uses.
+///     pub struct AppRegistry {
+///         login_types: ["user", "admin"],
+///         scopes: ["reports:read", "reports:write"],
+///         actions: ["users:ban"],
+///         resources: ["users"],
+///     }
+/// }
+///
+/// #[requires("reports:read")]
+/// #[route(GET, "/reports/{id}")]
+/// async fn get_report() {}
+///
+/// #[derive(SecureRouter)]
+/// #[secure_router(registry = AppRegistry, routes(get_report))]
+/// struct Api;
+///
+/// use auth_runtime::Registry;
+/// assert_eq!(AppRegistry::SCOPES, ["reports:read", "reports:write"]);
+/// ```
+pub use auth_macros::registry;
 
 /// A set of secured routes, implemented by `#[derive(SecureRouter)]`.
 ///
