@@ -75,7 +75,11 @@ where
         if claims.typ != "access" || claims.login_type != "user" {
             return Err(StatusCode::UNAUTHORIZED);
         }
-        if !claims.scope.split_ascii_whitespace().any(|s| s == "reports:read") {
+        if !claims
+            .scope
+            .split_ascii_whitespace()
+            .any(|s| s == "reports:read")
+        {
             return Err(StatusCode::FORBIDDEN);
         }
         Ok(HandClaims(claims))
@@ -97,7 +101,12 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("valid configuration");
     let token = manager
-        .create_access_token("user", "alice", ["reports:read", "billing:read"], Default::default())
+        .create_access_token(
+            "user",
+            "alice",
+            ["reports:read", "billing:read"],
+            Default::default(),
+        )
         .expect("token")
         .access_token;
     let bearer = format!("Bearer {token}");
@@ -126,8 +135,15 @@ fn bench(c: &mut Criterion) {
             .expect("request")
     };
     // Every variant must succeed, or the comparison means nothing.
-    for (app, uri) in [(&macro_app, "/public"), (&macro_app, "/secured"), (&hand_app, "/hand")] {
-        let status = rt.block_on(app.clone().oneshot(request(uri))).unwrap().status();
+    for (app, uri) in [
+        (&macro_app, "/public"),
+        (&macro_app, "/secured"),
+        (&hand_app, "/hand"),
+    ] {
+        let status = rt
+            .block_on(app.clone().oneshot(request(uri)))
+            .unwrap()
+            .status();
         assert_eq!(status, StatusCode::OK, "{uri}");
     }
 

@@ -59,8 +59,8 @@ async fn call(method: &str, uri: &str, token: Option<&str>) -> (StatusCode, Valu
         .unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes)));
+    let body =
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes)));
     (status, body)
 }
 
@@ -127,7 +127,10 @@ async fn admin_dashboard_takes_admin_tokens_only() {
     let (status, body) = call("GET", "/admin/dashboard", Some(&user)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(
-        body["detail"].as_str().unwrap().contains("login type `user`"),
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("login type `user`"),
         "{body}"
     );
 

@@ -49,7 +49,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .audience("jobs-api"),
         )
         .build()?;
-    for (login_type, scopes) in [("user", vec![]), ("admin", vec![]), ("service", vec!["jobs:run"])] {
+    for (login_type, scopes) in [
+        ("user", vec![]),
+        ("admin", vec![]),
+        ("service", vec!["jobs:run"]),
+    ] {
         let token = manager.create_access_token(login_type, "demo", scopes, Default::default())?;
         println!("{login_type}: {}", token.access_token);
     }
