@@ -131,6 +131,11 @@ pub mod prelude {
     };
 }
 
+/// The README's quick start, compiled as a doc test so it cannot rot.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 #[doc(hidden)]
 pub mod __private {
     pub use crate::guard::*;
