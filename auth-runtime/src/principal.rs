@@ -114,10 +114,10 @@ impl fmt::Debug for Principal {
 }
 
 /// Reads the bearer token of a request: `Ok(None)` when there is no `Authorization` header.
-pub(crate) fn bearer_token<'a>(
-    parts: &'a Parts,
+pub(crate) fn bearer_token(
+    parts: &Parts,
     realm: impl Fn() -> String,
-) -> Result<Option<&'a str>, AuthError> {
+) -> Result<Option<&str>, AuthError> {
     let mut values = parts.headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
