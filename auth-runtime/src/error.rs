@@ -37,6 +37,8 @@ pub enum InvalidToken {
     MissingClaim(&'static str),
     /// The token was revoked (logout, password change, banned account).
     Revoked,
+    /// The token's subject no longer exists (the [`UserLoader`](crate::UserLoader) found none).
+    UnknownSubject,
 }
 
 impl InvalidToken {
@@ -56,6 +58,7 @@ impl InvalidToken {
             InvalidToken::WrongType => "The token is not an access token".into(),
             InvalidToken::MissingClaim(c) => format!("The token has no `{c}` claim"),
             InvalidToken::Revoked => "The token has been revoked".into(),
+            InvalidToken::UnknownSubject => "The token's subject no longer exists".into(),
         }
     }
 }
@@ -90,7 +93,13 @@ pub enum AuthError {
         /// The login type that would be accepted.
         realm: String,
     },
-    /// The `Authorization` header is not `Bearer <token>`.
+    /// The `Authorization` header uses another scheme (`Basic`, ...): as RFC 6750 §3.1 asks, the
+    /// challenge carries no error code, as if no credential had been sent.
+    UnsupportedScheme {
+        /// The login type that would be accepted.
+        realm: String,
+    },
+    /// The `Authorization` header says `Bearer` but is not `Bearer <token>`.
     MalformedAuthorization {
         /// The login type that would be accepted.
         realm: String,
@@ -136,6 +145,7 @@ impl AuthError {
     pub fn status(&self) -> StatusCode {
         match self {
             AuthError::MissingCredentials { .. }
+            | AuthError::UnsupportedScheme { .. }
             | AuthError::MalformedAuthorization { .. }
             | AuthError::InvalidToken { .. }
             | AuthError::LoginTypeMismatch { .. } => StatusCode::UNAUTHORIZED,
@@ -161,7 +171,7 @@ impl AuthError {
     pub fn detail(&self) -> String {
         match self {
             AuthError::MissingCredentials { .. } => "Authentication required".into(),
-            AuthError::MalformedAuthorization { .. } => {
+            AuthError::UnsupportedScheme { .. } | AuthError::MalformedAuthorization { .. } => {
                 "The Authorization header must be `Bearer <token>`".into()
             }
             AuthError::DuplicateAuthorization => {
@@ -195,11 +205,11 @@ impl AuthError {
     /// The `WWW-Authenticate` challenge (RFC 6750), where the status calls for one.
     pub fn www_authenticate(&self) -> Option<String> {
         match self {
-            AuthError::MissingCredentials { realm } => Some(format!("Bearer realm=\"{realm}\"")),
-            AuthError::MalformedAuthorization { realm } => Some(format!(
-                "Bearer realm=\"{realm}\", error=\"invalid_request\""
-            )),
-            AuthError::InvalidToken { realm, .. } => {
+            AuthError::MissingCredentials { realm } | AuthError::UnsupportedScheme { realm } => {
+                Some(format!("Bearer realm=\"{realm}\""))
+            }
+            // DESIGN §4: a presented credential that is not a usable token is `invalid_token`.
+            AuthError::MalformedAuthorization { realm } | AuthError::InvalidToken { realm, .. } => {
                 Some(format!("Bearer realm=\"{realm}\", error=\"invalid_token\""))
             }
             AuthError::LoginTypeMismatch { expected, .. } => Some(format!(

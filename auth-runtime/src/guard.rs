@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::handler::Handler;
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::{MethodFilter, on};
@@ -66,6 +67,13 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let spec = &R::SPEC;
         if spec.public {
+            // Nothing to check but the request's own consistency (DESIGN §5: two
+            // `Authorization` headers are a 400 everywhere).
+            let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+            if values.next().is_some() && values.next().is_some() {
+                let manager = AuthManager::from_ref(state);
+                return Err(manager.render_error(&AuthError::DuplicateAuthorization));
+            }
             return Ok(Guard(PhantomData));
         }
         let manager = AuthManager::from_ref(state);

@@ -126,13 +126,17 @@ pub(crate) fn bearer_token(
         return Err(AuthError::DuplicateAuthorization);
     }
     let malformed = || AuthError::MalformedAuthorization { realm: realm() };
-    let value = value.to_str().map_err(|_| malformed())?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
     // RFC 7235 §2.1: the auth scheme is case-insensitive.
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(malformed());
+    let bytes = value.as_bytes();
+    let says_bearer = bytes.len() >= 6 && bytes[..6].eq_ignore_ascii_case(b"bearer");
+    if !says_bearer {
+        return Err(AuthError::UnsupportedScheme { realm: realm() });
     }
-    let token = token.trim_start_matches(' ');
+    let value = value.to_str().map_err(|_| malformed())?;
+    let token = value[6..]
+        .strip_prefix(' ')
+        .ok_or_else(malformed)?
+        .trim_start_matches(' ');
     if token.len() > MAX_TOKEN_LEN {
         return Err(AuthError::InvalidToken {
             realm: realm(),
@@ -306,7 +310,7 @@ where
             }
             Ok(None) => Err(manager.render_error(&AuthError::InvalidToken {
                 realm: principal.login_type().to_owned(),
-                reason: InvalidToken::Revoked,
+                reason: InvalidToken::UnknownSubject,
             })),
             Err(e) => {
                 tracing::error!(error = %e, subject = principal.subject(), "user loader failed");
