@@ -137,10 +137,14 @@ fn parse_requires(span: Span, args: TokenStream, cx: &mut Ctxt) -> Value {
         && ident == "any"
         && g.delimiter() == proc_macro2::Delimiter::Parenthesis
     {
-        if let Some(extra) = tokens.next() {
-            cx.error(
+        // A trailing comma is fine; point at the first real extra argument.
+        if let Some(extra) =
+            tokens.find(|t| !matches!(t, proc_macro2::TokenTree::Punct(p) if p.as_char() == ','))
+        {
+            cx.error_help(
                 extra.span(),
                 "`any(...)` must be the only argument of `#[requires]`",
+                "put every alternative inside `any(...)`, as in `#[requires(any(\"reports:read\", \"reports:audit\"))]`",
             );
         }
         let scopes = parse_strings(g.stream(), cx, "a scope string such as `\"reports:read\"`");
@@ -167,6 +171,8 @@ fn parse_requires(span: Span, args: TokenStream, cx: &mut Ctxt) -> Value {
 fn parse_policy(span: Span, args: TokenStream, cx: &mut Ctxt) -> Value {
     let mut action: Option<LitStr> = None;
     let mut resource: Option<LitStr> = None;
+    // Keys suggested for a misspelt key: not reported missing a second time.
+    let mut suggested: Vec<&str> = Vec::new();
     let parser = syn::meta::parser(|meta| {
         let key = meta.path.get_ident().map(ToString::to_string);
         let slot = match key.as_deref() {
@@ -176,7 +182,10 @@ fn parse_policy(span: Span, args: TokenStream, cx: &mut Ctxt) -> Value {
                 let name = key.unwrap_or_else(|| "?".into());
                 let msg = format!("unknown key `{name}` in `#[policy]`");
                 match auth_grammar::closest(&name, ["action", "resource"]) {
-                    Some(s) => cx.error_help(meta.path.span(), msg, format!("did you mean `{s}`?")),
+                    Some(s) => {
+                        suggested.push(s);
+                        cx.error_help(meta.path.span(), msg, format!("did you mean `{s}`?"));
+                    }
                     None => cx.error_help(
                         meta.path.span(),
                         msg,
@@ -214,14 +223,14 @@ fn parse_policy(span: Span, args: TokenStream, cx: &mut Ctxt) -> Value {
         cx.push(e);
     }
     let example = "`#[policy(action = \"users:ban\", resource = \"users\")]`";
-    if action.is_none() {
+    if action.is_none() && !suggested.contains(&"action") {
         cx.error_help(
             span,
             "`#[policy]` is missing `action`",
             format!("write {example}"),
         );
     }
-    if resource.is_none() {
+    if resource.is_none() && !suggested.contains(&"resource") {
         cx.error_help(
             span,
             "`#[policy]` is missing `resource`",
@@ -237,6 +246,16 @@ fn parse_route(span: Span, args: TokenStream, cx: &mut Ctxt) -> Value {
     let parser = |input: ParseStream<'_>| {
         if input.is_empty() {
             return Ok(());
+        }
+        if input.peek(LitStr) {
+            let quoted: LitStr = input.parse()?;
+            return Err(syn::Error::new(
+                quoted.span(),
+                format!(
+                    "expected an HTTP method such as `GET`\n\nhelp: write the method without quotes: `{}`",
+                    quoted.value().to_ascii_uppercase()
+                ),
+            ));
         }
         method = Some(
             input

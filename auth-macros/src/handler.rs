@@ -53,7 +53,14 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
                 continue;
             }
         };
-        attrs.push(attr::parse(k, a.span(), tokens, &mut cx));
+        // The attribute's name (`requires`): a span over the whole attribute would show only
+        // its `#` on stable, where spans cannot be joined.
+        let name_span = a
+            .path()
+            .segments
+            .last()
+            .map_or_else(|| a.span(), |s| s.ident.span());
+        attrs.push(attr::parse(k, name_span, tokens, &mut cx));
     }
     func.attrs = kept;
 
@@ -64,9 +71,9 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
             "secured handlers must be `async fn`",
             format!("write `async fn {}`", func.sig.ident),
         );
-        // Emit the function untouched: rewriting it would only add unrelated errors.
-        let errors = cx.into_compile_errors();
-        return quote! { #errors #func };
+        // Go on as if it were `async`: a `SecureRouter` listing it then type-checks, instead of
+        // adding "not a secured handler" and "not a `Handler`" errors after this one.
+        func.sig.asyncness = Some(syn::token::Async(func.sig.fn_token.span));
     }
     if let Some(receiver) = func.sig.receiver() {
         cx.error(receiver.span(), "a handler cannot take `self`");
@@ -117,36 +124,54 @@ fn check(attrs: &[Attr], func: &ItemFn, cx: &mut Ctxt) -> Spec {
 
     let has = |k: Kind| attrs.iter().find(|a| a.kind == k);
     if let Some(public) = has(Kind::Public) {
-        for other in [
+        // One error naming every conflicting attribute, not one error each.
+        let others: Vec<String> = [
             Kind::Requires,
             Kind::LoginType,
             Kind::Authenticated,
             Kind::Policy,
-        ] {
-            if has(other).is_some() {
-                cx.error_help(
-                    public.span,
-                    format!("`#[public]` cannot be combined with `#[{}]`", other.name()),
-                    "a handler is either public or protected: remove one of them",
-                );
-            }
+        ]
+        .into_iter()
+        .filter(|k| has(*k).is_some())
+        .map(|k| format!("`#[{}]`", k.name()))
+        .collect();
+        if let Some((last, rest)) = others.split_last() {
+            let list = if rest.is_empty() {
+                last.clone()
+            } else {
+                format!("{} or {last}", rest.join(", "))
+            };
+            let help = if rest.is_empty() {
+                format!("a handler is either public or protected: remove `#[public]` or {last}")
+            } else {
+                "a handler is either public or protected: remove `#[public]`, or remove the others"
+                    .to_owned()
+            };
+            cx.error_help(
+                public.span,
+                format!("`#[public]` cannot be combined with {list}"),
+                help,
+            );
         }
     }
     if let Some(auth) = has(Kind::Authenticated) {
-        for other in [Kind::Requires, Kind::LoginType, Kind::Policy] {
-            if has(other).is_some() {
-                cx.error_help(
-                    auth.span,
-                    format!(
-                        "`#[authenticated]` is redundant next to `#[{}]`",
-                        other.name()
-                    ),
-                    format!(
-                        "`#[{}]` already requires a signed-in caller: remove `#[authenticated]`",
-                        other.name()
-                    ),
-                );
-            }
+        // One error naming every attribute that makes it redundant.
+        let others: Vec<String> = [Kind::Requires, Kind::LoginType, Kind::Policy]
+            .into_iter()
+            .filter(|k| has(*k).is_some())
+            .map(|k| format!("`#[{}]`", k.name()))
+            .collect();
+        if !others.is_empty() {
+            let (list, verb) = if others.len() == 1 {
+                (others[0].clone(), "already requires")
+            } else {
+                (others.join(" and "), "already require")
+            };
+            cx.error_help(
+                auth.span,
+                format!("`#[authenticated]` is redundant next to {list}"),
+                format!("{list} {verb} a signed-in caller: remove `#[authenticated]`"),
+            );
         }
     }
     if let Some(route) = has(Kind::Route) {
@@ -167,7 +192,7 @@ fn check(attrs: &[Attr], func: &ItemFn, cx: &mut Ctxt) -> Spec {
                 for (i, s) in scopes.iter().enumerate() {
                     let value = s.value();
                     if let Err(e) = auth_grammar::validate_required_scope(&value) {
-                        cx.error(s.span(), format!("invalid scope `{value}`: {e}"));
+                        scope_error(cx, s, &value, e);
                     } else if scopes[..i].iter().any(|p| p.value() == value) {
                         cx.error(s.span(), format!("scope `{value}` is listed twice"));
                     } else {
@@ -210,14 +235,22 @@ fn check(attrs: &[Attr], func: &ItemFn, cx: &mut Ctxt) -> Spec {
                     && let Err(e) = auth_grammar::validate_action(&action.value())
                 {
                     ok = false;
-                    cx.error(
-                        action.span(),
-                        format!(
-                            "invalid policy action `{}`: {}",
-                            action.value(),
-                            e.to_string().replace("scope", "action")
-                        ),
-                    );
+                    let value = action.value();
+                    let msg = format!("invalid policy action `{value}`: {}", action_error(e));
+                    // `action = "ban"` next to `resource = "users"` most likely means `users:ban`.
+                    let resource_name = resource.as_ref().map(LitStr::value);
+                    match (e, resource_name) {
+                        (auth_grammar::ScopeError::MissingSeparator, Some(r))
+                            if auth_grammar::validate_action(&format!("{r}:{value}")).is_ok() =>
+                        {
+                            cx.error_help(
+                                action.span(),
+                                msg,
+                                format!("did you mean `{r}:{value}`?"),
+                            );
+                        }
+                        _ => cx.error(action.span(), msg),
+                    }
                 }
                 if let Some(resource) = resource
                     && let Err(e) = auth_grammar::validate_resource(&resource.value())
@@ -239,8 +272,11 @@ fn check(attrs: &[Attr], func: &ItemFn, cx: &mut Ctxt) -> Spec {
                         Some(canonical) => Some(canonical.to_owned()),
                         None => {
                             let upper = name.to_ascii_uppercase();
+                            // A typo keeps its first letter: `PSOT` is `POST`, but `FETCH` is
+                            // not `PATCH`, so that one gets the list of methods instead.
                             let suggestion = auth_grammar::parse_method(&upper).or_else(|| {
                                 auth_grammar::closest(&upper, auth_grammar::METHODS.iter().copied())
+                                    .filter(|s| s.as_bytes().first() == upper.as_bytes().first())
                             });
                             let msg = format!("unknown HTTP method `{name}`");
                             match suggestion {
@@ -280,6 +316,70 @@ fn check(attrs: &[Attr], func: &ItemFn, cx: &mut Ctxt) -> Spec {
         }
     }
     spec
+}
+
+/// Why a policy action is invalid: the scope grammar, in words about actions.
+fn action_error(e: auth_grammar::ScopeError) -> String {
+    use auth_grammar::ScopeError;
+    match e {
+        ScopeError::MissingSeparator => {
+            "an action has the form `resource:verb`, as in `users:ban`".to_owned()
+        }
+        ScopeError::Whitespace => "an action cannot contain whitespace".to_owned(),
+        ScopeError::Wildcard | ScopeError::PartialWildcard => {
+            "an action cannot contain `*`: name one action, such as `users:ban`".to_owned()
+        }
+        other => other.to_string().replace("a scope", "an action"),
+    }
+}
+
+/// Reports an invalid required scope, with a `help:` where the fix is clear.
+fn scope_error(cx: &mut Ctxt, lit: &LitStr, value: &str, e: auth_grammar::ScopeError) {
+    use auth_grammar::ScopeError;
+    let msg = if value.is_empty() {
+        e.to_string()
+    } else {
+        format!("invalid scope `{value}`: {e}")
+    };
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    match e {
+        ScopeError::MissingSeparator => cx.error_help(
+            lit.span(),
+            msg,
+            format!("name the action after a `:`, as in `{value}:read`"),
+        ),
+        ScopeError::Whitespace
+            if parts.len() > 1
+                && parts
+                    .iter()
+                    .all(|p| auth_grammar::validate_required_scope(p).is_ok()) =>
+        {
+            let list = parts
+                .iter()
+                .map(|p| format!("\"{p}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            cx.error_help(
+                lit.span(),
+                msg,
+                format!("list each scope as its own string: `#[requires({list})]`"),
+            );
+        }
+        ScopeError::Wildcard => {
+            let example = match value.split(':').next() {
+                Some(resource) if resource != "*" => format!("{resource}:read"),
+                _ => "reports:read".to_owned(),
+            };
+            cx.error_help(
+                lit.span(),
+                msg,
+                format!(
+                    "require a concrete scope such as `{example}`; a token granted `{value}` still passes"
+                ),
+            );
+        }
+        _ => cx.error(lit.span(), msg),
+    }
 }
 
 fn rewrite(mut func: ItemFn, spec: &Spec) -> TokenStream {

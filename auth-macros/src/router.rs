@@ -130,7 +130,7 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
         for i in 0..j {
             let (a, b) = (&routes[i], &routes[j]);
             let msg = format!(
-                "handlers `{}` and `{}` are routed to the same method and path",
+                "handlers `{}` and `{}` are routed to the same method and path\n\nhelp: change the method or path of one of them; captures match by position, so `/a/{{{{id}}}}` and `/a/{{{{name}}}}` are the same path",
                 quote!(#a).to_string().replace(' ', ""),
                 quote!(#b).to_string().replace(' ', "")
             );
@@ -152,7 +152,7 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
 
             /// An axum router with every listed handler at its declared method and path.
             pub fn router() -> #p::AxumRouter<#state> {
-                let router = #p::AxumRouter::new();
+                let router: #p::AxumRouter<#state> = #p::AxumRouter::new();
                 #(#adds)*
                 router
             }

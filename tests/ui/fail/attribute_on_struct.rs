@@ -1,0 +1,6 @@
+use auth_runtime::prelude::*;
+
+#[requires("reports:read")]
+struct Report;
+
+fn main() {}

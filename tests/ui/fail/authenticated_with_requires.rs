@@ -1,0 +1,8 @@
+use auth_runtime::prelude::*;
+
+#[authenticated]
+#[requires("reports:read")]
+#[route(GET, "/reports")]
+async fn list_reports() {}
+
+fn main() {}

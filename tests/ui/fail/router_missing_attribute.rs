@@ -1,0 +1,6 @@
+use auth_runtime::prelude::*;
+
+#[derive(SecureRouter)]
+struct Api;
+
+fn main() {}
