@@ -363,6 +363,24 @@ pub const fn routes_collide(method_a: &str, path_a: &str, method_b: &str, path_b
     bytes_eq(method_a.as_bytes(), method_b.as_bytes()) && paths_equal(path_a, path_b)
 }
 
+/// Whether two routes with *different* methods would still make axum panic when the router is
+/// built: the same path shape with different capture names (`GET /a/{id}` and
+/// `DELETE /a/{name}`). Usable in `const` items.
+///
+/// ```
+/// use auth_grammar::captures_conflict;
+///
+/// assert!(captures_conflict("GET", "/a/{id}", "DELETE", "/a/{name}"));
+/// assert!(!captures_conflict("GET", "/a/{id}", "DELETE", "/a/{id}"));
+/// // Same method: that is a duplicate route, reported by `routes_collide`.
+/// assert!(!captures_conflict("GET", "/a/{id}", "GET", "/a/{name}"));
+/// ```
+pub const fn captures_conflict(method_a: &str, path_a: &str, method_b: &str, path_b: &str) -> bool {
+    !bytes_eq(method_a.as_bytes(), method_b.as_bytes())
+        && paths_equal(path_a, path_b)
+        && !bytes_eq(path_a.as_bytes(), path_b.as_bytes())
+}
+
 const fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;

@@ -84,6 +84,7 @@ pub(crate) fn expand(tokens: TokenStream) -> TokenStream {
         for (i, lit) in names.iter().enumerate() {
             let value = lit.value();
             let problem = match index {
+                0 if value.is_empty() => Some("a login type cannot be empty".to_owned()),
                 0 => auth_grammar::validate_login_type(&value)
                     .err()
                     .map(|e| format!("invalid login type `{value}`: {e}")),

@@ -92,7 +92,9 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
         );
     }
     for (i, r) in routes.iter().enumerate() {
-        if routes[..i].iter().any(|p| p == r) {
+        // Compared as text: `Path: PartialEq` needs syn's `extra-traits`, which we don't enable.
+        let text = |p: &Path| quote!(#p).to_string();
+        if routes[..i].iter().any(|p| text(p) == text(r)) {
             cx.error(
                 r.span(),
                 format!(
@@ -134,6 +136,19 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
                 quote!(#a).to_string().replace(' ', ""),
                 quote!(#b).to_string().replace(' ', "")
             );
+            let conflict = format!(
+                "handlers `{}` and `{}` name the captures of the same path differently; axum would panic when building the router\n\nhelp: use the same capture names for the path under every method, such as `/reports/{{{{id}}}}`",
+                quote!(#a).to_string().replace(' ', ""),
+                quote!(#b).to_string().replace(' ', "")
+            );
+            collisions.push(quote_spanned! {b.span()=>
+                const _: () = if #p::captures_conflict(
+                    #name::ROUTES[#i].method, #name::ROUTES[#i].path,
+                    #name::ROUTES[#j].method, #name::ROUTES[#j].path,
+                ) {
+                    ::core::panic!(#conflict)
+                };
+            });
             collisions.push(quote_spanned! {b.span()=>
                 const _: () = if #p::routes_collide(
                     #name::ROUTES[#i].method, #name::ROUTES[#i].path,

@@ -22,7 +22,7 @@ pub use crate::registry::{NameKind, Registry, check_declared};
 pub use crate::route::PolicyRequirement as Policy;
 pub use crate::route::RouteInfo;
 pub use crate::scope::ScopeRequirement as Scopes;
-pub use auth_grammar::routes_collide;
+pub use auth_grammar::{captures_conflict, routes_collide};
 pub use axum::Router as AxumRouter;
 
 /// What one annotated handler declares; emitted by the attribute macros as an associated const.
