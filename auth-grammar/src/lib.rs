@@ -424,24 +424,68 @@ const fn paths_equal(a: &str, b: &str) -> bool {
     i == a.len() && j == b.len()
 }
 
-/// The edit distance between two strings (for "did you mean" suggestions).
+/// The edit distance between two strings, on bytes (names here are ASCII), for "did you mean"
+/// suggestions. Usable in `const` items (the registry check runs in `const` evaluation); strings
+/// longer than [`MAX_NAME_LEN`] count as infinitely far apart.
 ///
 /// ```
 /// assert_eq!(auth_grammar::edit_distance("reports:raed", "reports:read"), 2);
+/// assert_eq!(auth_grammar::edit_distance("", "abc"), 3);
 /// ```
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
+pub const fn edit_distance(a: &str, b: &str) -> usize {
+    const ROW: usize = MAX_NAME_LEN + 1;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() >= ROW || b.len() >= ROW {
+        return usize::MAX;
+    }
+    let mut prev = [0usize; ROW];
+    let mut cur = [0usize; ROW];
+    let mut j = 0;
+    while j <= b.len() {
+        prev[j] = j;
+        j += 1;
+    }
+    let mut i = 0;
+    while i < a.len() {
         cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        let mut j = 0;
+        while j < b.len() {
+            let substitute = prev[j] + if a[i] == b[j] { 0 } else { 1 };
+            let delete = prev[j + 1] + 1;
+            let insert = cur[j] + 1;
+            cur[j + 1] = min(min(substitute, delete), insert);
+            j += 1;
         }
-        std::mem::swap(&mut prev, &mut cur);
+        prev = cur;
+        i += 1;
     }
     prev[b.len()]
+}
+
+const fn min(a: usize, b: usize) -> usize {
+    if a < b { a } else { b }
+}
+
+/// Whether two strings are equal; usable in `const` items.
+///
+/// ```
+/// assert!(auth_grammar::str_eq("a:b", "a:b"));
+/// ```
+pub const fn str_eq(a: &str, b: &str) -> bool {
+    bytes_eq(a.as_bytes(), b.as_bytes())
+}
+
+/// How many edits a suggestion may be away from `word`: a third of its length, rounded up,
+/// between 1 and 3.
+pub const fn suggestion_limit(word: &str) -> usize {
+    let third = word.len().div_ceil(3);
+    if third < 1 {
+        1
+    } else if third > 3 {
+        3
+    } else {
+        third
+    }
 }
 
 /// The candidate closest to `word`, if it is close enough to be a likely typo
@@ -453,7 +497,7 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 /// assert_eq!(auth_grammar::closest("billing:read", known), None);
 /// ```
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = word.chars().count().div_ceil(3).clamp(1, 3);
+    let limit = suggestion_limit(word);
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))

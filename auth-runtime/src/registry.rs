@@ -41,26 +41,17 @@ pub const fn check_declared<R: Registry>(kind: NameKind, name: &str) {
     let mut best_distance = usize::MAX;
     let mut i = 0;
     while i < declared.len() {
-        if eq(declared[i], name) {
+        if auth_grammar::str_eq(declared[i], name) {
             return;
         }
-        let d = distance(declared[i].as_bytes(), name.as_bytes());
+        let d = auth_grammar::edit_distance(declared[i], name);
         if d < best_distance {
             best_distance = d;
             best = Some(declared[i]);
         }
         i += 1;
     }
-    let limit = {
-        let third = name.len().div_ceil(3);
-        if third < 1 {
-            1
-        } else if third > 3 {
-            3
-        } else {
-            third
-        }
-    };
+    let limit = auth_grammar::suggestion_limit(name);
     let msg = Message::new()
         .push(what)
         .push(" `")
@@ -74,61 +65,6 @@ pub const fn check_declared<R: Registry>(kind: NameKind, name: &str) {
             .push("` in `registry!` if it is meant to exist"),
     };
     panic!("{}", msg.as_str())
-}
-
-const fn eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
-const MAX: usize = auth_grammar::MAX_NAME_LEN + 1;
-
-/// Levenshtein distance on bytes; names longer than the grammar allows count as far apart.
-const fn distance(a: &[u8], b: &[u8]) -> usize {
-    if a.len() >= MAX || b.len() >= MAX {
-        return usize::MAX;
-    }
-    let mut prev = [0usize; MAX];
-    let mut cur = [0usize; MAX];
-    let mut j = 0;
-    while j <= b.len() {
-        prev[j] = j;
-        j += 1;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        cur[0] = i + 1;
-        let mut j = 0;
-        while j < b.len() {
-            let cost = if a[i] == b[j] { 0 } else { 1 };
-            let mut best = prev[j] + cost;
-            if prev[j + 1] + 1 < best {
-                best = prev[j + 1] + 1;
-            }
-            if cur[j] + 1 < best {
-                best = cur[j] + 1;
-            }
-            cur[j + 1] = best;
-            j += 1;
-        }
-        let mut k = 0;
-        while k <= b.len() {
-            prev[k] = cur[k];
-            k += 1;
-        }
-        i += 1;
-    }
-    prev[b.len()]
 }
 
 /// A fixed-size string buffer usable in `const fn`, for the compile error message.
@@ -162,17 +98,5 @@ impl Message {
             Ok(s) => s,
             Err(_) => "a name is not declared in the registry",
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn distances() {
-        assert_eq!(distance(b"reports:raed", b"reports:read"), 2);
-        assert_eq!(distance(b"", b"abc"), 3);
-        assert_eq!(distance(b"same", b"same"), 0);
     }
 }
