@@ -136,6 +136,11 @@ pub enum AuthError {
         /// A human-readable reason (which rule decided, or that none allowed it).
         reason: String,
     },
+    /// The resource a policy decides about does not exist (its loader found nothing): 404.
+    ResourceNotFound {
+        /// The resource type.
+        resource: String,
+    },
     /// A server-side failure (misconfiguration, store down). Details go to the log, not the wire.
     Internal,
 }
@@ -153,6 +158,7 @@ impl AuthError {
             AuthError::InsufficientScope { .. } | AuthError::PolicyDenied { .. } => {
                 StatusCode::FORBIDDEN
             }
+            AuthError::ResourceNotFound { .. } => StatusCode::NOT_FOUND,
             AuthError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -161,6 +167,7 @@ impl AuthError {
     pub fn title(&self) -> &'static str {
         match self {
             AuthError::DuplicateAuthorization => "Bad Request",
+            AuthError::ResourceNotFound { .. } => "Not Found",
             AuthError::Internal => "Internal Server Error",
             e if e.status() == StatusCode::FORBIDDEN => "Forbidden",
             _ => "Unauthorized",
@@ -198,6 +205,9 @@ impl AuthError {
                 resource,
                 reason,
             } => format!("Action `{action}` on resource `{resource}` is denied: {reason}"),
+            AuthError::ResourceNotFound { resource } => {
+                format!("The requested `{resource}` resource does not exist")
+            }
             AuthError::Internal => "Internal error".into(),
         }
     }
@@ -225,6 +235,7 @@ impl AuthError {
                 ))
             }
             AuthError::PolicyDenied { .. }
+            | AuthError::ResourceNotFound { .. }
             | AuthError::DuplicateAuthorization
             | AuthError::Internal => None,
         }

@@ -2,9 +2,11 @@
 //! through `::auth_runtime::__private`, defined here, so the boundary is reviewable in one file.
 
 use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, MatchedPath, RawPathParams};
 use axum::handler::Handler;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -13,9 +15,11 @@ use axum::routing::{MethodFilter, on};
 
 use crate::error::{AuthError, MissingScopes};
 use crate::manager::AuthManager;
+use crate::policy::{Environment, PolicyContext};
 use crate::principal::Principal;
 use crate::route::PolicyRequirement;
 use crate::scope::ScopeRequirement;
+use serde_json::Map;
 
 pub use crate::SecureRouter as SecureRouterTrait;
 pub use crate::registry::{NameKind, Registry, check_declared};
@@ -77,7 +81,7 @@ where
             return Ok(Guard(PhantomData));
         }
         let manager = AuthManager::from_ref(state);
-        match manager.check(parts, spec) {
+        match manager.check(parts, spec).await {
             Ok(_) => Ok(Guard(PhantomData)),
             Err(error) => {
                 tracing::debug!(
@@ -95,7 +99,7 @@ where
 impl AuthManager {
     /// Runs every check of `spec` in order: credential (401), login type (401), scopes (403),
     /// policy (403).
-    pub(crate) fn check(
+    pub(crate) async fn check(
         &self,
         parts: &mut Parts,
         spec: &HandlerSpec,
@@ -103,15 +107,84 @@ impl AuthManager {
         let principal = self.authenticate(parts, spec.login_types)?;
         self.check_scopes(&principal, spec.scopes)?;
         if let Some(policy) = spec.policy {
-            // The policy engine arrives with its own issue; until then no rule allows anything,
-            // and deny-by-default means exactly that.
-            return Err(AuthError::PolicyDenied {
-                action: policy.action.to_owned(),
-                resource: policy.resource.to_owned(),
-                reason: "no policy rule allows it".to_owned(),
-            });
+            self.check_policy(parts, &principal, policy).await?;
         }
         Ok(principal)
+    }
+
+    /// Loads the resource (if a loader is registered for its type), builds the context and asks
+    /// the policy engine. A denial is logged with the deciding rule and its reason.
+    async fn check_policy(
+        &self,
+        parts: &mut Parts,
+        principal: &Principal,
+        policy: PolicyRequirement,
+    ) -> Result<(), AuthError> {
+        let params: Vec<(String, String)> =
+            match RawPathParams::from_request_parts(parts, &()).await {
+                Ok(raw) => raw
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+        let resource = match self.inner.loaders.get(policy.resource) {
+            None => Map::new(),
+            Some(loader) => match loader.load(params.clone()).await {
+                Ok(Some(loaded)) => {
+                    let attributes = loaded.attributes().clone();
+                    parts.extensions.insert(Arc::new(loaded));
+                    attributes
+                }
+                Ok(None) => {
+                    return Err(AuthError::ResourceNotFound {
+                        resource: policy.resource.to_owned(),
+                    });
+                }
+                Err(message) => {
+                    tracing::error!(resource = policy.resource, error = %message, "resource loader failed");
+                    return Err(AuthError::Internal);
+                }
+            },
+        };
+        let environment = Environment {
+            method: parts.method.as_str().to_owned(),
+            path: parts.uri.path().to_owned(),
+            route: parts
+                .extensions
+                .get::<MatchedPath>()
+                .map(|m| m.as_str().to_owned()),
+            params,
+            client_ip: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+            time: crate::token::now(),
+        };
+        let context = PolicyContext::for_request(
+            policy.action,
+            policy.resource,
+            principal.claims().clone(),
+            resource,
+            environment,
+        );
+        let decision = self.inner.policies.decide(Arc::new(context)).await;
+        if decision.allowed {
+            return Ok(());
+        }
+        tracing::info!(
+            action = policy.action,
+            resource = policy.resource,
+            subject = principal.subject(),
+            rule = decision.rule.as_deref().unwrap_or("(none)"),
+            reason = %decision.reason,
+            "policy denied"
+        );
+        Err(AuthError::PolicyDenied {
+            action: policy.action.to_owned(),
+            resource: policy.resource.to_owned(),
+            reason: decision.reason,
+        })
     }
 
     /// Checks that `principal` satisfies `required`.

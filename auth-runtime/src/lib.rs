@@ -51,6 +51,7 @@ mod error;
 mod guard;
 mod keys;
 mod manager;
+pub mod policy;
 mod principal;
 mod registry;
 mod route;
@@ -60,7 +61,7 @@ mod token;
 pub use error::{AuthError, ErrorRenderer, InvalidToken, MissingScopes, Problem, ProblemJson};
 pub use keys::{KeyError, MIN_HMAC_SECRET_LEN, SigningKey};
 pub use manager::{AuthManager, AuthManagerBuilder, ConfigError, LoginType, TokenLocation};
-pub use principal::{CurrentUser, Principal, UserLoader};
+pub use principal::{CurrentUser, Principal, Resource, UserLoader};
 pub use registry::Registry;
 pub use route::{PolicyRequirement, Requirement, RouteInfo};
 pub use scope::{

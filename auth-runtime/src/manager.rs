@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::error::{ErrorRenderer, ProblemJson};
 use crate::keys::{KeyError, ReadyKey, SigningKey};
+use crate::policy::{PolicyEngine, PolicyError, PolicyRule, ResourceLoader};
 use crate::scope::{HierarchicalScopes, ScopeValidator};
 
 /// Where a login type looks for its token.
@@ -156,6 +157,8 @@ pub enum ConfigError {
     NoTokenLocation(String),
     /// An access or refresh lifetime of zero.
     ZeroLifetime(String),
+    /// A policy rule is invalid.
+    Policy(PolicyError),
     /// Several problems.
     Many(Vec<ConfigError>),
 }
@@ -179,6 +182,7 @@ impl fmt::Display for ConfigError {
                 write!(f, "login type `{n}` has no token location")
             }
             ConfigError::ZeroLifetime(n) => write!(f, "login type `{n}` has a zero token lifetime"),
+            ConfigError::Policy(e) => write!(f, "{e}"),
             ConfigError::Many(all) => {
                 for (i, e) in all.iter().enumerate() {
                     if i > 0 {
@@ -215,7 +219,9 @@ pub(crate) struct Inner {
     pub(crate) login_types: Vec<LoginTypeState>,
     /// kid → (login type index, key index)
     pub(crate) kids: HashMap<String, (usize, usize)>,
-    pub(crate) scopes: Box<dyn ScopeValidator>,
+    pub(crate) scopes: Arc<dyn ScopeValidator>,
+    pub(crate) policies: PolicyEngine,
+    pub(crate) loaders: HashMap<String, Arc<dyn ResourceLoader>>,
     pub(crate) renderer: Box<dyn ErrorRenderer>,
 }
 
@@ -257,8 +263,10 @@ impl fmt::Debug for AuthManager {
 #[must_use]
 pub struct AuthManagerBuilder {
     login_types: Vec<LoginType>,
-    scopes: Box<dyn ScopeValidator>,
+    scopes: Arc<dyn ScopeValidator>,
     renderer: Box<dyn ErrorRenderer>,
+    rules: Vec<PolicyRule>,
+    loaders: HashMap<String, Arc<dyn ResourceLoader>>,
 }
 
 impl AuthManager {
@@ -266,8 +274,10 @@ impl AuthManager {
     pub fn builder() -> AuthManagerBuilder {
         AuthManagerBuilder {
             login_types: Vec::new(),
-            scopes: Box::new(HierarchicalScopes::new()),
+            scopes: Arc::new(HierarchicalScopes::new()),
             renderer: Box::new(ProblemJson),
+            rules: Vec::new(),
+            loaders: HashMap::new(),
         }
     }
 
@@ -289,6 +299,11 @@ impl AuthManager {
         &*self.inner.scopes
     }
 
+    /// The policy rules.
+    pub fn policy_engine(&self) -> &PolicyEngine {
+        &self.inner.policies
+    }
+
     /// Renders an error with the configured [`ErrorRenderer`] and its `WWW-Authenticate` header.
     pub fn render_error(&self, error: &crate::AuthError) -> axum::response::Response {
         crate::error::render_with(&*self.inner.renderer, error)
@@ -304,7 +319,31 @@ impl AuthManagerBuilder {
 
     /// Replaces the scope validator (default: [`HierarchicalScopes::new`]).
     pub fn scope_validator(mut self, validator: impl ScopeValidator) -> Self {
-        self.scopes = Box::new(validator);
+        self.scopes = Arc::new(validator);
+        self
+    }
+
+    /// Adds a policy rule (see [`policy`](crate::policy)).
+    pub fn policy(mut self, rule: PolicyRule) -> Self {
+        self.rules.push(rule);
+        self
+    }
+
+    /// Adds policy rules, e.g. from [`PolicyRule::from_json`].
+    pub fn policies(mut self, rules: impl IntoIterator<Item = PolicyRule>) -> Self {
+        self.rules.extend(rules);
+        self
+    }
+
+    /// Registers the loader of a resource type named in `#[policy(resource = "...")]`: it runs
+    /// before the policy decides, its attributes are `resource.<key>` in conditions, and its
+    /// value is available to the handler through [`Resource<T>`](crate::Resource).
+    pub fn resource_loader(
+        mut self,
+        resource_type: impl Into<String>,
+        loader: impl ResourceLoader,
+    ) -> Self {
+        self.loaders.insert(resource_type.into(), Arc::new(loader));
         self
     }
 
@@ -375,12 +414,25 @@ impl AuthManagerBuilder {
                 locations: lt.locations,
             });
         }
+        let policies = PolicyEngine::builder()
+            .rules(self.rules)
+            .scope_validator(self.scopes.clone())
+            .build();
+        let policies = match policies {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(ConfigError::Policy(e));
+                PolicyEngine::default()
+            }
+        };
         match errors.len() {
             0 => Ok(AuthManager {
                 inner: Arc::new(Inner {
                     login_types: built,
                     kids,
                     scopes: self.scopes,
+                    policies,
+                    loaders: self.loaders,
                     renderer: self.renderer,
                 }),
             }),

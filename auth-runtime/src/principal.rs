@@ -325,3 +325,41 @@ struct LoadedUser<U> {
     user: U,
     principal: Principal,
 }
+
+/// The resource the policy engine loaded for this request (see
+/// [`AuthManagerBuilder::resource_loader`](crate::AuthManagerBuilder::resource_loader)), handed
+/// to the handler so it is not loaded twice. `T` is the type given to
+/// [`LoadedResource::with_value`](crate::policy::LoadedResource::with_value).
+///
+/// Extracting it where no loader ran (no `#[policy]`, no loader for the resource type, or
+/// another value type) is a server bug: 500, logged.
+#[derive(Debug)]
+pub struct Resource<T>(pub Arc<T>);
+
+impl<S, T> FromRequestParts<S> for Resource<T>
+where
+    T: Send + Sync + 'static,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts
+            .extensions
+            .get::<Arc<crate::policy::LoadedResource>>()
+            .and_then(|loaded| loaded.value::<T>())
+        {
+            Some(value) => Ok(Resource(value)),
+            None => {
+                tracing::error!(
+                    r#type = std::any::type_name::<T>(),
+                    "Resource<T> extracted but no resource of that type was loaded"
+                );
+                Err(crate::error::render_with(
+                    &crate::error::ProblemJson,
+                    &AuthError::Internal,
+                ))
+            }
+        }
+    }
+}

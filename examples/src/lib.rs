@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use auth_runtime::policy::{Attr, PolicyRule};
 use auth_runtime::prelude::*;
-use auth_runtime::{ConfigError, HierarchicalScopes};
+use auth_runtime::{ConfigError, HierarchicalScopes, Problem};
 use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -86,7 +87,30 @@ pub fn manager(settings: &Settings) -> Result<AuthManager, ConfigError> {
                 .leeway(Duration::from_secs(30)),
         )
         .scope_validator(HierarchicalScopes::new())
+        .policies(policies())
         .build()
+}
+
+/// The reference server's policies (DESIGN §5).
+pub fn policies() -> Vec<PolicyRule> {
+    vec![
+        PolicyRule::allow("admins-ban-users")
+            .actions(["users:ban"])
+            .resources(["users"])
+            .scopes(["admin:*"])
+            .when(Attr::env("method").eq("POST"))
+            .reason("admins may ban users"),
+        PolicyRule::deny("no-self-ban")
+            .actions(["users:ban"])
+            .resources(["users"])
+            .when(Attr::subject("sub").eq(Attr::env("params.user_id")))
+            .reason("an admin cannot ban themselves"),
+        PolicyRule::allow("active-accounts-read-billing")
+            .actions(["billing:read"])
+            .resources(["billing"])
+            .evaluator(|ctx| ctx.subject("account_status") == Some(&json!("active")))
+            .reason("the account is active"),
+    ]
 }
 
 /// Liveness probe.
@@ -120,9 +144,30 @@ pub async fn admin_dashboard(admin: Principal) -> Json<Value> {
     Json(json!({ "message": "Welcome Admin", "sub": admin.subject() }))
 }
 
+/// Bans an account. Accounts arrive with the accounts issue: until then every account is
+/// unknown (404) — but the policy has already refused self-bans and non-admins.
+#[login_type("admin")]
+#[policy(action = "users:ban", resource = "users")]
+#[route(POST, "/admin/users/{user_id}/ban")]
+pub async fn ban_user(Path(user_id): Path<String>) -> Problem {
+    Problem {
+        r#type: "about:blank",
+        title: "Not Found",
+        status: 404,
+        detail: format!("No account with id `{user_id}`"),
+    }
+}
+
+/// Billing overview: only for callers whose `account_status` claim is `active`.
+#[policy(action = "billing:read", resource = "billing")]
+#[route(GET, "/billing")]
+pub async fn billing(user: Principal) -> Json<Value> {
+    Json(json!({ "account": user.subject(), "balance": 0 }))
+}
+
 /// Every route of the reference server.
 #[derive(SecureRouter)]
-#[secure_router(routes(health, get_report, create_report, admin_dashboard))]
+#[secure_router(routes(health, get_report, create_report, admin_dashboard, ban_user, billing))]
 pub struct Api;
 
 /// The whole application.

@@ -153,6 +153,83 @@ async fn user_access_tokens_last_fifteen_minutes() {
     );
 }
 
+#[tokio::test]
+async fn ban_is_allowed_for_admins_by_post_but_never_on_themselves() {
+    let m = manager();
+    let admin = m
+        .create_access_token("admin", "7", ["admin:*", "users:*"], Default::default())
+        .unwrap()
+        .access_token;
+    // Allowed by `admins-ban-users`; the account is unknown until accounts exist: 404.
+    let (status, body) = call("POST", "/admin/users/42/ban", Some(&admin)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["detail"], "No account with id `42`");
+
+    // Denied by `no-self-ban`, whatever allows it.
+    let (status, body) = call("POST", "/admin/users/7/ban", Some(&admin)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["detail"],
+        "Action `users:ban` on resource `users` is denied: an admin cannot ban themselves"
+    );
+
+    // An admin token without `admin:*`: no rule allows it.
+    let weak = m
+        .create_access_token("admin", "8", ["users:*"], Default::default())
+        .unwrap()
+        .access_token;
+    let (status, body) = call("POST", "/admin/users/42/ban", Some(&weak)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["detail"],
+        "Action `users:ban` on resource `users` is denied: no policy rule allows it"
+    );
+
+    // A user token, even with `admin:*`: the login type is checked first (401).
+    let user = outside_token(USER_SECRET, "user", "admin:*");
+    assert_eq!(
+        call("POST", "/admin/users/42/ban", Some(&user)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call("POST", "/admin/users/42/ban", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn billing_needs_an_active_account_status_claim() {
+    let claims = |status: Option<&str>| {
+        let mut c = json!({ "sub": "42", "login_type": "user", "typ": "access", "iat": now(),
+            "exp": now() + 600, "scope": "billing:read", "iss": "auth-demo" });
+        if let Some(s) = status {
+            c["account_status"] = json!(s);
+        }
+        c
+    };
+    let (status, body) = call(
+        "GET",
+        "/billing",
+        Some(&sign(USER_SECRET, &claims(Some("active")))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["account"], "42");
+    for denied in [Some("suspended"), None] {
+        let (status, body) =
+            call("GET", "/billing", Some(&sign(USER_SECRET, &claims(denied)))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            body["detail"],
+            "Action `billing:read` on resource `billing` is denied: no policy rule allows it"
+        );
+    }
+    assert_eq!(
+        call("GET", "/billing", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 #[test]
 fn routes_table_lists_every_route() {
     let table: Vec<(&str, &str, bool)> = examples::Api::routes()
@@ -166,6 +243,8 @@ fn routes_table_lists_every_route() {
             ("GET", "/reports/{id}", false),
             ("POST", "/reports", false),
             ("GET", "/admin/dashboard", false),
+            ("POST", "/admin/users/{user_id}/ban", false),
+            ("GET", "/billing", false),
         ]
     );
     assert_eq!(examples::Api::routes()[3].login_types, ["admin"]);
