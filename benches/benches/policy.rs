@@ -1,0 +1,150 @@
+//! Policy decisions per second: this engine vs Cedar, on the same RBAC and ABAC rule sets of
+//! 10, 100 and 1,000 rules. Policies are parsed/built once, outside the timed loop; each
+//! iteration decides one request whose matching rule is the *last* one declared (the worst case
+//! for an engine that scans). `scripts/bench-ratios.py` prints the ratios.
+
+use std::hint::black_box;
+
+use auth_runtime::policy::{Attr, PolicyEngine, PolicyRequest, PolicyRule};
+use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet, Request};
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::json;
+
+const SIZES: [usize; 3] = [10, 100, 1000];
+
+/// RBAC: rule `i` allows `read` on resource kind `res{i}` to holders of role scope `role{i}:use`.
+fn rbac_engine(n: usize) -> PolicyEngine {
+    PolicyEngine::builder()
+        .rules((0..n).map(|i| {
+            PolicyRule::allow(format!("rbac-{i}"))
+                .actions([format!("res{i}:read")])
+                .resources([format!("res{i}")])
+                .scopes([format!("role{i}:use")])
+        }))
+        .build()
+        .expect("valid rules")
+}
+
+fn rbac_cedar(n: usize) -> PolicySet {
+    (0..n)
+        .map(|i| {
+            format!(
+                "permit(principal, action == Action::\"res{i}:read\", resource == Res::\"res{i}\") \
+                 when {{ principal.roles.contains(\"role{i}:use\") }};\n"
+            )
+        })
+        .collect::<String>()
+        .parse()
+        .expect("valid cedar")
+}
+
+/// ABAC: rule `i` allows `read` on kind `res{i}` when the subject's department equals the
+/// resource's and the resource's level is at most the subject's clearance.
+fn abac_engine(n: usize) -> PolicyEngine {
+    PolicyEngine::builder()
+        .rules((0..n).map(|i| {
+            PolicyRule::allow(format!("abac-{i}"))
+                .actions([format!("res{i}:read")])
+                .resources([format!("res{i}")])
+                .when(Attr::subject("department").eq(Attr::resource("department")))
+                .when(Attr::resource("level").le(Attr::subject("clearance")))
+        }))
+        .build()
+        .expect("valid rules")
+}
+
+fn abac_cedar(n: usize) -> PolicySet {
+    (0..n)
+        .map(|i| {
+            format!(
+                "permit(principal, action == Action::\"res{i}:read\", resource == Res::\"res{i}\") \
+                 when {{ principal.department == resource.department && resource.level <= principal.clearance }};\n"
+            )
+        })
+        .collect::<String>()
+        .parse()
+        .expect("valid cedar")
+}
+
+fn cedar_request(i: usize) -> (Request, Entities) {
+    let uid = |s: &str| s.parse::<EntityUid>().expect("uid");
+    let request = Request::new(
+        uid(r#"User::"alice""#),
+        uid(&format!(r#"Action::"res{i}:read""#)),
+        uid(&format!(r#"Res::"res{i}""#)),
+        Context::empty(),
+        None,
+    )
+    .expect("request");
+    let entities = Entities::from_json_value(
+        json!([
+            { "uid": { "type": "User", "id": "alice" },
+              "attrs": { "roles": ["other:use", format!("role{i}:use")], "department": "ops", "clearance": 3 },
+              "parents": [] },
+            { "uid": { "type": "Res", "id": format!("res{i}") },
+              "attrs": { "department": "ops", "level": 2 },
+              "parents": [] }
+        ]),
+        None,
+    )
+    .expect("entities");
+    (request, entities)
+}
+
+fn ours_request(i: usize) -> PolicyRequest {
+    PolicyRequest::new(format!("res{i}:read"), format!("res{i}"))
+        .subject(
+            json!({ "sub": "alice", "scope": format!("other:use role{i}:use"),
+                         "department": "ops", "clearance": 3 }),
+        )
+        .resource(json!({ "department": "ops", "level": 2 }))
+}
+
+fn bench(c: &mut Criterion) {
+    let authorizer = Authorizer::new();
+    for (kind, engine, cedar) in [
+        (
+            "rbac",
+            rbac_engine as fn(usize) -> PolicyEngine,
+            rbac_cedar as fn(usize) -> PolicySet,
+        ),
+        ("abac", abac_engine, abac_cedar),
+    ] {
+        let mut group = c.benchmark_group(format!("policy_{kind}"));
+        for n in SIZES {
+            let last = n - 1;
+            let engine = engine(n);
+            let request = ours_request(last);
+            let policies = cedar(n);
+            let (cedar_request, entities) = cedar_request(last);
+            // Both must allow, or the comparison means nothing.
+            assert!(
+                engine.decide_now(&request).allowed,
+                "{kind} {n}: ours denies"
+            );
+            assert_eq!(
+                authorizer
+                    .is_authorized(&cedar_request, &policies, &entities)
+                    .decision(),
+                cedar_policy::Decision::Allow,
+                "{kind} {n}: cedar denies"
+            );
+            group.bench_function(format!("ours_{n}"), |b| {
+                b.iter(|| black_box(engine.decide_now(black_box(&request))))
+            });
+            group.bench_function(format!("cedar_{n}"), |b| {
+                b.iter(|| {
+                    black_box(authorizer.is_authorized(
+                        black_box(&cedar_request),
+                        &policies,
+                        &entities,
+                    ))
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
