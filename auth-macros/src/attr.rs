@@ -15,16 +15,18 @@ pub(crate) enum Kind {
     Authenticated,
     Policy,
     Route,
+    Roles,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 6] = [
+    pub(crate) const ALL: [Kind; 7] = [
         Kind::Requires,
         Kind::LoginType,
         Kind::Public,
         Kind::Authenticated,
         Kind::Policy,
         Kind::Route,
+        Kind::Roles,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -35,6 +37,7 @@ impl Kind {
             Kind::Authenticated => "authenticated",
             Kind::Policy => "policy",
             Kind::Route => "route",
+            Kind::Roles => "roles",
         }
     }
 
@@ -67,6 +70,7 @@ pub(crate) enum Value {
         scopes: Vec<LitStr>,
     },
     LoginType(Vec<LitStr>),
+    Roles(Vec<LitStr>),
     Flag,
     Policy {
         action: Option<LitStr>,
@@ -97,6 +101,11 @@ pub(crate) fn parse(kind: Kind, span: Span, args: TokenStream, cx: &mut Ctxt) ->
         }
         Kind::Policy => parse_policy(span, args, cx),
         Kind::Route => parse_route(span, args, cx),
+        Kind::Roles => Value::Roles(parse_strings(
+            args,
+            cx,
+            "a role name string such as `\"editor\"`",
+        )),
     };
     Attr { kind, span, value }
 }

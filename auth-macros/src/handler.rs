@@ -95,6 +95,7 @@ struct Spec {
     any: bool,
     scopes: Vec<LitStr>,
     login_types: Vec<LitStr>,
+    roles: Vec<LitStr>,
     policy: Option<(LitStr, LitStr)>,
     route: Option<(String, LitStr)>,
 }
@@ -130,6 +131,7 @@ fn check(attrs: &[Attr], func: &ItemFn, cx: &mut Ctxt) -> Spec {
             Kind::LoginType,
             Kind::Authenticated,
             Kind::Policy,
+            Kind::Roles,
         ]
         .into_iter()
         .filter(|k| has(*k).is_some())
@@ -156,7 +158,7 @@ fn check(attrs: &[Attr], func: &ItemFn, cx: &mut Ctxt) -> Spec {
     }
     if let Some(auth) = has(Kind::Authenticated) {
         // One error naming every attribute that makes it redundant.
-        let others: Vec<String> = [Kind::Requires, Kind::LoginType, Kind::Policy]
+        let others: Vec<String> = [Kind::Requires, Kind::LoginType, Kind::Policy, Kind::Roles]
             .into_iter()
             .filter(|k| has(*k).is_some())
             .map(|k| format!("`#[{}]`", k.name()))
@@ -180,7 +182,7 @@ fn check(attrs: &[Attr], func: &ItemFn, cx: &mut Ctxt) -> Spec {
             cx.error_help(
                 route.span,
                 format!("handler `{}` has a `#[route]` but no auth attribute", func.sig.ident),
-                "secure by default: add `#[public]` if anyone may call it, or `#[authenticated]`, `#[login_type(...)]`, `#[requires(...)]` or `#[policy(...)]`",
+                "secure by default: add `#[public]` if anyone may call it, or `#[authenticated]`, `#[login_type(...)]`, `#[requires(...)]`, `#[roles(...)]` or `#[policy(...)]`",
             );
         }
     }
@@ -197,6 +199,27 @@ fn check(attrs: &[Attr], func: &ItemFn, cx: &mut Ctxt) -> Spec {
                         cx.error(s.span(), format!("scope `{value}` is listed twice"));
                     } else {
                         spec.scopes.push(s.clone());
+                    }
+                }
+            }
+            Value::Roles(names) => {
+                if names.is_empty() {
+                    cx.error_help(
+                        a.span,
+                        "`#[roles]` needs at least one role",
+                        "write `#[roles(\"editor\")]`; the caller needs one of the listed roles",
+                    );
+                }
+                for (i, n) in names.iter().enumerate() {
+                    let value = n.value();
+                    if value.is_empty() {
+                        cx.error(n.span(), "a role cannot be empty");
+                    } else if let Err(e) = auth_grammar::validate_login_type(&value) {
+                        cx.error(n.span(), format!("invalid role `{value}`: {e}"));
+                    } else if names[..i].iter().any(|p| p.value() == value) {
+                        cx.error(n.span(), format!("role `{value}` is listed twice"));
+                    } else {
+                        spec.roles.push(n.clone());
                     }
                 }
             }
@@ -399,6 +422,7 @@ fn rewrite(mut func: ItemFn, spec: &Spec) -> TokenStream {
     };
     let public = spec.public;
     let login_types = &spec.login_types;
+    let roles = &spec.roles;
     let scopes = &spec.scopes;
     let scopes = if scopes.is_empty() {
         quote!(#p::Scopes::None)
@@ -468,6 +492,7 @@ fn rewrite(mut func: ItemFn, spec: &Spec) -> TokenStream {
                 path: #path,
                 public: #public,
                 login_types: &[#(#login_types),*],
+                roles: &[#(#roles),*],
                 scopes: #scopes,
                 policy: #policy,
                 no_route_message: #no_route,

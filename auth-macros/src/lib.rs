@@ -26,6 +26,13 @@ pub fn login_type(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(attr::Kind::LoginType, args.into(), item.into()).into()
 }
 
+/// Requires one of the listed roles (`#[roles("editor", "admin")]`); each role is a set of
+/// scopes configured with `AuthManagerBuilder::role`.
+#[proc_macro_attribute]
+pub fn roles(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(attr::Kind::Roles, args.into(), item.into()).into()
+}
+
 /// Marks a handler as explicitly unauthenticated.
 #[proc_macro_attribute]
 pub fn public(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -127,6 +127,13 @@ pub enum AuthError {
         /// What is missing.
         missing: MissingScopes,
     },
+    /// Authenticated but holding none of the required roles (403).
+    MissingRole {
+        /// The caller's login type.
+        realm: String,
+        /// The roles of which one was required.
+        roles: Vec<String>,
+    },
     /// The policy engine denied the action on the resource (403).
     PolicyDenied {
         /// The action asked for.
@@ -155,9 +162,9 @@ impl AuthError {
             | AuthError::InvalidToken { .. }
             | AuthError::LoginTypeMismatch { .. } => StatusCode::UNAUTHORIZED,
             AuthError::DuplicateAuthorization => StatusCode::BAD_REQUEST,
-            AuthError::InsufficientScope { .. } | AuthError::PolicyDenied { .. } => {
-                StatusCode::FORBIDDEN
-            }
+            AuthError::InsufficientScope { .. }
+            | AuthError::MissingRole { .. }
+            | AuthError::PolicyDenied { .. } => StatusCode::FORBIDDEN,
             AuthError::ResourceNotFound { .. } => StatusCode::NOT_FOUND,
             AuthError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -200,6 +207,12 @@ impl AuthError {
                     format!("Token needs one of the scopes: {}", m.join(", "))
                 }
             },
+            AuthError::MissingRole { roles, .. } if roles.len() == 1 => {
+                format!("Token does not hold the required role: {}", roles[0])
+            }
+            AuthError::MissingRole { roles, .. } => {
+                format!("Token holds none of the roles: {}", roles.join(", "))
+            }
             AuthError::PolicyDenied {
                 action,
                 resource,
@@ -234,6 +247,9 @@ impl AuthError {
                     "Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{scopes}\""
                 ))
             }
+            AuthError::MissingRole { realm, .. } => Some(format!(
+                "Bearer realm=\"{realm}\", error=\"insufficient_scope\""
+            )),
             AuthError::PolicyDenied { .. }
             | AuthError::ResourceNotFound { .. }
             | AuthError::DuplicateAuthorization

@@ -42,6 +42,8 @@ pub struct HandlerSpec {
     pub public: bool,
     /// `#[login_type]`; empty: any.
     pub login_types: &'static [&'static str],
+    /// `#[roles]`; empty: none required.
+    pub roles: &'static [&'static str],
     /// `#[requires]`.
     pub scopes: ScopeRequirement,
     /// `#[policy]`.
@@ -106,6 +108,7 @@ impl AuthManager {
     ) -> Result<Principal, AuthError> {
         let principal = self.authenticate(parts, spec.login_types)?;
         self.check_scopes(&principal, spec.scopes)?;
+        self.check_roles(&principal, spec.roles)?;
         if let Some(policy) = spec.policy {
             self.check_policy(parts, &principal, policy).await?;
         }
@@ -187,6 +190,37 @@ impl AuthManager {
         })
     }
 
+    /// Checks that `principal` holds one of `roles`: a role is held when the token's scopes
+    /// cover every scope configured for it ([`AuthManagerBuilder::role`]). A role that is not
+    /// configured is held by nobody (and logged: it is a configuration mistake).
+    ///
+    /// [`AuthManagerBuilder::role`]: crate::AuthManagerBuilder::role
+    pub fn check_roles(&self, principal: &Principal, roles: &[&str]) -> Result<(), AuthError> {
+        if roles.is_empty() {
+            return Ok(());
+        }
+        let validator = self.scope_validator();
+        let granted = principal.scopes();
+        let holds = |role: &&str| match self.inner.roles.get(*role) {
+            Some(scopes) => scopes.iter().all(|s| validator.has_scope(s, granted)),
+            None => {
+                tracing::error!(
+                    role = *role,
+                    "a handler requires a role that is not configured"
+                );
+                false
+            }
+        };
+        if roles.iter().any(holds) {
+            Ok(())
+        } else {
+            Err(AuthError::MissingRole {
+                realm: principal.login_type().to_owned(),
+                roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            })
+        }
+    }
+
     /// Checks that `principal` satisfies `required`.
     pub fn check_scopes(
         &self,
@@ -227,7 +261,7 @@ impl AuthManager {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a secured handler",
     label = "this handler has no auth attribute",
-    note = "secure by default: every handler in a `SecureRouter` needs `#[public]`, `#[authenticated]`, `#[login_type(...)]`, `#[requires(...)]` or `#[policy(...)]`, and a `#[route(METHOD, \"/path\")]`"
+    note = "secure by default: every handler in a `SecureRouter` needs `#[public]`, `#[authenticated]`, `#[login_type(...)]`, `#[requires(...)]`, `#[roles(...)]` or `#[policy(...)]`, and a `#[route(METHOD, \"/path\")]`"
 )]
 pub trait SecuredHandler<M> {
     /// The hidden marker type emitted next to the handler.
@@ -302,6 +336,7 @@ pub const fn route_info(spec: HandlerSpec) -> RouteInfo {
         method,
         path,
         login_types: spec.login_types,
+        roles: spec.roles,
         scopes: spec.scopes,
         policy: spec.policy,
         public: spec.public,

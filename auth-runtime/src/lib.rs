@@ -70,7 +70,7 @@ pub use scope::{
 };
 pub use token::{BearerToken, MAX_TOKEN_LEN, RESERVED_CLAIMS, TokenError, TokenPair};
 
-pub use auth_macros::{authenticated, login_type, policy, public, requires, route};
+pub use auth_macros::{authenticated, login_type, policy, public, requires, roles, route};
 
 /// Declares the application's login types, scopes, policy actions and resources.
 ///
@@ -126,9 +126,9 @@ pub use auth_macros::SecureRouter;
 /// Everything an application needs to annotate handlers.
 pub mod prelude {
     pub use crate::{
-        AuthError, AuthManager, CurrentUser, LoginType, Principal, RouteInfo, ScopeRequirement,
-        SecureRouter, SigningKey, UserLoader, authenticated, login_type, policy, public, requires,
-        route,
+        AuthError, AuthManager, CurrentUser, LoginType, Principal, Resource, RouteInfo,
+        ScopeRequirement, SecureRouter, SigningKey, UserLoader, authenticated, login_type, policy,
+        public, requires, roles, route,
     };
 }
 

@@ -159,6 +159,13 @@ pub enum ConfigError {
     ZeroLifetime(String),
     /// A policy rule is invalid.
     Policy(PolicyError),
+    /// A role is invalid (bad name, no or bad scopes, declared twice).
+    InvalidRole {
+        /// The role.
+        name: String,
+        /// Why.
+        reason: String,
+    },
     /// Several problems.
     Many(Vec<ConfigError>),
 }
@@ -183,6 +190,7 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::ZeroLifetime(n) => write!(f, "login type `{n}` has a zero token lifetime"),
             ConfigError::Policy(e) => write!(f, "{e}"),
+            ConfigError::InvalidRole { name, reason } => write!(f, "role `{name}`: {reason}"),
             ConfigError::Many(all) => {
                 for (i, e) in all.iter().enumerate() {
                     if i > 0 {
@@ -221,6 +229,8 @@ pub(crate) struct Inner {
     pub(crate) kids: HashMap<String, (usize, usize)>,
     pub(crate) scopes: Arc<dyn ScopeValidator>,
     pub(crate) policies: PolicyEngine,
+    /// role → the scopes it stands for
+    pub(crate) roles: HashMap<String, Vec<String>>,
     pub(crate) loaders: HashMap<String, Arc<dyn ResourceLoader>>,
     pub(crate) renderer: Box<dyn ErrorRenderer>,
 }
@@ -266,6 +276,7 @@ pub struct AuthManagerBuilder {
     scopes: Arc<dyn ScopeValidator>,
     renderer: Box<dyn ErrorRenderer>,
     rules: Vec<PolicyRule>,
+    roles: Vec<(String, Vec<String>)>,
     loaders: HashMap<String, Arc<dyn ResourceLoader>>,
 }
 
@@ -277,6 +288,7 @@ impl AuthManager {
             scopes: Arc::new(HierarchicalScopes::new()),
             renderer: Box::new(ProblemJson),
             rules: Vec::new(),
+            roles: Vec::new(),
             loaders: HashMap::new(),
         }
     }
@@ -320,6 +332,18 @@ impl AuthManagerBuilder {
     /// Replaces the scope validator (default: [`HierarchicalScopes::new`]).
     pub fn scope_validator(mut self, validator: impl ScopeValidator) -> Self {
         self.scopes = Arc::new(validator);
+        self
+    }
+
+    /// Declares a role for `#[roles(...)]`: a caller holds it when its token's scopes cover
+    /// every one of `scopes` (FAuth's `require_roles`, mapped onto scopes).
+    pub fn role<I, S>(mut self, name: impl Into<String>, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.roles
+            .push((name.into(), scopes.into_iter().map(Into::into).collect()));
         self
     }
 
@@ -414,6 +438,39 @@ impl AuthManagerBuilder {
                 locations: lt.locations,
             });
         }
+        let mut roles: HashMap<String, Vec<String>> = HashMap::new();
+        for (name, scopes) in self.roles {
+            if let Err(reason) = auth_grammar::validate_login_type(&name) {
+                errors.push(ConfigError::InvalidRole {
+                    name,
+                    reason: reason.to_string(),
+                });
+                continue;
+            }
+            if scopes.is_empty() {
+                errors.push(ConfigError::InvalidRole {
+                    name,
+                    reason: "a role needs at least one scope".into(),
+                });
+                continue;
+            }
+            if let Some((scope, e)) = scopes
+                .iter()
+                .find_map(|s| auth_grammar::validate_scope(s).err().map(|e| (s, e)))
+            {
+                errors.push(ConfigError::InvalidRole {
+                    reason: format!("scope `{scope}`: {e}"),
+                    name,
+                });
+                continue;
+            }
+            if roles.insert(name.clone(), scopes).is_some() {
+                errors.push(ConfigError::InvalidRole {
+                    name,
+                    reason: "declared twice".into(),
+                });
+            }
+        }
         let policies = PolicyEngine::builder()
             .rules(self.rules)
             .scope_validator(self.scopes.clone())
@@ -432,6 +489,7 @@ impl AuthManagerBuilder {
                     kids,
                     scopes: self.scopes,
                     policies,
+                    roles,
                     loaders: self.loaders,
                     renderer: self.renderer,
                 }),

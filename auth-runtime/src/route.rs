@@ -18,6 +18,8 @@ pub struct Requirement {
     pub public: bool,
     /// The accepted login types; empty means any.
     pub login_types: &'static [&'static str],
+    /// One of these roles is required; empty means none.
+    pub roles: &'static [&'static str],
     /// The required scopes.
     pub scopes: ScopeRequirement,
     /// The policy check, if any.
@@ -57,6 +59,8 @@ pub struct RouteInfo {
     pub path: &'static str,
     /// The accepted login types; empty means any.
     pub login_types: &'static [&'static str],
+    /// One of these roles is required (`#[roles]`); empty means none.
+    pub roles: &'static [&'static str],
     /// The required scopes.
     pub scopes: ScopeRequirement,
     /// The policy check, if any.
@@ -71,6 +75,7 @@ impl RouteInfo {
         Requirement {
             public: self.public,
             login_types: self.login_types,
+            roles: self.roles,
             scopes: self.scopes,
             policy: self.policy,
         }

@@ -87,6 +87,10 @@ pub fn manager(settings: &Settings) -> Result<AuthManager, ConfigError> {
                 .leeway(Duration::from_secs(30)),
         )
         .scope_validator(HierarchicalScopes::new())
+        // DESIGN §5: the scopes each role grants; `#[roles(...)]` checks them.
+        .role("user", ["reports:read", "billing:read"])
+        .role("editor", ["reports:*"])
+        .role("admin", ["admin:*", "users:*", "reports:*"])
         .policies(policies())
         .build()
 }
