@@ -1,11 +1,12 @@
-//! Policy decisions per second: this engine vs Cedar, on the same RBAC and ABAC rule sets of
-//! 10, 100 and 1,000 rules. Policies are parsed/built once, outside the timed loop; each
+//! Policy decisions per second: this engine vs Cedar (RBAC and ABAC) and casbin (RBAC, where
+//! its model expresses the same rules), on rule sets of 10, 100 and 1,000 rules. Policies are parsed/built once, outside the timed loop; each
 //! iteration decides one request whose matching rule is the *last* one declared (the worst case
 //! for an engine that scans). `scripts/bench-ratios.py` prints the ratios.
 
 use std::hint::black_box;
 
 use auth_runtime::policy::{Attr, PolicyEngine, PolicyRequest, PolicyRule};
+use casbin::prelude::*;
 use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet, Request};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
@@ -66,6 +67,50 @@ fn abac_cedar(n: usize) -> PolicySet {
         .expect("valid cedar")
 }
 
+const CASBIN_RBAC: &str = r#"
+[request_definition]
+r = sub, obj, act
+
+[policy_definition]
+p = sub, obj, act
+
+[role_definition]
+g = _, _
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act
+"#;
+
+/// The RBAC set in casbin: one `p` line per rule, alice holding `role{last}:use` and another role.
+fn rbac_casbin(rt: &tokio::runtime::Runtime, n: usize) -> Enforcer {
+    rt.block_on(async {
+        let model = DefaultModel::from_str(CASBIN_RBAC).await.expect("model");
+        let mut enforcer = Enforcer::new(model, MemoryAdapter::default())
+            .await
+            .expect("enforcer");
+        let rules: Vec<Vec<String>> = (0..n)
+            .map(|i| {
+                vec![
+                    format!("role{i}:use"),
+                    format!("res{i}"),
+                    format!("res{i}:read"),
+                ]
+            })
+            .collect();
+        enforcer.add_policies(rules).await.expect("policies");
+        for role in ["other:use".to_owned(), format!("role{}:use", n - 1)] {
+            enforcer
+                .add_grouping_policy(vec!["alice".to_owned(), role])
+                .await
+                .expect("grouping");
+        }
+        enforcer
+    })
+}
+
 fn cedar_request(i: usize) -> (Request, Entities) {
     let uid = |s: &str| s.parse::<EntityUid>().expect("uid");
     let request = Request::new(
@@ -102,6 +147,9 @@ fn ours_request(i: usize) -> PolicyRequest {
 
 fn bench(c: &mut Criterion) {
     let authorizer = Authorizer::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     for (kind, engine, cedar) in [
         (
             "rbac",
@@ -132,6 +180,25 @@ fn bench(c: &mut Criterion) {
             group.bench_function(format!("ours_{n}"), |b| {
                 b.iter(|| black_box(engine.decide_now(black_box(&request))))
             });
+            if kind == "rbac" {
+                let enforcer = rbac_casbin(&rt, n);
+                let (res, act) = (format!("res{last}"), format!("res{last}:read"));
+                assert!(
+                    enforcer
+                        .enforce(("alice", res.as_str(), act.as_str()))
+                        .expect("enforce"),
+                    "rbac {n}: casbin denies"
+                );
+                group.bench_function(format!("casbin_{n}"), |b| {
+                    b.iter(|| {
+                        black_box(enforcer.enforce(black_box((
+                            "alice",
+                            res.as_str(),
+                            act.as_str(),
+                        ))))
+                    })
+                });
+            }
             group.bench_function(format!("cedar_{n}"), |b| {
                 b.iter(|| {
                     black_box(authorizer.is_authorized(
