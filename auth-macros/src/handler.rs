@@ -203,49 +203,22 @@ fn check(attrs: &[Attr], func: &ItemFn, cx: &mut Ctxt) -> Spec {
                 }
             }
             Value::Roles(names) => {
-                if names.is_empty() {
-                    cx.error_help(
-                        a.span,
-                        "`#[roles]` needs at least one role",
-                        "write `#[roles(\"editor\")]`; the caller needs one of the listed roles",
-                    );
-                }
-                for (i, n) in names.iter().enumerate() {
-                    let value = n.value();
-                    if value.is_empty() {
-                        cx.error(n.span(), "a role cannot be empty");
-                    } else if let Err(e) = auth_grammar::validate_login_type(&value) {
-                        cx.error(n.span(), format!("invalid role `{value}`: {e}"));
-                    } else if names[..i].iter().any(|p| p.value() == value) {
-                        cx.error(n.span(), format!("role `{value}` is listed twice"));
-                    } else {
-                        spec.roles.push(n.clone());
-                    }
-                }
+                spec.roles = checked_names(
+                    cx,
+                    a,
+                    names,
+                    "role",
+                    "write `#[roles(\"editor\")]`; the caller needs one of the listed roles",
+                );
             }
             Value::LoginType(names) => {
-                if names.is_empty() {
-                    cx.error_help(
-                        a.span,
-                        "`#[login_type]` needs at least one login type",
-                        "write `#[login_type(\"admin\")]`",
-                    );
-                }
-                for (i, n) in names.iter().enumerate() {
-                    let value = n.value();
-                    if let Err(e) = auth_grammar::validate_login_type(&value) {
-                        let msg = if value.is_empty() {
-                            "a login type cannot be empty".to_owned()
-                        } else {
-                            format!("invalid login type `{value}`: {e}")
-                        };
-                        cx.error(n.span(), msg);
-                    } else if names[..i].iter().any(|p| p.value() == value) {
-                        cx.error(n.span(), format!("login type `{value}` is listed twice"));
-                    } else {
-                        spec.login_types.push(n.clone());
-                    }
-                }
+                spec.login_types = checked_names(
+                    cx,
+                    a,
+                    names,
+                    "login type",
+                    "write `#[login_type(\"admin\")]`",
+                );
             }
             Value::Flag => {
                 if a.kind == Kind::Public {
@@ -403,6 +376,38 @@ fn scope_error(cx: &mut Ctxt, lit: &LitStr, value: &str, e: auth_grammar::ScopeE
         }
         _ => cx.error(lit.span(), msg),
     }
+}
+
+/// Checks a list of names (login types, roles): at least one, each valid, none twice. Returns
+/// the valid ones; every problem is reported on its own literal.
+fn checked_names(
+    cx: &mut Ctxt,
+    attr: &Attr,
+    names: &[LitStr],
+    what: &str,
+    example: &str,
+) -> Vec<LitStr> {
+    if names.is_empty() {
+        cx.error_help(
+            attr.span,
+            format!("`#[{}]` needs at least one {what}", attr.kind.name()),
+            example,
+        );
+    }
+    let mut valid = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let value = n.value();
+        if value.is_empty() {
+            cx.error(n.span(), format!("a {what} cannot be empty"));
+        } else if let Err(e) = auth_grammar::validate_login_type(&value) {
+            cx.error(n.span(), format!("invalid {what} `{value}`: {e}"));
+        } else if names[..i].iter().any(|p| p.value() == value) {
+            cx.error(n.span(), format!("{what} `{value}` is listed twice"));
+        } else {
+            valid.push(n.clone());
+        }
+    }
+    valid
 }
 
 fn rewrite(mut func: ItemFn, spec: &Spec) -> TokenStream {
