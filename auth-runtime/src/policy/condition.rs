@@ -267,19 +267,31 @@ impl Condition {
     }
 }
 
+/// An integer as `i128`, so that every `i64` and `u64` compares exactly (an `f64` would make
+/// distinct ids above 2^53 equal).
+fn integer(n: &serde_json::Number) -> Option<i128> {
+    n.as_i64()
+        .map(i128::from)
+        .or_else(|| n.as_u64().map(i128::from))
+}
+
+fn number_order(x: &serde_json::Number, y: &serde_json::Number) -> Option<Ordering> {
+    match (integer(x), integer(y)) {
+        (Some(x), Some(y)) => Some(x.cmp(&y)),
+        _ => x.as_f64()?.partial_cmp(&y.as_f64()?),
+    }
+}
+
 fn values_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
-            (Some(x), Some(y)) => x == y,
-            _ => x == y,
-        },
+        (Value::Number(x), Value::Number(y)) => number_order(x, y) == Some(Ordering::Equal),
         _ => a == b,
     }
 }
 
 fn order(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
+        (Value::Number(x), Value::Number(y)) => number_order(x, y),
         (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
         _ => None,
     }

@@ -325,10 +325,19 @@ fn parse_condition(value: &Value) -> Result<Condition, (String, String)> {
             )
         })?;
     let operand = match (obj.get("value"), obj.get("attribute")) {
+        (Some(_), _) | (_, Some(_)) if op == Op::Exists => {
+            return Err(err(".value", "`exists` takes no value"));
+        }
         (Some(_), Some(_)) => {
             return Err(err(
                 ".value",
                 "give either `value` or `attribute`, not both",
+            ));
+        }
+        (Some(v), None) if matches!(op, Op::In | Op::NotIn) && !v.is_array() => {
+            return Err((
+                ".value".to_owned(),
+                format!("`{}` needs an array", op.symbol_name()),
             ));
         }
         (Some(v), None) => Some(Operand::Value(v.clone())),

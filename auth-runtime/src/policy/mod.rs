@@ -562,7 +562,8 @@ fn validate(rule: &PolicyRule) -> Result<(), PolicyError> {
         }
     }
     for c in &rule.conditions {
-        if c.attr.key.is_empty() {
+        if c.attr.key.is_empty() || matches!(&c.operand, Some(Operand::Attr(a)) if a.key.is_empty())
+        {
             return Err(invalid(
                 "conditions",
                 "an attribute key cannot be empty".into(),
@@ -627,10 +628,16 @@ impl PolicyEngine {
         let exact: &[usize] = self.by_action.get(action).map_or(&[], Vec::as_slice);
         let (mut i, mut j) = (0, 0);
         std::iter::from_fn(move || {
-            // Merge two sorted index lists.
+            // Merge two sorted index lists. A rule naming the action both exactly and through
+            // a wildcard is in both: yield it once.
             let next = match (exact.get(i), self.wildcard.get(j)) {
                 (Some(&a), Some(&b)) if a < b => {
                     i += 1;
+                    a
+                }
+                (Some(&a), Some(&b)) if a == b => {
+                    i += 1;
+                    j += 1;
                     a
                 }
                 (Some(_), Some(&b)) | (None, Some(&b)) => {
