@@ -203,7 +203,12 @@ impl PolicyRule {
         self.reason.clone().unwrap_or_else(|| {
             let mut parts: Vec<String> = self.conditions.iter().map(ToString::to_string).collect();
             if !self.scopes.is_empty() {
-                parts.insert(0, format!("scopes {}", self.scopes.join(", ")));
+                let which = if self.any_scope {
+                    "one of scopes"
+                } else {
+                    "scopes"
+                };
+                parts.insert(0, format!("{which} {}", self.scopes.join(", ")));
             }
             if parts.is_empty() {
                 "the rule matched".to_owned()
@@ -901,6 +906,14 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_reasons_say_all_or_one_of() {
+        let all = PolicyRule::allow("a").scopes(["x:y", "z:w"]);
+        let any = PolicyRule::allow("b").any_scope(["x:y", "z:w"]);
+        assert_eq!(all.reason_text(), "scopes x:y, z:w");
+        assert_eq!(any.reason_text(), "one of scopes x:y, z:w");
+    }
 
     #[test]
     fn name_patterns() {
