@@ -190,6 +190,7 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
             }
         }
 
+        const _: () = #p::assert_state::<#state>();
         #(#collisions)*
         #(#registry_checks)*
     };

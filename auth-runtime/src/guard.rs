@@ -343,6 +343,22 @@ pub const fn route_info(spec: HandlerSpec) -> RouteInfo {
     }
 }
 
+/// The state of a `SecureRouter` must lead to the [`AuthManager`] (checked once per router, so
+/// the error names `FromRef` instead of failing every handler).
+#[diagnostic::on_unimplemented(
+    message = "the router state `{Self}` does not give access to an `AuthManager`",
+    label = "this state has no `AuthManager`",
+    note = "implement `axum::extract::FromRef<{Self}> for AuthManager`, or leave out `state = ...` to use `AuthManager` itself as the state"
+)]
+pub trait StateWithManager {}
+
+/// Names the missing piece (`FromRef`) when the state has no manager.
+#[diagnostic::do_not_recommend]
+impl<S> StateWithManager for S where AuthManager: FromRef<S> {}
+
+/// Compile-time check emitted by `#[derive(SecureRouter)]` for its state type.
+pub const fn assert_state<S: StateWithManager>() {}
+
 /// Adds one handler to the router at its declared method and path.
 pub fn add_route<S, H, T>(router: Router<S>, info: &RouteInfo, handler: H) -> Router<S>
 where
