@@ -468,6 +468,7 @@ fn rewrite(mut func: ItemFn, spec: &Spec) -> TokenStream {
     };
     spec.login_types.iter().for_each(|l| check("LoginType", l));
     spec.scopes.iter().for_each(|l| check("Scope", l));
+    spec.roles.iter().for_each(|l| check("Role", l));
     if let Some((action, resource)) = &spec.policy {
         check("Action", action);
         check("Resource", resource);

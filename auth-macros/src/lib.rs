@@ -65,7 +65,7 @@ pub fn derive_secure_router(item: TokenStream) -> TokenStream {
 }
 
 /// Declares the names an application may use: `registry! { pub struct AppRegistry {
-/// login_types: [...], scopes: [...], actions: [...], resources: [...] } }`.
+/// login_types: [...], scopes: [...], roles: [...], actions: [...], resources: [...] } }`.
 #[proc_macro]
 pub fn registry(input: TokenStream) -> TokenStream {
     registry::expand(input.into()).into()

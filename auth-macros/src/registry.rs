@@ -8,7 +8,7 @@ use syn::{Attribute, Ident, LitStr, Token, Visibility, braced, bracketed};
 
 use crate::ctxt::Ctxt;
 
-const KEYS: [&str; 4] = ["login_types", "scopes", "actions", "resources"];
+const KEYS: [&str; 5] = ["login_types", "scopes", "actions", "resources", "roles"];
 
 struct Input {
     attrs: Vec<Attribute>,
@@ -60,8 +60,8 @@ pub(crate) fn expand(tokens: TokenStream) -> TokenStream {
         }
     };
     let mut cx = Ctxt::default();
-    let mut found: [Vec<LitStr>; 4] = Default::default();
-    let mut seen = [false; 4];
+    let mut found: [Vec<LitStr>; 5] = Default::default();
+    let mut seen = [false; 5];
     for (key, names) in &input.lists {
         let k = key.to_string();
         let Some(index) = KEYS.iter().position(|x| *x == k) else {
@@ -71,7 +71,7 @@ pub(crate) fn expand(tokens: TokenStream) -> TokenStream {
                 None => cx.error_help(
                     key.span(),
                     msg,
-                    "the keys are `login_types`, `scopes`, `actions` and `resources`",
+                    "the keys are `login_types`, `scopes`, `roles`, `actions` and `resources`",
                 ),
             }
             continue;
@@ -91,6 +91,10 @@ pub(crate) fn expand(tokens: TokenStream) -> TokenStream {
                 1 => auth_grammar::validate_required_scope(&value)
                     .err()
                     .map(|e| format!("invalid scope `{value}`: {e}")),
+                4 if value.is_empty() => Some("a role cannot be empty".to_owned()),
+                4 => auth_grammar::validate_login_type(&value)
+                    .err()
+                    .map(|e| format!("invalid role `{value}`: {e}")),
                 2 => auth_grammar::validate_action(&value)
                     .err()
                     .map(|e| format!("invalid policy action `{value}`: {e}")),
@@ -111,7 +115,7 @@ pub(crate) fn expand(tokens: TokenStream) -> TokenStream {
     let Input {
         attrs, vis, name, ..
     } = input;
-    let [login_types, scopes, actions, resources] = &found;
+    let [login_types, scopes, actions, resources, roles] = &found;
     let p = quote!(::auth_runtime::__private);
     let out = quote! {
         #errors
@@ -123,6 +127,7 @@ pub(crate) fn expand(tokens: TokenStream) -> TokenStream {
             const SCOPES: &'static [&'static str] = &[#(#scopes),*];
             const ACTIONS: &'static [&'static str] = &[#(#actions),*];
             const RESOURCES: &'static [&'static str] = &[#(#resources),*];
+            const ROLES: &'static [&'static str] = &[#(#roles),*];
         }
     };
     crate::debug_print("registry", &out);

@@ -1,8 +1,9 @@
-//! The optional registry of an application's login types, scopes, policy actions and resources.
+//! The optional registry of an application's login types, scopes, roles, policy actions and
+//! resources.
 //!
 //! Declare it once with [`registry!`](crate::registry) and name it in the router:
 //! `#[secure_router(registry = AppRegistry, routes(...))]`. Every literal in the `requires`,
-//! `login_type` and `policy` attributes of the listed handlers must then be declared, or the
+//! `login_type`, `roles` and `policy` attributes of the listed handlers must then be declared, or the
 //! crate does not compile (with a "did you mean" where one is close). The check runs in `const`
 //! evaluation, so it costs nothing at run time.
 
@@ -16,6 +17,8 @@ pub trait Registry: 'static {
     const ACTIONS: &'static [&'static str];
     /// The policy resources.
     const RESOURCES: &'static [&'static str];
+    /// The roles of `#[roles(...)]`.
+    const ROLES: &'static [&'static str];
 }
 
 /// Which list of a [`Registry`] a name belongs to.
@@ -26,6 +29,7 @@ pub enum NameKind {
     Scope,
     Action,
     Resource,
+    Role,
 }
 
 /// Panics (a compile error, in `const` evaluation) if `name` is not declared in `R`.
@@ -36,6 +40,7 @@ pub const fn check_declared<R: Registry>(kind: NameKind, name: &str) {
         NameKind::Scope => (R::SCOPES, "scope", "scopes"),
         NameKind::Action => (R::ACTIONS, "policy action", "actions"),
         NameKind::Resource => (R::RESOURCES, "policy resource", "resources"),
+        NameKind::Role => (R::ROLES, "role", "roles"),
     };
     let mut best: Option<&str> = None;
     let mut best_distance = usize::MAX;

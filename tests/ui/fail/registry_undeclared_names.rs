@@ -8,6 +8,7 @@ auth_runtime::registry! {
         scopes: ["reports:read"],
         actions: ["users:ban"],
         resources: ["users"],
+        roles: ["editor"],
     }
 }
 
@@ -17,6 +18,7 @@ auth_runtime::registry! {
 async fn kick_user() {}
 
 #[requires("reports:read")]
+#[roles("editr")]
 #[route(GET, "/reports/{id}")]
 async fn get_report() {}
 

@@ -9,6 +9,7 @@ auth_runtime::registry! {
         scopes: ["reports:read", "reports:write"],
         actions: ["users:ban"],
         resources: ["users"],
+        roles: ["editor"],
     }
 }
 
@@ -22,12 +23,16 @@ async fn get_report() {}
 #[route(POST, "/admin/users/{user_id}/ban")]
 async fn ban_user() {}
 
+#[roles("editor")]
+#[route(POST, "/reports")]
+async fn create_report() {}
+
 #[public]
 #[route(GET, "/health")]
 async fn health() {}
 
 #[derive(SecureRouter)]
-#[secure_router(registry = AppRegistry, routes(get_report, ban_user, health))]
+#[secure_router(registry = AppRegistry, routes(get_report, ban_user, create_report, health))]
 struct Api;
 
 fn main() {
