@@ -339,11 +339,12 @@ pub struct Resource<T>(pub Arc<T>);
 impl<S, T> FromRequestParts<S> for Resource<T>
 where
     T: Send + Sync + 'static,
+    AuthManager: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match parts
             .extensions
             .get::<Arc<crate::policy::LoadedResource>>()
@@ -355,10 +356,7 @@ where
                     r#type = std::any::type_name::<T>(),
                     "Resource<T> extracted but no resource of that type was loaded"
                 );
-                Err(crate::error::render_with(
-                    &crate::error::ProblemJson,
-                    &AuthError::Internal,
-                ))
+                Err(AuthManager::from_ref(state).render_error(&AuthError::Internal))
             }
         }
     }

@@ -292,7 +292,7 @@ pub struct PolicyContext {
 pub struct Environment {
     /// `method`: the HTTP method.
     pub method: String,
-    /// `path`: the request path.
+    /// `path`: the request path as sent (still percent-encoded; `params.<name>` are decoded).
     pub path: String,
     /// `route`: the matched route pattern (`/users/{id}`).
     pub route: Option<String>,
