@@ -10,3 +10,5 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --all-targets
 # Doc tests (every public example must compile and pass).
 cargo test --workspace --doc
+# API docs build without broken links.
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p auth-grammar -p auth-macros -p auth-runtime

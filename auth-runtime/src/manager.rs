@@ -347,7 +347,7 @@ impl AuthManagerBuilder {
         self
     }
 
-    /// Adds a policy rule (see [`policy`](crate::policy)).
+    /// Adds a policy rule (see [`policy`](mod@crate::policy)).
     pub fn policy(mut self, rule: PolicyRule) -> Self {
         self.rules.push(rule);
         self
