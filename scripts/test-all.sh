@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Runs every check and every test of the workspace: formatting, lints, unit tests, HTTP tests,
-# trybuild compile-fail cases, doc tests, and each benchmark once in test mode.
+# Runs every check and every test of the workspace: formatting, lints, docs, unit tests, HTTP
+# tests, trybuild compile-fail cases, doc tests, and each benchmark once in test mode. Ends with
+# one summary line counting every test that ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 # API docs build without broken links.
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p auth-grammar -p auth-macros -p auth-runtime
 # Unit, integration (HTTP + trybuild) and benchmark targets (benches run once, as tests).
-cargo test --workspace --all-targets
+cargo test --workspace --all-targets 2>&1 | tee -a "$log"
 # Doc tests (every public example must compile and pass).
-cargo test --workspace --doc
+cargo test --workspace --doc 2>&1 | tee -a "$log"
+
+# Sum cargo's per-binary "test result" lines into one closing line.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
