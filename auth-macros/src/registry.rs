@@ -10,6 +10,39 @@ use crate::ctxt::Ctxt;
 
 const KEYS: [&str; 5] = ["login_types", "scopes", "actions", "resources", "roles"];
 
+/// Per key (same order as `KEYS`): what its names are called in messages, whether an empty
+/// name gets its own message, and the grammar check shared with the runtime.
+/// A grammar check: `Some(reason)` when the name is invalid.
+type Check = fn(&str) -> Option<String>;
+
+const LISTS: [(&str, bool, Check); 5] = [
+    ("login type", true, |v| {
+        auth_grammar::validate_login_type(v)
+            .err()
+            .map(|e| e.to_string())
+    }),
+    ("scope", false, |v| {
+        auth_grammar::validate_required_scope(v)
+            .err()
+            .map(|e| e.to_string())
+    }),
+    ("policy action", false, |v| {
+        auth_grammar::validate_action(v)
+            .err()
+            .map(|e| e.to_string())
+    }),
+    ("policy resource", false, |v| {
+        auth_grammar::validate_resource(v)
+            .err()
+            .map(|e| e.to_string())
+    }),
+    ("role", true, |v| {
+        auth_grammar::validate_login_type(v)
+            .err()
+            .map(|e| e.to_string())
+    }),
+];
+
 struct Input {
     attrs: Vec<Attribute>,
     vis: Visibility,
@@ -83,24 +116,11 @@ pub(crate) fn expand(tokens: TokenStream) -> TokenStream {
         seen[index] = true;
         for (i, lit) in names.iter().enumerate() {
             let value = lit.value();
-            let problem = match index {
-                0 if value.is_empty() => Some("a login type cannot be empty".to_owned()),
-                0 => auth_grammar::validate_login_type(&value)
-                    .err()
-                    .map(|e| format!("invalid login type `{value}`: {e}")),
-                1 => auth_grammar::validate_required_scope(&value)
-                    .err()
-                    .map(|e| format!("invalid scope `{value}`: {e}")),
-                4 if value.is_empty() => Some("a role cannot be empty".to_owned()),
-                4 => auth_grammar::validate_login_type(&value)
-                    .err()
-                    .map(|e| format!("invalid role `{value}`: {e}")),
-                2 => auth_grammar::validate_action(&value)
-                    .err()
-                    .map(|e| format!("invalid policy action `{value}`: {e}")),
-                _ => auth_grammar::validate_resource(&value)
-                    .err()
-                    .map(|e| format!("invalid policy resource `{value}`: {e}")),
+            let (what, empty_message, check) = LISTS[index];
+            let problem = if empty_message && value.is_empty() {
+                Some(format!("a {what} cannot be empty"))
+            } else {
+                check(&value).map(|e| format!("invalid {what} `{value}`: {e}"))
             };
             if let Some(problem) = problem {
                 cx.error(lit.span(), problem);
