@@ -47,6 +47,8 @@
 //!   verified with that login type's own keys only; a valid token of another login type is
 //!   rejected as a login-type mismatch, an invalid one as invalid.
 
+mod authz;
+mod credential;
 mod error;
 mod guard;
 mod keys;

@@ -323,10 +323,10 @@ impl AuthManager {
         }
         let (message, signature) = token
             .rsplit_once('.')
-            .ok_or(invalid(InvalidToken::Malformed))?;
+            .ok_or_else(|| invalid(InvalidToken::Malformed))?;
         let (_, payload_b64) = message
             .split_once('.')
-            .ok_or(invalid(InvalidToken::Malformed))?;
+            .ok_or_else(|| invalid(InvalidToken::Malformed))?;
         if payload_b64.contains('.') {
             return Err(invalid(InvalidToken::Malformed));
         }
@@ -339,11 +339,9 @@ impl AuthManager {
         // Which login type's keys may verify this token.
         let (lt_index, key_range) = match header.kid.as_deref() {
             Some(kid) => {
-                let &(lt, key) = self
-                    .inner
-                    .kids
-                    .get(kid)
-                    .ok_or(invalid(InvalidToken::UnknownKey))?;
+                let (lt, key) = self
+                    .key_by_kid(kid)
+                    .ok_or_else(|| invalid(InvalidToken::UnknownKey))?;
                 (lt, key..key + 1)
             }
             None => {
@@ -351,14 +349,14 @@ impl AuthManager {
                     .map_err(|_| invalid(InvalidToken::Malformed))?;
                 let name = peek
                     .login_type
-                    .ok_or(invalid(InvalidToken::MissingClaim("login_type")))?;
+                    .ok_or_else(|| invalid(InvalidToken::MissingClaim("login_type")))?;
                 let (lt, state) = self
                     .login_type(&name)
-                    .ok_or(invalid(InvalidToken::UnknownKey))?;
+                    .ok_or_else(|| invalid(InvalidToken::UnknownKey))?;
                 (lt, 0..state.keys.len())
             }
         };
-        let lt = &self.inner.login_types[lt_index];
+        let lt = self.login_type_at(lt_index);
         let keys = &lt.keys[key_range];
         if !keys.iter().any(|k| k.alg == header.alg) {
             return Err(invalid(InvalidToken::Algorithm));
@@ -377,7 +375,7 @@ impl AuthManager {
             serde_json::from_slice(&payload).map_err(|_| invalid(InvalidToken::Malformed))?;
         let login_type = claims
             .login_type
-            .ok_or(invalid(InvalidToken::MissingClaim("login_type")))?;
+            .ok_or_else(|| invalid(InvalidToken::MissingClaim("login_type")))?;
         if *login_type != *lt.name {
             // A key of one login type signed a token claiming another.
             return Err(invalid(InvalidToken::UnknownKey));
@@ -389,14 +387,14 @@ impl AuthManager {
         }
         let exp = claims
             .exp
-            .ok_or(invalid(InvalidToken::MissingClaim("exp")))?;
+            .ok_or_else(|| invalid(InvalidToken::MissingClaim("exp")))?;
         let iat = claims
             .iat
-            .ok_or(invalid(InvalidToken::MissingClaim("iat")))?;
+            .ok_or_else(|| invalid(InvalidToken::MissingClaim("iat")))?;
         let sub = claims
             .sub
             .filter(|s| !s.is_empty())
-            .ok_or(invalid(InvalidToken::MissingClaim("sub")))?;
+            .ok_or_else(|| invalid(InvalidToken::MissingClaim("sub")))?;
         let now = now();
         if exp.saturating_add(lt.leeway) < now {
             return Err(invalid(InvalidToken::Expired));

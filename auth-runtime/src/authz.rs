@@ -1,0 +1,175 @@
+//! Authorization: the checks a handler's attributes declare (login type, scopes, roles, policy),
+//! run by the guard after the caller is authenticated.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams};
+use axum::http::request::Parts;
+use serde_json::Map;
+
+use crate::error::{AuthError, MissingScopes};
+use crate::guard::HandlerSpec;
+use crate::manager::AuthManager;
+use crate::policy::{Environment, PolicyContext};
+use crate::principal::Principal;
+use crate::route::PolicyRequirement;
+use crate::scope::ScopeRequirement;
+
+impl AuthManager {
+    /// Runs every check of `spec` in order: credential (401), login type (401), scopes (403),
+    /// policy (403).
+    pub(crate) async fn check(
+        &self,
+        parts: &mut Parts,
+        spec: &HandlerSpec,
+    ) -> Result<Principal, AuthError> {
+        let principal = self.authenticate(parts, spec.login_types)?;
+        self.check_scopes(&principal, spec.scopes)?;
+        self.check_roles(&principal, spec.roles)?;
+        if let Some(policy) = spec.policy {
+            self.check_policy(parts, &principal, policy).await?;
+        }
+        Ok(principal)
+    }
+
+    /// Loads the resource (if a loader is registered for its type), builds the context and asks
+    /// the policy engine. A denial is logged with the deciding rule and its reason.
+    async fn check_policy(
+        &self,
+        parts: &mut Parts,
+        principal: &Principal,
+        policy: PolicyRequirement,
+    ) -> Result<(), AuthError> {
+        let params: Vec<(String, String)> =
+            match RawPathParams::from_request_parts(parts, &()).await {
+                Ok(raw) => raw
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+        let resource = match self.resource_loader(policy.resource) {
+            None => Map::new(),
+            Some(loader) => match loader.load(params.clone()).await {
+                Ok(Some(loaded)) => {
+                    let attributes = loaded.attributes().clone();
+                    parts.extensions.insert(Arc::new(loaded));
+                    attributes
+                }
+                Ok(None) => {
+                    return Err(AuthError::ResourceNotFound {
+                        resource: policy.resource.to_owned(),
+                    });
+                }
+                Err(message) => {
+                    tracing::error!(resource = policy.resource, error = %message, "resource loader failed");
+                    return Err(AuthError::Internal);
+                }
+            },
+        };
+        let environment = Environment {
+            method: parts.method.as_str().to_owned(),
+            path: parts.uri.path().to_owned(),
+            route: parts
+                .extensions
+                .get::<MatchedPath>()
+                .map(|m| m.as_str().to_owned()),
+            params,
+            client_ip: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+            time: crate::token::now(),
+        };
+        let context = PolicyContext::for_request(
+            policy.action,
+            policy.resource,
+            principal.claims().clone(),
+            resource,
+            environment,
+        );
+        let decision = self.policy_engine().decide(Arc::new(context)).await;
+        if decision.allowed {
+            return Ok(());
+        }
+        tracing::info!(
+            action = policy.action,
+            resource = policy.resource,
+            subject = principal.subject(),
+            rule = decision.rule.as_deref().unwrap_or("(none)"),
+            reason = %decision.reason,
+            "policy denied"
+        );
+        Err(AuthError::PolicyDenied {
+            action: policy.action.to_owned(),
+            resource: policy.resource.to_owned(),
+            reason: decision.reason,
+        })
+    }
+
+    /// Checks that `principal` holds one of `roles`: a role is held when the token's scopes
+    /// cover every scope configured for it ([`AuthManagerBuilder::role`]). A role that is not
+    /// configured is held by nobody (and logged: it is a configuration mistake).
+    ///
+    /// [`AuthManagerBuilder::role`]: crate::AuthManagerBuilder::role
+    pub fn check_roles(&self, principal: &Principal, roles: &[&str]) -> Result<(), AuthError> {
+        if roles.is_empty() {
+            return Ok(());
+        }
+        let validator = self.scope_validator();
+        let granted = principal.scopes();
+        let holds = |role: &&str| match self.role_scopes(role) {
+            Some(scopes) => scopes.iter().all(|s| validator.has_scope(s, granted)),
+            None => {
+                tracing::error!(
+                    role = *role,
+                    "a handler requires a role that is not configured"
+                );
+                false
+            }
+        };
+        if roles.iter().any(holds) {
+            Ok(())
+        } else {
+            Err(AuthError::MissingRole {
+                realm: principal.login_type().to_owned(),
+                roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            })
+        }
+    }
+
+    /// Checks that `principal` satisfies `required`.
+    pub fn check_scopes(
+        &self,
+        principal: &Principal,
+        required: ScopeRequirement,
+    ) -> Result<(), AuthError> {
+        let validator = self.scope_validator();
+        let granted = principal.scopes();
+        let missing = match required {
+            ScopeRequirement::None => return Ok(()),
+            ScopeRequirement::All(all) => {
+                if all.iter().all(|s| validator.has_scope(s, granted)) {
+                    return Ok(());
+                }
+                MissingScopes::All(
+                    all.iter()
+                        .filter(|s| !validator.has_scope(s, granted))
+                        .map(|s| (*s).to_owned())
+                        .collect(),
+                )
+            }
+            ScopeRequirement::AnyOf(any) => {
+                if any.iter().any(|s| validator.has_scope(s, granted)) {
+                    return Ok(());
+                }
+                MissingScopes::AnyOf(any.iter().map(|s| (*s).to_owned()).collect())
+            }
+        };
+        Err(AuthError::InsufficientScope {
+            realm: principal.login_type().to_owned(),
+            missing,
+        })
+    }
+}

@@ -1,0 +1,232 @@
+//! [`AuthManagerBuilder`]: collects the configuration and checks all of it in `build`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Once};
+
+use super::{AuthManager, ConfigError, Inner, LoginType, LoginTypeState};
+use crate::error::{ErrorRenderer, ProblemJson};
+use crate::policy::{PolicyEngine, PolicyRule, ResourceLoader};
+use crate::scope::{HierarchicalScopes, ScopeValidator};
+
+/// Builds an [`AuthManager`].
+#[must_use]
+pub struct AuthManagerBuilder {
+    login_types: Vec<LoginType>,
+    scopes: Arc<dyn ScopeValidator>,
+    renderer: Box<dyn ErrorRenderer>,
+    rules: Vec<PolicyRule>,
+    roles: Vec<(String, Vec<String>)>,
+    loaders: HashMap<String, Arc<dyn ResourceLoader>>,
+}
+
+impl AuthManagerBuilder {
+    pub(super) fn new() -> Self {
+        AuthManagerBuilder {
+            login_types: Vec::new(),
+            scopes: Arc::new(HierarchicalScopes::new()),
+            renderer: Box::new(ProblemJson),
+            rules: Vec::new(),
+            roles: Vec::new(),
+            loaders: HashMap::new(),
+        }
+    }
+
+    /// Registers a login type.
+    pub fn login_type(mut self, login_type: LoginType) -> Self {
+        self.login_types.push(login_type);
+        self
+    }
+
+    /// Replaces the scope validator (default: [`HierarchicalScopes::new`]).
+    pub fn scope_validator(mut self, validator: impl ScopeValidator) -> Self {
+        self.scopes = Arc::new(validator);
+        self
+    }
+
+    /// Declares a role for `#[roles(...)]`: a caller holds it when its token's scopes cover
+    /// every one of `scopes` (FAuth's `require_roles`, mapped onto scopes).
+    pub fn role<I, S>(mut self, name: impl Into<String>, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.roles
+            .push((name.into(), scopes.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// Adds a policy rule (see [`policy`](mod@crate::policy)).
+    pub fn policy(mut self, rule: PolicyRule) -> Self {
+        self.rules.push(rule);
+        self
+    }
+
+    /// Adds policy rules, e.g. from [`PolicyRule::from_json`].
+    pub fn policies(mut self, rules: impl IntoIterator<Item = PolicyRule>) -> Self {
+        self.rules.extend(rules);
+        self
+    }
+
+    /// Registers the loader of a resource type named in `#[policy(resource = "...")]`: it runs
+    /// before the policy decides, its attributes are `resource.<key>` in conditions, and its
+    /// value is available to the handler through [`Resource<T>`](crate::Resource).
+    pub fn resource_loader(
+        mut self,
+        resource_type: impl Into<String>,
+        loader: impl ResourceLoader,
+    ) -> Self {
+        self.loaders.insert(resource_type.into(), Arc::new(loader));
+        self
+    }
+
+    /// Replaces the error body format (default: [`ProblemJson`]).
+    pub fn error_renderer(mut self, renderer: impl ErrorRenderer) -> Self {
+        self.renderer = Box::new(renderer);
+        self
+    }
+
+    /// Checks the whole configuration and builds the manager, reporting every problem found.
+    pub fn build(self) -> Result<AuthManager, ConfigError> {
+        install_crypto_provider();
+        let mut errors = Vec::new();
+        let (login_types, kids) = build_login_types(self.login_types, &mut errors);
+        let roles = build_roles(self.roles, &mut errors);
+        let policies = PolicyEngine::builder()
+            .rules(self.rules)
+            .scope_validator(self.scopes.clone())
+            .build()
+            .unwrap_or_else(|e| {
+                errors.push(ConfigError::Policy(e));
+                PolicyEngine::default()
+            });
+        match errors.len() {
+            0 => Ok(AuthManager {
+                inner: Arc::new(Inner {
+                    login_types,
+                    kids,
+                    scopes: self.scopes,
+                    policies,
+                    roles,
+                    loaders: self.loaders,
+                    renderer: self.renderer,
+                }),
+            }),
+            1 => Err(errors.remove(0)),
+            _ => Err(ConfigError::Many(errors)),
+        }
+    }
+}
+
+/// The login types with their keys ready, and the `kid` index over all of them.
+type BuiltLoginTypes = (Vec<LoginTypeState>, HashMap<String, (usize, usize)>);
+
+fn build_login_types(
+    login_types: Vec<LoginType>,
+    errors: &mut Vec<ConfigError>,
+) -> BuiltLoginTypes {
+    if login_types.is_empty() {
+        errors.push(ConfigError::NoLoginTypes);
+    }
+    let mut built: Vec<LoginTypeState> = Vec::new();
+    let mut kids: HashMap<String, (usize, usize)> = HashMap::new();
+    for lt in login_types {
+        if let Err(reason) = auth_grammar::validate_login_type(&lt.name) {
+            errors.push(ConfigError::InvalidLoginType {
+                name: lt.name.clone(),
+                reason,
+            });
+            continue;
+        }
+        if built.iter().any(|b| *b.name == *lt.name) {
+            errors.push(ConfigError::DuplicateLoginType(lt.name.clone()));
+            continue;
+        }
+        if lt.keys.is_empty() || lt.keys[0].kid().is_empty() {
+            errors.push(ConfigError::NoKey(lt.name.clone()));
+        }
+        if lt.locations.is_empty() {
+            errors.push(ConfigError::NoTokenLocation(lt.name.clone()));
+        }
+        if lt.access_ttl.is_zero() || lt.refresh_ttl.is_zero() {
+            errors.push(ConfigError::ZeroLifetime(lt.name.clone()));
+        }
+        let index = built.len();
+        let mut keys = Vec::new();
+        for key in lt.keys.into_iter().filter(|k| !k.kid().is_empty()) {
+            match key.into_parts() {
+                Ok(ready) => {
+                    if kids
+                        .insert(ready.kid.clone(), (index, keys.len()))
+                        .is_some()
+                    {
+                        errors.push(ConfigError::DuplicateKid(ready.kid.clone()));
+                    }
+                    keys.push(ready);
+                }
+                Err((kid, reason)) => errors.push(ConfigError::Key {
+                    login_type: lt.name.clone(),
+                    kid,
+                    reason,
+                }),
+            }
+        }
+        built.push(LoginTypeState {
+            name: Arc::from(lt.name.as_str()),
+            keys,
+            access_ttl: lt.access_ttl,
+            refresh_ttl: lt.refresh_ttl,
+            issuer: lt.issuer,
+            audience: lt.audience,
+            leeway: lt.leeway.as_secs(),
+            locations: lt.locations,
+        });
+    }
+    (built, kids)
+}
+
+fn build_roles(
+    declared: Vec<(String, Vec<String>)>,
+    errors: &mut Vec<ConfigError>,
+) -> HashMap<String, Vec<String>> {
+    let mut roles: HashMap<String, Vec<String>> = HashMap::new();
+    for (name, scopes) in declared {
+        let invalid = |reason: String| ConfigError::InvalidRole {
+            name: name.clone(),
+            reason,
+        };
+        if let Err(reason) = auth_grammar::validate_login_type(&name) {
+            errors.push(invalid(reason.to_string()));
+            continue;
+        }
+        if scopes.is_empty() {
+            errors.push(invalid("a role needs at least one scope".into()));
+            continue;
+        }
+        if let Some((scope, e)) = scopes
+            .iter()
+            .find_map(|s| auth_grammar::validate_scope(s).err().map(|e| (s, e)))
+        {
+            errors.push(invalid(format!("scope `{scope}`: {e}")));
+            continue;
+        }
+        if roles.contains_key(&name) {
+            errors.push(invalid("declared twice".into()));
+            continue;
+        }
+        roles.insert(name, scopes);
+    }
+    roles
+}
+
+/// jsonwebtoken 11 picks its crypto backend from cargo features and panics at the first use
+/// when both or neither are enabled. Installing ours explicitly makes that impossible: whatever
+/// features other crates enable, tokens are signed and verified with aws-lc-rs (unless the
+/// application installed a provider itself first, which we respect).
+fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _already_installed = jsonwebtoken::crypto::CryptoProvider::install_default(
+            &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
+        );
+    });
+}

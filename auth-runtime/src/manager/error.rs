@@ -1,0 +1,88 @@
+//! [`ConfigError`]: everything [`AuthManagerBuilder::build`](super::AuthManagerBuilder::build) can reject.
+
+use std::fmt;
+
+use crate::keys::KeyError;
+use crate::policy::PolicyError;
+
+/// What is wrong with an [`AuthManager`] configuration. [`AuthManagerBuilder::build`] reports
+/// every problem it finds, not only the first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No login type was registered.
+    NoLoginTypes,
+    /// A login type name is empty or not a valid name.
+    InvalidLoginType {
+        /// The offending name.
+        name: String,
+        /// Why.
+        reason: auth_grammar::NameError,
+    },
+    /// Two login types have the same name.
+    DuplicateLoginType(String),
+    /// A login type has no current signing key.
+    NoKey(String),
+    /// A key cannot be used.
+    Key {
+        /// The login type.
+        login_type: String,
+        /// The key id.
+        kid: String,
+        /// Why.
+        reason: KeyError,
+    },
+    /// Two keys share a `kid` (across all login types).
+    DuplicateKid(String),
+    /// A login type reads tokens from nowhere.
+    NoTokenLocation(String),
+    /// An access or refresh lifetime of zero.
+    ZeroLifetime(String),
+    /// A policy rule is invalid.
+    Policy(PolicyError),
+    /// A role is invalid (bad name, no or bad scopes, declared twice).
+    InvalidRole {
+        /// The role.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// Several problems.
+    Many(Vec<ConfigError>),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::NoLoginTypes => f.write_str("no login type is registered"),
+            ConfigError::InvalidLoginType { name, reason } => {
+                write!(f, "login type `{name}` is invalid: {reason}")
+            }
+            ConfigError::DuplicateLoginType(n) => write!(f, "login type `{n}` is registered twice"),
+            ConfigError::NoKey(n) => write!(f, "login type `{n}` has no signing key"),
+            ConfigError::Key {
+                login_type,
+                kid,
+                reason,
+            } => write!(f, "login type `{login_type}`, key `{kid}`: {reason}"),
+            ConfigError::DuplicateKid(k) => write!(f, "key id `{k}` is used by two keys"),
+            ConfigError::NoTokenLocation(n) => {
+                write!(f, "login type `{n}` has no token location")
+            }
+            ConfigError::ZeroLifetime(n) => write!(f, "login type `{n}` has a zero token lifetime"),
+            ConfigError::Policy(e) => write!(f, "{e}"),
+            ConfigError::InvalidRole { name, reason } => write!(f, "role `{name}`: {reason}"),
+            ConfigError::Many(all) => {
+                for (i, e) in all.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
