@@ -506,9 +506,101 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// Whether a wildcard pattern covers a name: the one matcher behind granted scopes and policy
+/// action and resource patterns, so that `*:read` means the same everywhere.
+///
+/// Names are `:`-separated parts. In a pattern, a bare `*` covers every name; a `*` part in the
+/// middle stands for exactly one part; a leading `*` (as in `*:read`) stands for one or more
+/// leading parts and a trailing `*` (as in `reports:*`) for one or more trailing parts. Matching
+/// is case-sensitive, never by string prefix, and allocates nothing.
+///
+/// ```
+/// use auth_grammar::pattern_matches;
+///
+/// assert!(pattern_matches("reports:*", "reports:read"));
+/// assert!(pattern_matches("reports:*", "reports:x:read"));
+/// assert!(pattern_matches("*:read", "reports:x:read"));
+/// assert!(pattern_matches("reports:*:read", "reports:x:read"));
+/// assert!(!pattern_matches("reports:*", "reports"));
+/// assert!(!pattern_matches("reports:rea", "reports:read"));
+/// ```
+pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+    if pattern == name || pattern == "*" {
+        return true;
+    }
+    match pattern.split_once(':') {
+        Some(("*", rest)) => {
+            // The leading `*` takes one or more parts; the rest of the pattern the remainder.
+            let mut remaining = name;
+            while let Some((_, tail)) = remaining.split_once(':') {
+                if parts_match(rest, tail) {
+                    return true;
+                }
+                remaining = tail;
+            }
+            false
+        }
+        _ => parts_match(pattern, name),
+    }
+}
+
+/// Part by part: `*` stands for one part, except as the pattern's last part (one or more).
+fn parts_match(pattern: &str, name: &str) -> bool {
+    match pattern.split_once(':') {
+        None if pattern == "*" => !name.is_empty(),
+        None => pattern == name,
+        Some((p, p_rest)) => match name.split_once(':') {
+            Some((n, n_rest)) => (p == "*" || p == n) && parts_match(p_rest, n_rest),
+            None => false,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_wildcard_matcher() {
+        for (pattern, name) in [
+            ("a:b", "a:b"),
+            ("*", "a"),
+            ("*", "a:b:c"),
+            ("a:*", "a:b"),
+            ("a:*", "a:b:c"),
+            ("*:c", "a:c"),
+            ("*:c", "a:b:c"),
+            ("*:*", "a:b"),
+            ("*:*", "a:b:c"),
+            ("a:*:c", "a:b:c"),
+            ("*:b:*", "x:a:b:c:d"),
+            ("a:b:*", "a:b:c"),
+        ] {
+            assert!(
+                pattern_matches(pattern, name),
+                "{pattern} should cover {name}"
+            );
+        }
+        for (pattern, name) in [
+            ("a:b", "a:c"),
+            ("a:*", "a"),
+            ("a:*", "ab:c"),
+            ("*:c", "c"),
+            ("*:c", "a:c:d"),
+            ("*:*", "a"),
+            ("a:*:c", "a:b:x:c"),
+            ("a:b", "a:b:c"),
+            ("a:b:c", "a:b"),
+            ("a:re", "a:read"),
+            ("A:b", "a:b"),
+            ("", "a:b"),
+        ] {
+            assert!(
+                !pattern_matches(pattern, name),
+                "{pattern} should not cover {name}"
+            );
+        }
+    }
 
     #[test]
     fn scopes() {

@@ -190,54 +190,24 @@ impl HierarchicalScopes {
         self
     }
 
-    /// Whether one granted scope covers one required scope.
+    /// Whether one granted scope covers one required scope: the wildcard grammar of
+    /// [`auth_grammar::pattern_matches`] (shared with policy rules), then the action hierarchy.
     pub fn covers(&self, granted: &str, required: &str) -> bool {
-        if granted == required {
-            return true;
-        }
         if granted == "*" {
             return self.allow_bare_wildcard;
+        }
+        if auth_grammar::pattern_matches(granted, required) {
+            return true;
         }
         let (Some((g_res, g_act)), Some((r_res, r_act))) =
             (granted.rsplit_once(':'), required.rsplit_once(':'))
         else {
             return false;
         };
-        if g_act == "*" {
-            // `g_res:*` covers everything below `g_res`, whatever its depth.
-            return covers_prefix(g_res, required);
-        }
-        self.hierarchy.covers(g_act, r_act) && resource_matches(g_res, r_res)
+        g_act != "*"
+            && self.hierarchy.covers(g_act, r_act)
+            && auth_grammar::pattern_matches(g_res, r_res)
     }
-}
-
-/// `pattern` (segments, `*` matching one segment; a lone `*` matching any resource) against a
-/// resource path.
-fn resource_matches(pattern: &str, resource: &str) -> bool {
-    if pattern == "*" {
-        return true;
-    }
-    let mut p = pattern.split(':');
-    let mut r = resource.split(':');
-    loop {
-        match (p.next(), r.next()) {
-            (None, None) => return true,
-            (Some(ps), Some(rs)) if ps == "*" || ps == rs => {}
-            _ => return false,
-        }
-    }
-}
-
-/// Whether the segments of `pattern` match a proper prefix of the segments of `scope`.
-fn covers_prefix(pattern: &str, scope: &str) -> bool {
-    let mut s = scope.split(':');
-    for ps in pattern.split(':') {
-        match s.next() {
-            Some(ss) if ps == "*" || ps == ss => {}
-            _ => return false,
-        }
-    }
-    s.next().is_some()
 }
 
 impl ScopeValidator for HierarchicalScopes {

@@ -52,6 +52,7 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use auth_grammar::pattern_matches;
 use serde_json::{Map, Value};
 
 pub use condition::{Attr, Condition, Op, Operand, Source};
@@ -219,8 +220,8 @@ impl PolicyRule {
     }
 
     fn applies_to(&self, action: &str, resource: &str) -> bool {
-        self.actions.iter().any(|p| name_matches(p, action))
-            && self.resources.iter().any(|p| name_matches(p, resource))
+        self.actions.iter().any(|p| pattern_matches(p, action))
+            && self.resources.iter().any(|p| pattern_matches(p, resource))
     }
 
     async fn matches(&self, ctx: &Arc<PolicyContext>, scopes: &dyn ScopeValidator) -> bool {
@@ -256,25 +257,6 @@ impl PolicyRule {
                 Evaluator::Async(_) => true,
             })
     }
-}
-
-/// Whether `pattern` covers `name`: equal, a bare `*` (everything), or `:`-separated parts where
-/// a `*` part matches one part and a trailing `*` matches one or more.
-fn name_matches(pattern: &str, name: &str) -> bool {
-    if pattern == name || pattern == "*" {
-        return true;
-    }
-    let mut n = name.split(':');
-    let mut p = pattern.split(':').peekable();
-    while let Some(ps) = p.next() {
-        let last = p.peek().is_none();
-        match n.next() {
-            Some(_) if ps == "*" && last => return true,
-            Some(ns) if ps == "*" || ps == ns => {}
-            _ => return false,
-        }
-    }
-    n.next().is_none()
 }
 
 /// What a decision is about: the subject, resource and environment attributes.
@@ -917,15 +899,36 @@ mod tests {
 
     #[test]
     fn name_patterns() {
-        assert!(name_matches("users:ban", "users:ban"));
-        assert!(name_matches("users:*", "users:ban"));
-        assert!(name_matches("users:*", "users:x:y"));
-        assert!(name_matches("*:read", "billing:read"));
-        assert!(name_matches("*", "anything:at:all"));
-        assert!(name_matches("*", "users"));
-        assert!(!name_matches("users:*", "users"));
-        assert!(!name_matches("users:ba", "users:ban"));
-        assert!(!name_matches("*:read", "billing:write"));
-        assert!(name_matches("billing:*", "billing:invoices"));
+        assert!(pattern_matches("users:ban", "users:ban"));
+        assert!(pattern_matches("users:*", "users:ban"));
+        assert!(pattern_matches("users:*", "users:x:y"));
+        assert!(pattern_matches("*:read", "billing:read"));
+        assert!(pattern_matches("*", "anything:at:all"));
+        assert!(pattern_matches("*", "users"));
+        assert!(!pattern_matches("users:*", "users"));
+        assert!(!pattern_matches("users:ba", "users:ban"));
+        assert!(!pattern_matches("*:read", "billing:write"));
+        assert!(pattern_matches("billing:*", "billing:invoices"));
+    }
+
+    /// A granted scope and a rule's action pattern mean the same thing (one matcher).
+    #[test]
+    fn scopes_and_rules_agree_on_wildcards() {
+        let scopes = HierarchicalScopes::new();
+        for (pattern, name) in [
+            ("*:read", "reports:x:read"),
+            ("*:read", "reports:read"),
+            ("reports:*", "reports:x:y"),
+            ("reports:*:read", "reports:x:read"),
+            ("reports:*", "billing:read"),
+            ("*:read", "reports:write"),
+        ] {
+            let rule = PolicyRule::allow("r").actions([pattern]).resources(["*"]);
+            assert_eq!(
+                rule.applies_to(name, "docs"),
+                scopes.covers(pattern, name),
+                "{pattern} vs {name}"
+            );
+        }
     }
 }
