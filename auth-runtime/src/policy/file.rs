@@ -21,7 +21,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::{Attr, Condition, Effect, Evaluator, Op, Operand, PolicyContext, PolicyRule, Source};
+use super::rule::Evaluator;
+use super::{Attr, Condition, Effect, Op, Operand, PolicyContext, PolicyRule, Source};
 
 /// What is wrong with a policy file: which rule, which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
