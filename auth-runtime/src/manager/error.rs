@@ -5,7 +5,7 @@ use std::fmt;
 use crate::keys::KeyError;
 use crate::policy::PolicyError;
 
-/// What is wrong with an [`AuthManager`] configuration. [`AuthManagerBuilder::build`] reports
+/// What is wrong with an [`AuthManager`](crate::AuthManager) configuration. [`AuthManagerBuilder::build`](crate::AuthManagerBuilder::build) reports
 /// every problem it finds, not only the first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
