@@ -58,6 +58,7 @@ mod principal;
 mod registry;
 mod route;
 mod scope;
+pub mod store;
 mod token;
 
 pub use error::{AuthError, ErrorRenderer, InvalidToken, MissingScopes, Problem, ProblemJson};
