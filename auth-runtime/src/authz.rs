@@ -24,7 +24,7 @@ impl AuthManager {
         parts: &mut Parts,
         spec: &HandlerSpec,
     ) -> Result<Principal, AuthError> {
-        let principal = self.authenticate(parts, spec.login_types)?;
+        let principal = self.authenticate(parts, spec.login_types).await?;
         self.check_scopes(&principal, spec.scopes)?;
         self.check_roles(&principal, spec.roles)?;
         if let Some(policy) = spec.policy {

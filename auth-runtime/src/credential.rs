@@ -49,7 +49,7 @@ pub(crate) fn bearer_token(
 impl AuthManager {
     /// Returns the request's principal, verifying its token unless an earlier extractor did.
     /// `Ok(None)`: no credential. Checks nothing about login types or scopes.
-    pub(crate) fn principal_of(
+    pub(crate) async fn principal_of(
         &self,
         parts: &mut Parts,
         accepted: &[&str],
@@ -60,22 +60,25 @@ impl AuthManager {
         let Some(token) = bearer_token(parts, || self.realm(accepted))? else {
             return Ok(None);
         };
+        // Pure verification first, then the session (revocation) check, then cache it for
+        // every later extractor of this request.
         let principal = self.verify(token, ACCESS, accepted)?;
+        self.check_session(&principal).await?;
         parts.extensions.insert(principal.clone());
         Ok(Some(principal))
     }
 
     /// Authenticates the request for one of `accepted` login types (any when empty).
-    pub(crate) fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         parts: &mut Parts,
         accepted: &[&str],
     ) -> Result<Principal, AuthError> {
-        let principal =
-            self.principal_of(parts, accepted)?
-                .ok_or_else(|| AuthError::MissingCredentials {
-                    realm: self.realm(accepted),
-                })?;
+        let principal = self.principal_of(parts, accepted).await?.ok_or_else(|| {
+            AuthError::MissingCredentials {
+                realm: self.realm(accepted),
+            }
+        })?;
         self.check_login_type(&principal, accepted)?;
         Ok(principal)
     }

@@ -39,6 +39,10 @@ pub enum InvalidToken {
     Revoked,
     /// The token's subject no longer exists (the [`UserLoader`](crate::UserLoader) found none).
     UnknownSubject,
+    /// The JOSE header names critical extensions (`crit`); none are understood here.
+    CriticalHeader,
+    /// `exp - iat` is longer than the login type's lifetime (plus leeway).
+    LifetimeTooLong,
 }
 
 impl InvalidToken {
@@ -59,6 +63,12 @@ impl InvalidToken {
             InvalidToken::MissingClaim(c) => format!("The token has no `{c}` claim"),
             InvalidToken::Revoked => "The token has been revoked".into(),
             InvalidToken::UnknownSubject => "The token's subject no longer exists".into(),
+            InvalidToken::CriticalHeader => {
+                "The token's header names critical extensions that are not supported".into()
+            }
+            InvalidToken::LifetimeTooLong => {
+                "The token's lifetime is longer than its login type allows".into()
+            }
         }
     }
 }
@@ -148,7 +158,11 @@ pub enum AuthError {
         /// The resource type.
         resource: String,
     },
-    /// A server-side failure (misconfiguration, store down). Details go to the log, not the wire.
+    /// The session store cannot be reached, or the revocation list is older than its
+    /// staleness bound: 503, never an allow. Retry later.
+    Unavailable,
+    /// A server-side failure (misconfiguration, a store error). Details go to the log, not the
+    /// wire.
     Internal,
 }
 
@@ -166,6 +180,7 @@ impl AuthError {
             | AuthError::MissingRole { .. }
             | AuthError::PolicyDenied { .. } => StatusCode::FORBIDDEN,
             AuthError::ResourceNotFound { .. } => StatusCode::NOT_FOUND,
+            AuthError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -176,6 +191,7 @@ impl AuthError {
             AuthError::DuplicateAuthorization => "Bad Request",
             AuthError::ResourceNotFound { .. } => "Not Found",
             AuthError::Internal => "Internal Server Error",
+            AuthError::Unavailable => "Service Unavailable",
             e if e.status() == StatusCode::FORBIDDEN => "Forbidden",
             _ => "Unauthorized",
         }
@@ -221,6 +237,9 @@ impl AuthError {
             AuthError::ResourceNotFound { resource } => {
                 format!("The requested `{resource}` resource does not exist")
             }
+            AuthError::Unavailable => {
+                "Authentication is temporarily unavailable; try again shortly".into()
+            }
             AuthError::Internal => "Internal error".into(),
         }
     }
@@ -253,6 +272,7 @@ impl AuthError {
             AuthError::PolicyDenied { .. }
             | AuthError::ResourceNotFound { .. }
             | AuthError::DuplicateAuthorization
+            | AuthError::Unavailable
             | AuthError::Internal => None,
         }
     }
@@ -353,7 +373,28 @@ pub(crate) fn render_with(renderer: &dyn ErrorRenderer, error: &AuthError) -> Re
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, value);
     }
+    if matches!(error, AuthError::Unavailable)
+        && !response.headers().contains_key(header::RETRY_AFTER)
+    {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     response
+}
+
+impl From<crate::store::StoreError> for AuthError {
+    /// An unreachable store is [`AuthError::Unavailable`] (503); any other store failure is
+    /// logged and answered as [`AuthError::Internal`] (500).
+    fn from(e: crate::store::StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "the store is unavailable");
+            AuthError::Unavailable
+        } else {
+            tracing::error!(error = %e, "the store failed");
+            AuthError::Internal
+        }
+    }
 }
 
 impl IntoResponse for AuthError {

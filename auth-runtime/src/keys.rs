@@ -23,6 +23,9 @@ pub struct SigningKey {
     kid: String,
     alg: Algorithm,
     material: Result<(EncodingKey, DecodingKey), KeyError>,
+    /// The HS256 secret, kept only until the manager is built, to refuse one secret shared by
+    /// two login types (a token of one would verify as the other).
+    hmac_secret: Option<Vec<u8>>,
 }
 
 /// Why a key could not be used.
@@ -81,7 +84,9 @@ impl SigningKey {
                 DecodingKey::from_secret(secret),
             ))
         };
-        Self::checked(kid.into(), Algorithm::HS256, material)
+        let mut key = Self::checked(kid.into(), Algorithm::HS256, material);
+        key.hmac_secret = Some(secret.to_vec());
+        key
     }
 
     /// An RSA-SHA256 key pair from PEM (PKCS#1 or PKCS#8 private key, SPKI or PKCS#1 public key).
@@ -135,7 +140,22 @@ impl SigningKey {
         } else {
             Err(KeyError::InvalidKid)
         };
-        SigningKey { kid, alg, material }
+        SigningKey {
+            kid,
+            alg,
+            material,
+            hmac_secret: None,
+        }
+    }
+
+    /// Whether this and `other` are HS256 keys with the same secret (compared in constant
+    /// time).
+    pub(crate) fn same_hmac_secret(&self, other: &SigningKey) -> bool {
+        use subtle::ConstantTimeEq as _;
+        match (&self.hmac_secret, &other.hmac_secret) {
+            (Some(a), Some(b)) => a.len() == b.len() && bool::from(a.ct_eq(b)),
+            _ => false,
+        }
     }
 
     /// The key id, written into the `kid` header of every token it signs.

@@ -47,6 +47,10 @@
 //!   verified with that login type's own keys only; a valid token of another login type is
 //!   rejected as a login-type mismatch, an invalid one as invalid.
 
+// The built-in routes use this crate's own macros, which expand to `::auth_runtime::...`.
+extern crate self as auth_runtime;
+
+pub mod accounts;
 mod authz;
 mod credential;
 mod error;
@@ -58,6 +62,7 @@ mod principal;
 mod registry;
 mod route;
 mod scope;
+pub mod session;
 pub mod store;
 mod token;
 
@@ -71,7 +76,10 @@ pub use scope::{
     ActionHierarchy, GrantedScopes, HierarchicalScopes, ScopeRequirement, ScopeValidator,
     SimpleScopes,
 };
-pub use token::{BearerToken, MAX_TOKEN_LEN, RESERVED_CLAIMS, TokenError, TokenPair};
+pub use session::SessionConfig;
+pub use token::{
+    BearerToken, IntoScopes, MAX_TOKEN_LEN, RESERVED_CLAIMS, TokenError, TokenPair, TokenRequest,
+};
 
 pub use auth_macros::{authenticated, login_type, policy, public, requires, roles, route};
 
@@ -129,9 +137,9 @@ pub use auth_macros::SecureRouter;
 /// Everything an application needs to annotate handlers.
 pub mod prelude {
     pub use crate::{
-        AuthError, AuthManager, CurrentUser, LoginType, Principal, Resource, RouteInfo,
-        ScopeRequirement, SecureRouter, SigningKey, UserLoader, authenticated, login_type, policy,
-        public, requires, roles, route,
+        AuthError, AuthManager, BearerToken, CurrentUser, LoginType, Principal, Resource,
+        RouteInfo, ScopeRequirement, SecureRouter, SigningKey, TokenError, TokenPair, TokenRequest,
+        UserLoader, authenticated, login_type, policy, public, requires, roles, route,
     };
 }
 

@@ -18,7 +18,8 @@ struct Data {
     subject: String,
     login_type: Arc<str>,
     scope: String,
-    jti: Option<String>,
+    jti: String,
+    sid: Option<String>,
     issued_at: u64,
     expires_at: u64,
     /// The decoded JSON payload, parsed again only if extra claims are read.
@@ -37,11 +38,16 @@ struct Data {
 pub struct Principal(Arc<Data>);
 
 impl Principal {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one constructor, called by `verify` only"
+    )]
     pub(crate) fn new(
         subject: String,
         login_type: Arc<str>,
         scope: String,
-        jti: Option<String>,
+        jti: String,
+        sid: Option<String>,
         issued_at: u64,
         expires_at: u64,
         payload: Vec<u8>,
@@ -51,6 +57,7 @@ impl Principal {
             login_type,
             scope,
             jti,
+            sid,
             issued_at,
             expires_at,
             payload,
@@ -73,9 +80,15 @@ impl Principal {
         GrantedScopes::new(&self.0.scope)
     }
 
-    /// The token id (`jti`), if the token has one.
-    pub fn token_id(&self) -> Option<&str> {
-        self.0.jti.as_deref()
+    /// The token id (`jti`; every accepted token has one).
+    pub fn token_id(&self) -> &str {
+        &self.0.jti
+    }
+
+    /// The session the token belongs to (`sid`). Always present on tokens of a manager with a
+    /// session store; tokens of a stateless manager may come without one.
+    pub fn session_id(&self) -> Option<&str> {
+        self.0.sid.as_deref()
     }
 
     /// `iat`, in seconds since the Unix epoch.
@@ -122,6 +135,7 @@ where
         let manager = AuthManager::from_ref(state);
         manager
             .authenticate(parts, &[])
+            .await
             .map_err(|e| manager.render_error(&e))
     }
 }
@@ -140,6 +154,7 @@ where
         let manager = AuthManager::from_ref(state);
         manager
             .principal_of(parts, &[])
+            .await
             .map_err(|e| manager.render_error(&e))
     }
 }
@@ -221,6 +236,7 @@ where
         let manager = AuthManager::from_ref(state);
         let principal = manager
             .authenticate(parts, &[])
+            .await
             .map_err(|e| manager.render_error(&e))?;
         let loader = L::from_ref(state);
         match loader.load(&principal).await {

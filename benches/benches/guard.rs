@@ -102,10 +102,7 @@ fn bench(c: &mut Criterion) {
         .expect("valid configuration");
     let token = manager
         .create_access_token(
-            "user",
-            "alice",
-            ["reports:read", "billing:read"],
-            Default::default(),
+            &TokenRequest::new("user", "alice").scopes(["reports:read", "billing:read"]),
         )
         .expect("token")
         .access_token;

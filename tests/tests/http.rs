@@ -175,7 +175,7 @@ fn setup() -> (AuthManager, Router) {
 }
 
 fn access(m: &AuthManager, login_type: &str, sub: &str, scopes: &[&str]) -> String {
-    m.create_access_token(login_type, sub, scopes.iter().copied(), Map::new())
+    m.create_access_token(&TokenRequest::new(login_type, sub).scopes(scopes))
         .expect("token")
         .access_token
 }
@@ -743,9 +743,12 @@ async fn audience_is_checked_both_ways() {
 #[tokio::test]
 async fn refresh_token_is_not_an_access_token() {
     let (m, app) = setup();
-    let refresh = m
-        .create_refresh_token("user", "alice", ["reports:read"], Map::new())
-        .unwrap();
+    // Forged with the user key: refresh tokens are issued only by sessions (tested with the
+    // stores), but the typ rule is the same.
+    let refresh = user_token(&with(
+        user_claims("reports:read"),
+        json!({ "typ": "refresh" }),
+    ));
     assert_eq!(payload_of(&refresh)["typ"], "refresh");
     for path in ["/reports/1", "/me", "/maybe"] {
         assert_invalid_token(
@@ -773,7 +776,7 @@ async fn ambiguous_or_non_json_payloads_are_401_even_when_signed() {
     let (_, app) = setup();
     let now = now();
     let base = format!(
-        r#""login_type":"user","typ":"access","iat":{now},"exp":{},"iss":"{ISSUER}","scope":"reports:read""#,
+        r#""login_type":"user","typ":"access","iat":{now},"exp":{},"jti":"j1","iss":"{ISSUER}","scope":"reports:read""#,
         now + 600
     );
     let payloads = [
@@ -817,6 +820,105 @@ async fn ambiguous_or_non_json_payloads_are_401_even_when_signed() {
         format!(r#"{{"sub":"alice",{base}}}"#).as_bytes(),
     );
     assert_ok(&get_as(&app, "/reports/1", &token).await);
+}
+
+/// The rules sessions depend on: `jti` on every token, no lifetime beyond the login type's, no
+/// critical header extensions, claims that are a JSON object.
+#[tokio::test]
+async fn token_hardening_rules() {
+    let (_, app) = setup();
+    let good = user_claims("reports:read");
+    assert_ok(&get_as(&app, "/reports/1", &user_token(&good)).await);
+
+    for jti in [Value::Null, json!("")] {
+        assert_invalid_token(
+            &get_as(
+                &app,
+                "/reports/1",
+                &user_token(&with(good.clone(), json!({ "jti": jti }))),
+            )
+            .await,
+            "user",
+            "The token has no `jti` claim",
+        );
+    }
+    // A `jti` that is not a string is malformed.
+    assert_invalid_token(
+        &get_as(
+            &app,
+            "/reports/1",
+            &user_token(&with(good.clone(), json!({ "jti": 7 }))),
+        )
+        .await,
+        "user",
+        "The token is malformed",
+    );
+
+    // `exp - iat` may be the access lifetime (15 min) plus the leeway (30 s), not more.
+    let now = now();
+    let longest = with(good.clone(), json!({ "iat": now, "exp": now + 900 + 30 }));
+    assert_ok(&get_as(&app, "/reports/1", &user_token(&longest)).await);
+    let too_long = with(good.clone(), json!({ "iat": now, "exp": now + 900 + 31 }));
+    assert_invalid_token(
+        &get_as(&app, "/reports/1", &user_token(&too_long)).await,
+        "user",
+        "The token's lifetime is longer than its login type allows",
+    );
+    let decade = with(
+        good.clone(),
+        json!({ "iat": now - 60, "exp": now + 315_360_000 }),
+    );
+    assert_invalid_token(
+        &get_as(&app, "/reports/1", &user_token(&decade)).await,
+        "user",
+        "The token's lifetime is longer than its login type allows",
+    );
+
+    // RFC 7515 §4.1.11: `crit` names extensions the recipient must understand; we know none.
+    let payload = good.to_string();
+    for crit in [json!(["exp"]), json!(["b64"]), json!([])] {
+        let header = json!({ "alg": "HS256", "typ": "JWT", "kid": "user-2", "crit": crit });
+        let token = sign_with_header(&USER_SECRET, &header, payload.as_bytes());
+        assert_invalid_token(
+            &get_as(&app, "/reports/1", &token).await,
+            "user",
+            "The token's header names critical extensions that are not supported",
+        );
+    }
+    let header = json!({ "alg": "HS256", "typ": "JWT", "kid": "user-2", "crit": "exp" });
+    let token = sign_with_header(&USER_SECRET, &header, payload.as_bytes());
+    assert_invalid_token(
+        &get_as(&app, "/reports/1", &token).await,
+        "user",
+        "The token is malformed",
+    );
+
+    // RFC 7519 §7.2: the claims set is a JSON object. A JSON array in field order would
+    // otherwise deserialize into the claims struct.
+    let array = json!([
+        "alice",
+        "user",
+        "access",
+        now,
+        now + 600,
+        null,
+        "j1",
+        null,
+        "reports:read",
+        ISSUER,
+        null
+    ]);
+    for kid in [Some("user-2"), None] {
+        let token = sign_raw(&USER_SECRET, kid, array.to_string().as_bytes());
+        let reply = get_as(&app, "/reports/1", &token).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
+    }
+    let token = sign_raw(&USER_SECRET, Some("user-2"), array.to_string().as_bytes());
+    assert_invalid_token(
+        &get_as(&app, "/reports/1", &token).await,
+        "user",
+        "The token is malformed",
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1149,7 +1251,11 @@ async fn principal_sees_subject_scopes_and_extra_claims() {
     extra.insert("tenant".into(), json!("acme"));
     extra.insert("account_status".into(), json!("active"));
     let issued = m
-        .create_access_token("user", "alice", ["reports:read", "billing:*"], extra)
+        .create_access_token(
+            &TokenRequest::new("user", "alice")
+                .scopes(["reports:read", "billing:*"])
+                .claims(extra),
+        )
         .unwrap();
     let payload = payload_of(&issued.access_token);
     let reply = get_as(&app, "/me", &issued.access_token).await;
@@ -1400,31 +1506,40 @@ fn reserved_claims_cannot_be_set_as_extra_claims() {
         let mut extra = Map::new();
         extra.insert(claim.to_owned(), json!("x"));
         assert_eq!(
-            m.create_access_token("user", "alice", ["reports:read"], extra.clone())
-                .unwrap_err(),
-            TokenError::ReservedClaim(claim.to_owned())
-        );
-        assert_eq!(
-            m.create_refresh_token("user", "alice", ["reports:read"], extra)
-                .unwrap_err(),
+            m.create_access_token(
+                &TokenRequest::new("user", "alice")
+                    .scopes(["reports:read"])
+                    .claims(extra.clone())
+            )
+            .unwrap_err(),
             TokenError::ReservedClaim(claim.to_owned())
         );
     }
-    for claim in ["sub", "exp", "login_type", "scope", "typ", "iss", "aud"] {
+    for claim in [
+        "sub",
+        "exp",
+        "login_type",
+        "scope",
+        "typ",
+        "iss",
+        "aud",
+        "jti",
+        "sid",
+    ] {
         assert!(RESERVED_CLAIMS.contains(&claim), "{claim}");
     }
     assert_eq!(
-        m.create_access_token("nobody", "alice", ["a:b"], Map::new())
+        m.create_access_token(&TokenRequest::new("nobody", "alice").scopes(["a:b"]))
             .unwrap_err(),
         TokenError::UnknownLoginType("nobody".into())
     );
     assert_eq!(
-        m.create_access_token("user", "", ["a:b"], Map::new())
+        m.create_access_token(&TokenRequest::new("user", "").scopes(["a:b"]))
             .unwrap_err(),
         TokenError::EmptySubject
     );
     assert!(matches!(
-        m.create_access_token("user", "alice", ["a b:c"], Map::new()),
+        m.create_access_token(&TokenRequest::new("user", "alice").scopes(["a b:c"])),
         Err(TokenError::InvalidScope { .. })
     ));
 }
@@ -1471,10 +1586,31 @@ fn manager_build_errors_are_errors() {
 
     let kid = AuthManager::builder()
         .login_type(LoginType::new("user").key(hs("same")))
-        .login_type(LoginType::new("admin").key(hs("same")))
+        .login_type(LoginType::new("admin").key(SigningKey::hs256("same", &[6; 32])))
         .build()
         .unwrap_err();
     assert_eq!(kid, ConfigError::DuplicateKid("same".into()));
+    // One HS256 secret for two login types: a token of one would verify as the other.
+    let shared = AuthManager::builder()
+        .login_type(LoginType::new("user").key(hs("u1")))
+        .login_type(
+            LoginType::new("admin")
+                .key(SigningKey::hs256("a2", &[6; 32]))
+                .previous_key(hs("a1")),
+        )
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        shared,
+        ConfigError::SharedSecret {
+            first: "user".into(),
+            second: "admin".into()
+        }
+    );
+    assert_eq!(
+        shared.to_string(),
+        "login types `user` and `admin` share an HS256 secret; give each its own"
+    );
     let kid = AuthManager::builder()
         .login_type(
             LoginType::new("user")

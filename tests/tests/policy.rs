@@ -1384,9 +1384,13 @@ mod http {
             Value::Object(map) => map,
             _ => Default::default(),
         };
-        m.create_access_token(login_type, sub, scopes.iter().copied(), extra)
-            .unwrap()
-            .access_token
+        m.create_access_token(
+            &TokenRequest::new(login_type, sub)
+                .scopes(scopes)
+                .claims(extra),
+        )
+        .unwrap()
+        .access_token
     }
 
     async fn send(

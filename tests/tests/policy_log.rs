@@ -63,7 +63,7 @@ async fn denials_are_logged_with_rule_and_reason_but_no_token() {
         .build()
         .unwrap();
     let token = manager
-        .create_access_token("admin", "7", ["admin:*"], Default::default())
+        .create_access_token(&TokenRequest::new("admin", "7").scopes(["admin:*"]))
         .unwrap()
         .access_token;
     let response = Api::router()

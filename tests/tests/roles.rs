@@ -43,7 +43,7 @@ fn manager() -> AuthManager {
 async fn call(method: &str, uri: &str, scopes: &[&str]) -> (StatusCode, Option<String>, Value) {
     let m = manager();
     let token = m
-        .create_access_token("staff", "s1", scopes.iter().copied(), Default::default())
+        .create_access_token(&TokenRequest::new("staff", "s1").scopes(scopes))
         .unwrap()
         .access_token;
     let response = Api::router()

@@ -1,6 +1,7 @@
 //! The reference server (DESIGN §5) as far as the core issue reaches, in-process.
 
 use auth_runtime::AuthManager;
+use auth_runtime::TokenRequest;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
@@ -42,7 +43,7 @@ fn outside_token(secret: &[u8], login_type: &str, scope: &str) -> String {
     sign(
         secret,
         &json!({
-            "sub": "42", "login_type": login_type, "typ": "access", "iat": now(),
+            "sub": "42", "login_type": login_type, "typ": "access", "jti": "t1", "iat": now(),
             "exp": now() + 600, "jti": "j-1", "scope": scope, "iss": "auth-demo",
         }),
     )
@@ -92,7 +93,7 @@ async fn report_rejects_tokens_without_the_scope_or_from_another_issuer() {
 
     let token = sign(
         USER_SECRET,
-        &json!({ "sub": "42", "login_type": "user", "typ": "access", "iat": now(),
+        &json!({ "sub": "42", "login_type": "user", "typ": "access", "jti": "t1", "iat": now(),
             "exp": now() + 600, "scope": "reports:read", "iss": "someone-else" }),
     );
     let (status, body) = call("GET", "/reports/7", Some(&token)).await;
@@ -116,7 +117,7 @@ async fn create_report_needs_reports_write_and_editor_wildcard_grants_it() {
 #[tokio::test]
 async fn admin_dashboard_takes_admin_tokens_only() {
     let admin = manager()
-        .create_access_token("admin", "root", ["admin:*"], Default::default())
+        .create_access_token(&TokenRequest::new("admin", "root").scopes(["admin:*"]))
         .unwrap();
     assert_eq!(admin.expires_in, 3600);
     let (status, body) = call("GET", "/admin/dashboard", Some(&admin.access_token)).await;
@@ -144,7 +145,7 @@ async fn admin_dashboard_takes_admin_tokens_only() {
 #[tokio::test]
 async fn user_access_tokens_last_fifteen_minutes() {
     let token = manager()
-        .create_access_token("user", "u", ["reports:read"], Default::default())
+        .create_access_token(&TokenRequest::new("user", "u").scopes(["reports:read"]))
         .unwrap();
     assert_eq!(token.expires_in, 15 * 60);
     assert_eq!(
@@ -157,7 +158,7 @@ async fn user_access_tokens_last_fifteen_minutes() {
 async fn ban_is_allowed_for_admins_by_post_but_never_on_themselves() {
     let m = manager();
     let admin = m
-        .create_access_token("admin", "7", ["admin:*", "users:*"], Default::default())
+        .create_access_token(&TokenRequest::new("admin", "7").scopes(["admin:*", "users:*"]))
         .unwrap()
         .access_token;
     // Allowed by `admins-ban-users`; the account is unknown until accounts exist: 404.
@@ -175,7 +176,7 @@ async fn ban_is_allowed_for_admins_by_post_but_never_on_themselves() {
 
     // An admin token without `admin:*`: no rule allows it.
     let weak = m
-        .create_access_token("admin", "8", ["users:*"], Default::default())
+        .create_access_token(&TokenRequest::new("admin", "8").scopes(["users:*"]))
         .unwrap()
         .access_token;
     let (status, body) = call("POST", "/admin/users/42/ban", Some(&weak)).await;
@@ -200,7 +201,7 @@ async fn ban_is_allowed_for_admins_by_post_but_never_on_themselves() {
 #[tokio::test]
 async fn billing_needs_an_active_account_status_claim() {
     let claims = |status: Option<&str>| {
-        let mut c = json!({ "sub": "42", "login_type": "user", "typ": "access", "iat": now(),
+        let mut c = json!({ "sub": "42", "login_type": "user", "typ": "access", "jti": "t1", "iat": now(),
             "exp": now() + 600, "scope": "billing:read", "iss": "auth-demo" });
         if let Some(s) = status {
             c["account_status"] = json!(s);

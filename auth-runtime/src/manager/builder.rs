@@ -4,9 +4,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Once};
 
 use super::{AuthManager, ConfigError, Inner, LoginType, LoginTypeState};
+use crate::accounts::AccountsConfig;
 use crate::error::{ErrorRenderer, ProblemJson};
 use crate::policy::{PolicyEngine, PolicyRule, ResourceLoader};
 use crate::scope::{HierarchicalScopes, ScopeValidator};
+use crate::session::{SessionConfig, Sessions};
+use crate::store::{SessionStore, UserStore};
 
 /// Builds an [`AuthManager`].
 #[must_use]
@@ -17,6 +20,10 @@ pub struct AuthManagerBuilder {
     rules: Vec<PolicyRule>,
     roles: Vec<(String, Vec<String>)>,
     loaders: HashMap<String, Arc<dyn ResourceLoader>>,
+    sessions: Option<Arc<dyn SessionStore>>,
+    session_config: SessionConfig,
+    users: Option<Arc<dyn UserStore>>,
+    accounts: AccountsConfig,
 }
 
 impl AuthManagerBuilder {
@@ -28,7 +35,44 @@ impl AuthManagerBuilder {
             rules: Vec::new(),
             roles: Vec::new(),
             loaders: HashMap::new(),
+            sessions: None,
+            session_config: SessionConfig::default(),
+            users: None,
+            accounts: AccountsConfig::default(),
         }
+    }
+
+    /// Stores sessions (refresh-token families) and revocations in `store`. From then on every
+    /// token belongs to a session and every secured request checks that it is not revoked
+    /// (see [`session`](crate::session)).
+    pub fn sessions(mut self, store: impl SessionStore) -> Self {
+        self.sessions = Some(Arc::new(store));
+        self
+    }
+
+    /// Session lifetimes and the revocation staleness bound (default: [`SessionConfig::default`]).
+    pub fn session_config(mut self, config: SessionConfig) -> Self {
+        self.session_config = config;
+        self
+    }
+
+    /// Reads accounts from `store`: password sign-in, registration and the built-in account
+    /// routes use it, and a refresh re-reads the account's roles and status.
+    pub fn users(mut self, store: impl UserStore) -> Self {
+        self.users = Some(Arc::new(store));
+        self
+    }
+
+    /// Uses one store for accounts and sessions, such as
+    /// [`SqlStore`](crate::store::SqlStore).
+    pub fn store<S: UserStore + SessionStore + Clone>(self, store: S) -> Self {
+        self.users(store.clone()).sessions(store)
+    }
+
+    /// How accounts become tokens: default roles, the admin role, extra claims.
+    pub fn accounts(mut self, config: AccountsConfig) -> Self {
+        self.accounts = config;
+        self
     }
 
     /// Registers a login type.
@@ -99,6 +143,15 @@ impl AuthManagerBuilder {
                 errors.push(ConfigError::Policy(e));
                 PolicyEngine::default()
             });
+        // A revocation must outlive every access token it can affect.
+        let remember = login_types
+            .iter()
+            .map(|l| l.access_ttl.as_secs() + l.leeway)
+            .max()
+            .unwrap_or(0);
+        let sessions = self
+            .sessions
+            .map(|store| Sessions::new(store, self.session_config, remember));
         match errors.len() {
             0 => Ok(AuthManager {
                 inner: Arc::new(Inner {
@@ -109,6 +162,9 @@ impl AuthManagerBuilder {
                     roles,
                     loaders: self.loaders,
                     renderer: self.renderer,
+                    sessions,
+                    users: self.users,
+                    accounts: self.accounts,
                 }),
             }),
             1 => Err(errors.remove(0)),
@@ -126,6 +182,20 @@ fn build_login_types(
 ) -> BuiltLoginTypes {
     if login_types.is_empty() {
         errors.push(ConfigError::NoLoginTypes);
+    }
+    for (i, a) in login_types.iter().enumerate() {
+        for b in &login_types[i + 1..] {
+            let shared = a.name != b.name
+                && a.keys
+                    .iter()
+                    .any(|ka| b.keys.iter().any(|kb| ka.same_hmac_secret(kb)));
+            if shared {
+                errors.push(ConfigError::SharedSecret {
+                    first: a.name.clone(),
+                    second: b.name.clone(),
+                });
+            }
+        }
     }
     let mut built: Vec<LoginTypeState> = Vec::new();
     let mut kids: HashMap<String, (usize, usize)> = HashMap::new();

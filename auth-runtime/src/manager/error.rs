@@ -34,6 +34,13 @@ pub enum ConfigError {
     },
     /// Two keys share a `kid` (across all login types).
     DuplicateKid(String),
+    /// Two login types use the same HS256 secret: a token of one would verify as the other.
+    SharedSecret {
+        /// The first login type.
+        first: String,
+        /// The second login type.
+        second: String,
+    },
     /// A login type reads tokens from nowhere.
     NoTokenLocation(String),
     /// An access or refresh lifetime of zero.
@@ -66,6 +73,10 @@ impl fmt::Display for ConfigError {
                 reason,
             } => write!(f, "login type `{login_type}`, key `{kid}`: {reason}"),
             ConfigError::DuplicateKid(k) => write!(f, "key id `{k}` is used by two keys"),
+            ConfigError::SharedSecret { first, second } => write!(
+                f,
+                "login types `{first}` and `{second}` share an HS256 secret; give each its own"
+            ),
             ConfigError::NoTokenLocation(n) => {
                 write!(f, "login type `{n}` has no token location")
             }

@@ -8,9 +8,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::accounts::AccountsConfig;
 use crate::error::ErrorRenderer;
 use crate::policy::{PolicyEngine, ResourceLoader};
 use crate::scope::ScopeValidator;
+use crate::session::Sessions;
+use crate::store::UserStore;
 
 pub use builder::AuthManagerBuilder;
 pub use error::ConfigError;
@@ -29,6 +32,9 @@ struct Inner {
     roles: HashMap<String, Vec<String>>,
     loaders: HashMap<String, Arc<dyn ResourceLoader>>,
     renderer: Box<dyn ErrorRenderer>,
+    sessions: Option<Sessions>,
+    users: Option<Arc<dyn UserStore>>,
+    accounts: AccountsConfig,
 }
 
 /// Holds the registered login types, their keys and the scope validator. Cheap to clone (one
@@ -99,6 +105,21 @@ impl AuthManager {
     /// The scopes a role stands for; `None` for a role nobody configured.
     pub(crate) fn role_scopes(&self, role: &str) -> Option<&[String]> {
         self.inner.roles.get(role).map(Vec::as_slice)
+    }
+
+    /// The session store and revocation list, if sessions are configured.
+    pub(crate) fn sessions(&self) -> Option<&Sessions> {
+        self.inner.sessions.as_ref()
+    }
+
+    /// The account store, if one is configured.
+    pub fn users(&self) -> Option<&dyn UserStore> {
+        self.inner.users.as_deref()
+    }
+
+    /// How accounts become tokens.
+    pub(crate) fn accounts_config(&self) -> &AccountsConfig {
+        &self.inner.accounts
     }
 
     /// The loader registered for a resource type.

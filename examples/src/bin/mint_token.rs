@@ -15,7 +15,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let settings = examples::Settings::from_env();
     let manager = examples::manager(&settings)?;
-    let token = manager.create_access_token(&login_type, &subject, scopes, Default::default())?;
+    let token = manager.create_access_token(
+        &auth_runtime::TokenRequest::new(&login_type, &subject).scopes(scopes),
+    )?;
     println!("{}", token.access_token);
     Ok(())
 }

@@ -54,7 +54,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("admin", vec![]),
         ("service", vec!["jobs:run"]),
     ] {
-        let token = manager.create_access_token(login_type, "demo", scopes, Default::default())?;
+        let token =
+            manager.create_access_token(&TokenRequest::new(login_type, "demo").scopes(scopes))?;
         println!("{login_type}: {}", token.access_token);
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;

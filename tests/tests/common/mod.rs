@@ -215,6 +215,18 @@ pub fn payload_of(token: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
 }
 
+/// An HS256 JWT with any header and raw payload bytes, signed with `secret`.
+pub fn sign_with_header(secret: &[u8], header: &Value, payload: &[u8]) -> String {
+    let message = format!("{}.{}", b64(header.to_string()), b64(payload));
+    let signature = jsonwebtoken::crypto::sign(
+        message.as_bytes(),
+        &EncodingKey::from_secret(secret),
+        Algorithm::HS256,
+    )
+    .expect("HMAC signature");
+    format!("{message}.{signature}")
+}
+
 /// An HS256 JWT over raw payload bytes (duplicate keys, trailing data, ...), signed with `secret`.
 pub fn sign_raw(secret: &[u8], kid: Option<&str>, payload: &[u8]) -> String {
     let header = match kid {

@@ -1,0 +1,371 @@
+//! Sessions: every token belongs to one, refresh tokens rotate inside it, and revocations
+//! (logout, password change, ban) reach every instance sharing the store.
+//!
+//! - **Opening** ([`AuthManager::create_session`]) records a session (a refresh-token family)
+//!   and returns an access token and a refresh token, both carrying the session id (`sid`).
+//! - **Refreshing** ([`AuthManager::refresh`]) spends the refresh token: an atomic
+//!   compare-and-swap in the store makes exactly one of two concurrent uses win; a spent token
+//!   presented again revokes the whole session (the loser of such a race included: OAuth 2.1
+//!   reuse detection). Sessions end after an absolute lifetime and after an idle timeout.
+//! - **Checking** (every secured request): the token's session and subject are looked up in
+//!   the revocation list each instance keeps in memory, refreshed from the store every poll
+//!   interval (default 250 ms). The list is never older than the staleness bound (default
+//!   1 s): past it, the request refreshes the list itself, and if the store cannot be reached
+//!   it is answered 503 — never an allow. A revocation made by an instance applies on that
+//!   instance from the next request on, and on every other instance within the staleness
+//!   bound.
+
+mod cache;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) use cache::{CheckError, RevocationCache};
+
+use crate::error::{AuthError, InvalidToken};
+use crate::manager::AuthManager;
+use crate::principal::Principal;
+use crate::store::{NewSession, RevocationKind, Rotation, SessionStore};
+use crate::token::{
+    ACCESS, REFRESH, RESERVED_CLAIMS, TokenError, TokenPair, TokenRequest, now, random_id,
+};
+
+/// How long sessions live and how fresh revocations must be.
+///
+/// ```
+/// use std::time::Duration;
+/// use auth_runtime::SessionConfig;
+///
+/// let config = SessionConfig::default()
+///     .absolute_lifetime(Duration::from_secs(24 * 3600))
+///     .idle_timeout(Duration::from_secs(2 * 3600));
+/// assert_eq!(config.staleness_bound(), Duration::from_secs(1));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionConfig {
+    absolute: Duration,
+    idle: Duration,
+    staleness: Duration,
+    poll: Duration,
+}
+
+impl Default for SessionConfig {
+    /// Sessions end 7 days after sign-in or after 1 day without a refresh; revocations are
+    /// read every 250 ms and never trusted when older than 1 s.
+    fn default() -> Self {
+        SessionConfig {
+            absolute: Duration::from_secs(7 * 24 * 3600),
+            idle: Duration::from_secs(24 * 3600),
+            staleness: Duration::from_secs(1),
+            poll: Duration::from_millis(250),
+        }
+    }
+}
+
+impl SessionConfig {
+    /// No refresh after this long since sign-in.
+    pub fn absolute_lifetime(mut self, lifetime: Duration) -> Self {
+        self.absolute = lifetime;
+        self
+    }
+
+    /// No refresh after this long without one.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle = timeout;
+        self
+    }
+
+    /// The oldest the in-memory revocation list may be before a request refreshes it itself
+    /// (and answers 503 if it cannot): the longest a revocation made on another instance can
+    /// go unnoticed. At least 10 ms.
+    pub fn staleness_bound(mut self, bound: Duration) -> Self {
+        self.staleness = bound.max(Duration::from_millis(10));
+        self.poll = self.poll.min(self.staleness / 2);
+        self
+    }
+
+    /// How often each instance reads new revocations (at most half the staleness bound).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll = interval
+            .max(Duration::from_millis(5))
+            .min(self.staleness / 2);
+        self
+    }
+
+    /// The configured staleness bound.
+    pub fn staleness(&self) -> Duration {
+        self.staleness
+    }
+
+    /// The configured absolute lifetime.
+    pub fn absolute(&self) -> Duration {
+        self.absolute
+    }
+
+    /// The configured idle timeout.
+    pub fn idle(&self) -> Duration {
+        self.idle
+    }
+}
+
+/// The session store with its revocation list.
+pub(crate) struct Sessions {
+    pub(crate) store: Arc<dyn SessionStore>,
+    pub(crate) cache: Arc<RevocationCache>,
+    pub(crate) config: SessionConfig,
+    /// How long a revocation must be remembered: the longest access-token lifetime plus leeway.
+    pub(crate) remember: u64,
+}
+
+impl Sessions {
+    pub(crate) fn new(store: Arc<dyn SessionStore>, config: SessionConfig, remember: u64) -> Self {
+        Sessions {
+            store,
+            cache: Arc::new(RevocationCache::new(config.staleness, config.poll)),
+            config,
+            remember,
+        }
+    }
+}
+
+impl AuthManager {
+    fn sessions_or_err(&self) -> Result<&Sessions, TokenError> {
+        self.sessions().ok_or(TokenError::NoSessionStore)
+    }
+
+    /// Opens a session for `request` and returns its first access and refresh tokens.
+    ///
+    /// This is how a login handler issues tokens when the manager has a session store.
+    pub async fn create_session(&self, request: &TokenRequest) -> Result<TokenPair, TokenError> {
+        let sessions = self.sessions_or_err()?;
+        let prepared = self.prepare(request)?;
+        let sid = random_id();
+        let iat = now();
+        let expires_at = iat + sessions.config.absolute.as_secs();
+        let refresh = self.sign(&prepared, REFRESH, &sid, iat, Some(expires_at))?;
+        sessions
+            .store
+            .create_session(NewSession::new(
+                sid.clone(),
+                prepared.subject.clone(),
+                prepared.login_type.name.to_string(),
+                refresh.jti.clone(),
+                iat,
+                expires_at,
+            ))
+            .await?;
+        let access = self.sign(&prepared, ACCESS, &sid, iat, None)?;
+        Ok(pair(access, refresh.token))
+    }
+
+    /// Spends a refresh token and returns a new pair in the same session.
+    ///
+    /// The refresh token must be current: a spent one revokes the session (401). Scopes and
+    /// claims are re-read from the user store when the manager has one (they can shrink, never
+    /// grow; an account that is no longer active ends the session); otherwise they are carried
+    /// over.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
+        let sessions = self.sessions_or_err()?;
+        let old = self.verify(refresh_token, REFRESH, &[])?;
+        let realm = old.login_type().to_owned();
+        let revoked = |reason| AuthError::InvalidToken {
+            realm: realm.clone(),
+            reason,
+        };
+        let sid = old
+            .session_id()
+            .ok_or_else(|| revoked(InvalidToken::MissingClaim("sid")))?
+            .to_owned();
+        let request = match self.regrant(&old).await? {
+            Some(request) => request,
+            None => {
+                self.revoke_session_id(&sid).await?;
+                return Err(revoked(InvalidToken::Revoked));
+            }
+        };
+        let prepared = self.prepare(&request)?;
+        let iat = now();
+        // The jti is generated before the swap so that the token signed after it is the one
+        // the store now expects.
+        let next = self.sign(&prepared, REFRESH, &sid, iat, None)?;
+        let rotation = sessions
+            .store
+            .rotate_refresh(
+                &sid,
+                old.token_id(),
+                &next.jti,
+                iat,
+                sessions.config.idle.as_secs(),
+                iat + sessions.remember,
+            )
+            .await?;
+        match rotation {
+            Rotation::Rotated => {
+                let access = self.sign(&prepared, ACCESS, &sid, iat, None)?;
+                Ok(pair(access, next.token))
+            }
+            Rotation::Reused => {
+                tracing::warn!(
+                    subject = old.subject(),
+                    "a spent refresh token was presented again: its session is revoked"
+                );
+                sessions
+                    .cache
+                    .apply_local(RevocationKind::Session(sid), iat + sessions.remember);
+                Err(revoked(InvalidToken::Revoked))
+            }
+            Rotation::Revoked | Rotation::Unknown => Err(revoked(InvalidToken::Revoked)),
+            Rotation::Expired => Err(revoked(InvalidToken::Expired)),
+        }
+    }
+
+    /// What a refreshed token carries: the old token's claims, with scopes narrowed to what
+    /// the account holds now when a user store is configured. `None`: the account can no longer
+    /// have tokens.
+    async fn regrant(&self, old: &Principal) -> Result<Option<TokenRequest>, AuthError> {
+        let mut claims = old.claims().clone();
+        claims.retain(|k, _| !RESERVED_CLAIMS.contains(&k.as_str()));
+        let old_scopes: Vec<String> = old.scopes().iter().map(str::to_owned).collect();
+        let base = TokenRequest::new(old.login_type(), old.subject());
+        let Some(users) = self.users() else {
+            return Ok(Some(base.scopes(old_scopes).claims(claims)));
+        };
+        let Some(account) = users.user_by_id(old.subject()).await? else {
+            return Ok(None);
+        };
+        let Some(grant) = self.account_grant(&account, old.login_type()) else {
+            return Ok(None);
+        };
+        let scopes: Vec<String> = grant
+            .granted_scopes()
+            .iter()
+            .filter(|s| old_scopes.contains(s))
+            .cloned()
+            .collect();
+        Ok(Some(
+            base.scopes(scopes).claims(grant.extra_claims().clone()),
+        ))
+    }
+
+    /// Verifies an access token and checks that its session is not revoked: what every
+    /// secured request does, for callers outside axum's extractors (a WebSocket upgrade, a
+    /// gRPC interceptor).
+    pub async fn authenticate_token(
+        &self,
+        token: &str,
+        accepted: &[&str],
+    ) -> Result<Principal, AuthError> {
+        let principal = self.verify_access_token(token, accepted)?;
+        self.check_session(&principal).await?;
+        Ok(principal)
+    }
+
+    /// The session check of one verified principal (a no-op without a session store).
+    pub(crate) async fn check_session(&self, principal: &Principal) -> Result<(), AuthError> {
+        let Some(sessions) = self.sessions() else {
+            return Ok(());
+        };
+        let sid = principal
+            .session_id()
+            .ok_or_else(|| AuthError::InvalidToken {
+                realm: principal.login_type().to_owned(),
+                reason: InvalidToken::MissingClaim("sid"),
+            })?;
+        match sessions
+            .cache
+            .check(
+                &sessions.store,
+                sid,
+                principal.subject(),
+                principal.issued_at(),
+            )
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(CheckError::Revoked) => Err(AuthError::InvalidToken {
+                realm: principal.login_type().to_owned(),
+                reason: InvalidToken::Revoked,
+            }),
+            Err(CheckError::Unavailable) => Err(AuthError::Unavailable),
+        }
+    }
+
+    /// Ends the principal's session (logout): its access and refresh tokens stop working, on
+    /// this instance at once and on every instance within the staleness bound.
+    pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
+        self.sessions_or_err()?;
+        let sid = principal
+            .session_id()
+            .ok_or_else(|| AuthError::InvalidToken {
+                realm: principal.login_type().to_owned(),
+                reason: InvalidToken::MissingClaim("sid"),
+            })?;
+        self.revoke_session_id(sid).await
+    }
+
+    async fn revoke_session_id(&self, sid: &str) -> Result<(), AuthError> {
+        let sessions = self.sessions_or_err()?;
+        let now = now();
+        let until = now + sessions.remember;
+        sessions.store.revoke_session(sid, now, until).await?;
+        sessions
+            .cache
+            .apply_local(RevocationKind::Session(sid.to_owned()), until);
+        Ok(())
+    }
+
+    /// Ends every other session of the principal's subject (after a password change). Returns
+    /// how many were ended.
+    pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<u64, AuthError> {
+        let sessions = self.sessions_or_err()?;
+        let now = now();
+        let until = now + sessions.remember;
+        let count = sessions
+            .store
+            .revoke_other_sessions(principal.subject(), principal.session_id(), now, until)
+            .await?;
+        // Other instances learn the sessions at their next poll; this one reads them now.
+        if let Err(e) = sessions.cache_refresh_now().await {
+            tracing::warn!(error = %e, "revocation list not refreshed after a password change");
+        }
+        Ok(count)
+    }
+
+    /// Ends everything of `subject` (ban, deactivation): every session, and every token issued
+    /// up to now.
+    pub async fn revoke_subject(&self, subject: &str) -> Result<(), AuthError> {
+        let sessions = self.sessions_or_err()?;
+        let now = now();
+        let until = now + sessions.remember;
+        // Tokens issued in this second are covered too: the account can no longer sign in.
+        let cutoff = now + 1;
+        sessions
+            .store
+            .revoke_subject(subject, cutoff, now, until)
+            .await?;
+        sessions.cache.apply_local(
+            RevocationKind::Subject {
+                subject: subject.to_owned(),
+                cutoff,
+            },
+            until,
+        );
+        Ok(())
+    }
+}
+
+impl Sessions {
+    async fn cache_refresh_now(&self) -> Result<(), crate::store::StoreError> {
+        self.cache.refresh_now(&self.store).await
+    }
+}
+
+fn pair(access: crate::token::Signed, refresh_token: String) -> TokenPair {
+    let bearer = crate::token::bearer(access);
+    TokenPair {
+        token_type: bearer.token_type,
+        access_token: bearer.access_token,
+        refresh_token,
+        expires_in: bearer.expires_in,
+    }
+}

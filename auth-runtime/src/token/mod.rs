@@ -1,0 +1,446 @@
+//! Issuing tokens ([`TokenRequest`] → [`BearerToken`] / [`TokenPair`]) and, in `verify`, checking
+//! them.
+
+mod verify;
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{EncodingKey, Header};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::AuthError;
+use crate::manager::{AuthManager, LoginTypeState};
+use crate::store::StoreError;
+
+/// The longest token accepted, in bytes. Longer ones are rejected before any parsing.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// Claims the framework sets itself; extra claims cannot override them.
+pub const RESERVED_CLAIMS: &[&str] = &[
+    "sub",
+    "iat",
+    "exp",
+    "nbf",
+    "jti",
+    "sid",
+    "iss",
+    "aud",
+    "typ",
+    "login_type",
+    "scope",
+];
+
+/// An issued access token, ready to return from a login route.
+///
+/// Serializes as `{"token_type":"Bearer","access_token":"…","expires_in":900}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BearerToken {
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// The signed JWT.
+    pub access_token: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+}
+
+/// An access token and a refresh token issued together (by a session).
+///
+/// Serializes as `{"token_type":"Bearer","access_token":"…","refresh_token":"…","expires_in":900}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenPair {
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// The signed access JWT.
+    pub access_token: String,
+    /// The signed refresh JWT (`typ: "refresh"`), usable once.
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+/// What to put in a token: login type, subject, scopes and extra claims.
+///
+/// ```
+/// use auth_runtime::TokenRequest;
+///
+/// let request = TokenRequest::new("user", "alice")
+///     .scopes(["reports:read", "billing:read"])
+///     .claim("company_id", 42);
+/// let no_scopes = TokenRequest::new("user", "bob").scopes([]);
+/// # let _ = (request, no_scopes);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRequest {
+    login_type: String,
+    subject: String,
+    scopes: Vec<String>,
+    claims: Map<String, Value>,
+}
+
+impl TokenRequest {
+    /// A token of `login_type` for `subject`, with no scopes and no extra claims yet.
+    pub fn new(login_type: impl Into<String>, subject: impl Into<String>) -> Self {
+        TokenRequest {
+            login_type: login_type.into(),
+            subject: subject.into(),
+            scopes: Vec::new(),
+            claims: Map::new(),
+        }
+    }
+
+    /// Replaces the granted scopes. Takes arrays (`["a:b"]`, and `[]`), slices and vectors of
+    /// `&str` or `String`.
+    pub fn scopes(mut self, scopes: impl IntoScopes) -> Self {
+        self.scopes = scopes.into_scopes();
+        self
+    }
+
+    /// Adds one granted scope.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scopes.push(scope.into());
+        self
+    }
+
+    /// Adds an extra claim (a reserved name such as `sub` is refused when the token is issued).
+    pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.claims.insert(name.into(), value.into());
+        self
+    }
+
+    /// Adds extra claims.
+    pub fn claims(mut self, claims: Map<String, Value>) -> Self {
+        self.claims.extend(claims);
+        self
+    }
+
+    /// The login type.
+    pub fn login_type(&self) -> &str {
+        &self.login_type
+    }
+
+    /// The subject.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The granted scopes.
+    pub fn granted_scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// The extra claims.
+    pub fn extra_claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+}
+
+/// Lists of scopes accepted by [`TokenRequest::scopes`]. An empty array literal `[]`
+/// type-checks (as a list of `&str`).
+pub trait IntoScopes {
+    /// The scopes as owned strings.
+    fn into_scopes(self) -> Vec<String>;
+}
+
+impl<const N: usize> IntoScopes for [&str; N] {
+    fn into_scopes(self) -> Vec<String> {
+        self.iter().map(|s| (*s).to_owned()).collect()
+    }
+}
+
+impl IntoScopes for &[&str] {
+    fn into_scopes(self) -> Vec<String> {
+        self.iter().map(|s| (*s).to_owned()).collect()
+    }
+}
+
+impl IntoScopes for &[String] {
+    fn into_scopes(self) -> Vec<String> {
+        self.to_vec()
+    }
+}
+
+impl IntoScopes for Vec<String> {
+    fn into_scopes(self) -> Vec<String> {
+        self
+    }
+}
+
+impl IntoScopes for Vec<&str> {
+    fn into_scopes(self) -> Vec<String> {
+        self.into_iter().map(str::to_owned).collect()
+    }
+}
+
+impl IntoScopes for &Vec<String> {
+    fn into_scopes(self) -> Vec<String> {
+        self.clone()
+    }
+}
+
+/// Why a token could not be issued (or a session not opened).
+///
+/// Usable with `?` in a handler: it renders as a problem response (503 when the store cannot
+/// be reached, 500 otherwise; the details go to the log, never to the client).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// No login type of that name is registered.
+    UnknownLoginType(String),
+    /// A scope is not valid.
+    InvalidScope {
+        /// The scope.
+        scope: String,
+        /// Why.
+        reason: auth_grammar::ScopeError,
+    },
+    /// An extra claim tries to set a reserved claim (see [`RESERVED_CLAIMS`]).
+    ReservedClaim(String),
+    /// The subject is empty.
+    EmptySubject,
+    /// The signing backend failed.
+    Signing,
+    /// Refresh tokens and sessions need a session store
+    /// ([`AuthManagerBuilder::sessions`](crate::AuthManagerBuilder::sessions)).
+    NoSessionStore,
+    /// The manager checks sessions, so every token must belong to one: open it with
+    /// [`AuthManager::create_session`] instead of
+    /// [`create_access_token`](AuthManager::create_access_token).
+    SessionRequired,
+    /// The session store failed.
+    Store(StoreError),
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenError::UnknownLoginType(n) => write!(f, "no login type `{n}` is registered"),
+            TokenError::InvalidScope { scope, reason } => {
+                write!(f, "scope `{scope}` is invalid: {reason}")
+            }
+            TokenError::ReservedClaim(c) => {
+                write!(
+                    f,
+                    "claim `{c}` is reserved and cannot be set as an extra claim"
+                )
+            }
+            TokenError::EmptySubject => f.write_str("the subject cannot be empty"),
+            TokenError::Signing => f.write_str("the token could not be signed"),
+            TokenError::NoSessionStore => f.write_str(
+                "sessions need a session store: configure one with `AuthManagerBuilder::sessions`",
+            ),
+            TokenError::SessionRequired => f.write_str(
+                "this manager checks sessions: issue tokens with `create_session`, not `create_access_token`",
+            ),
+            TokenError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for TokenError {}
+
+impl From<StoreError> for TokenError {
+    fn from(e: StoreError) -> Self {
+        TokenError::Store(e)
+    }
+}
+
+impl From<TokenError> for AuthError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Store(s) => AuthError::from(s),
+            other => {
+                tracing::error!(error = %other, "a token could not be issued");
+                AuthError::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        AuthError::from(self).into_response()
+    }
+}
+
+#[derive(Serialize)]
+struct OutClaims<'a> {
+    sub: &'a str,
+    login_type: &'a str,
+    typ: &'a str,
+    iat: u64,
+    exp: u64,
+    jti: &'a str,
+    sid: &'a str,
+    scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a str>,
+    #[serde(flatten)]
+    extra: &'a Map<String, Value>,
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A fresh random identifier of 128 bits, URL-safe (token ids, session ids).
+pub(crate) fn random_id() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+}
+
+/// The token types, as written in the `typ` claim.
+pub(crate) const ACCESS: &str = "access";
+pub(crate) const REFRESH: &str = "refresh";
+
+/// A [`TokenRequest`] checked against the configuration: ready to sign as often as needed.
+pub(crate) struct Prepared<'m> {
+    pub(crate) login_type: &'m LoginTypeState,
+    pub(crate) subject: String,
+    /// Space-delimited.
+    pub(crate) scope: String,
+    pub(crate) claims: Map<String, Value>,
+}
+
+/// One signed token and what was put in it.
+pub(crate) struct Signed {
+    pub(crate) token: String,
+    pub(crate) jti: String,
+    pub(crate) iat: u64,
+    pub(crate) exp: u64,
+}
+
+impl AuthManager {
+    /// Issues a stand-alone access token, for managers without a session store (stateless
+    /// tokens). With a session store, every token belongs to a session: use
+    /// [`create_session`](Self::create_session) ([`TokenError::SessionRequired`] otherwise).
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey, TokenRequest};
+    ///
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .build()?;
+    /// let request = TokenRequest::new("user", "alice")
+    ///     .scopes(["reports:read"])
+    ///     .claim("tenant", "acme");
+    /// let token = manager.create_access_token(&request)?;
+    /// assert_eq!(token.token_type, "Bearer");
+    /// assert_eq!(token.expires_in, 900);
+    ///
+    /// let principal = manager.verify_access_token(&token.access_token, &["user"])?;
+    /// assert_eq!(principal.subject(), "alice");
+    /// assert_eq!(principal.claim("tenant"), Some(&serde_json::json!("acme")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_access_token(&self, request: &TokenRequest) -> Result<BearerToken, TokenError> {
+        if self.sessions().is_some() {
+            return Err(TokenError::SessionRequired);
+        }
+        let prepared = self.prepare(request)?;
+        let signed = self.sign(&prepared, ACCESS, &random_id(), now(), None)?;
+        Ok(bearer(signed))
+    }
+
+    /// Checks a request against the configuration: login type, subject, scopes, claims.
+    pub(crate) fn prepare(&self, request: &TokenRequest) -> Result<Prepared<'_>, TokenError> {
+        let (_, login_type) = self
+            .login_type(&request.login_type)
+            .ok_or_else(|| TokenError::UnknownLoginType(request.login_type.clone()))?;
+        if request.subject.is_empty() {
+            return Err(TokenError::EmptySubject);
+        }
+        if let Some(reserved) = request
+            .claims
+            .keys()
+            .find(|k| RESERVED_CLAIMS.contains(&k.as_str()))
+        {
+            return Err(TokenError::ReservedClaim(reserved.clone()));
+        }
+        let mut scope = String::new();
+        for s in &request.scopes {
+            auth_grammar::validate_scope(s).map_err(|reason| TokenError::InvalidScope {
+                scope: s.clone(),
+                reason,
+            })?;
+            if !scope.is_empty() {
+                scope.push(' ');
+            }
+            scope.push_str(s);
+        }
+        Ok(Prepared {
+            login_type,
+            subject: request.subject.clone(),
+            scope,
+            claims: request.claims.clone(),
+        })
+    }
+
+    /// Signs one token of type `typ` in session `sid`, issued at `iat`, valid for the login
+    /// type's lifetime of that type, and no longer than `not_after` when given.
+    pub(crate) fn sign(
+        &self,
+        prepared: &Prepared<'_>,
+        typ: &str,
+        sid: &str,
+        iat: u64,
+        not_after: Option<u64>,
+    ) -> Result<Signed, TokenError> {
+        let lt = prepared.login_type;
+        let ttl = if typ == REFRESH {
+            lt.refresh_ttl.as_secs()
+        } else {
+            lt.access_ttl.as_secs()
+        };
+        let exp = not_after.map_or(iat + ttl, |end| end.min(iat + ttl));
+        let jti = random_id();
+        let key = lt.keys.first().ok_or(TokenError::Signing)?;
+        let claims = OutClaims {
+            sub: &prepared.subject,
+            login_type: &lt.name,
+            typ,
+            iat,
+            exp,
+            jti: &jti,
+            sid,
+            scope: &prepared.scope,
+            iss: lt.issuer.as_deref(),
+            aud: lt.audience.as_deref(),
+            extra: &prepared.claims,
+        };
+        let mut header = Header::new(key.alg);
+        header.kid = Some(key.kid.clone());
+        let token = encode(&header, &claims, &key.encoding)?;
+        Ok(Signed {
+            token,
+            jti,
+            iat,
+            exp,
+        })
+    }
+}
+
+/// The wire form of an access token.
+pub(crate) fn bearer(signed: Signed) -> BearerToken {
+    BearerToken {
+        token_type: "Bearer".into(),
+        access_token: signed.token,
+        expires_in: signed.exp.saturating_sub(signed.iat),
+    }
+}
+
+fn encode(
+    header: &Header,
+    claims: &impl Serialize,
+    key: &EncodingKey,
+) -> Result<String, TokenError> {
+    jsonwebtoken::encode(header, claims, key).map_err(|_| TokenError::Signing)
+}
