@@ -59,6 +59,7 @@ mod registry;
 mod route;
 mod scope;
 pub mod store;
+pub mod throttle;
 mod token;
 
 pub use error::{AuthError, ErrorRenderer, InvalidToken, MissingScopes, Problem, ProblemJson};
@@ -71,6 +72,7 @@ pub use scope::{
     ActionHierarchy, GrantedScopes, HierarchicalScopes, ScopeRequirement, ScopeValidator,
     SimpleScopes,
 };
+pub use throttle::{LoginThrottle, ThrottleConfig, Throttled};
 pub use token::{BearerToken, MAX_TOKEN_LEN, RESERVED_CLAIMS, TokenError, TokenPair};
 
 pub use auth_macros::{authenticated, login_type, policy, public, requires, roles, route};
