@@ -64,6 +64,7 @@ mod route;
 mod scope;
 pub mod session;
 pub mod store;
+pub mod throttle;
 mod token;
 
 pub use error::{AuthError, ErrorRenderer, InvalidToken, MissingScopes, Problem, ProblemJson};
@@ -77,6 +78,7 @@ pub use scope::{
     SimpleScopes,
 };
 pub use session::SessionConfig;
+pub use throttle::{LoginThrottle, ThrottleConfig, Throttled};
 pub use token::{
     BearerToken, IntoScopes, MAX_TOKEN_LEN, RESERVED_CLAIMS, TokenError, TokenPair, TokenRequest,
 };
