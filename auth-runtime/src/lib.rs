@@ -62,6 +62,7 @@ pub mod policy;
 mod principal;
 mod registry;
 mod route;
+pub mod routes;
 mod scope;
 pub mod session;
 pub mod store;

@@ -1,4 +1,11 @@
-//! Accounts: how a stored [`Account`] becomes a token (roles → scopes, extra claims).
+//! Accounts: registration awaiting an admin's approval, password sign-in, password change,
+//! deactivation, and how a stored [`Account`] becomes a token (roles → scopes, extra claims).
+
+mod error;
+mod service;
+
+pub use error::AccountError;
+pub use service::{AdminSeed, normalize_email};
 
 use std::fmt;
 use std::sync::Arc;

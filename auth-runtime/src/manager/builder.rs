@@ -6,10 +6,12 @@ use std::sync::{Arc, Once};
 use super::{AuthManager, ConfigError, Inner, LoginType, LoginTypeState};
 use crate::accounts::AccountsConfig;
 use crate::error::{ErrorRenderer, ProblemJson};
+use crate::password::PasswordHasher;
 use crate::policy::{PolicyEngine, PolicyRule, ResourceLoader};
 use crate::scope::{HierarchicalScopes, ScopeValidator};
 use crate::session::{SessionConfig, Sessions};
 use crate::store::{SessionStore, UserStore};
+use crate::throttle::{LoginThrottle, ThrottleConfig};
 
 /// Builds an [`AuthManager`].
 #[must_use]
@@ -24,6 +26,8 @@ pub struct AuthManagerBuilder {
     session_config: SessionConfig,
     users: Option<Arc<dyn UserStore>>,
     accounts: AccountsConfig,
+    passwords: Option<PasswordHasher>,
+    throttle: ThrottleConfig,
 }
 
 impl AuthManagerBuilder {
@@ -39,7 +43,22 @@ impl AuthManagerBuilder {
             session_config: SessionConfig::default(),
             users: None,
             accounts: AccountsConfig::default(),
+            passwords: None,
+            throttle: ThrottleConfig::default(),
         }
+    }
+
+    /// Replaces the password hasher (default: [`PasswordHasher::new`], argon2id with the OWASP
+    /// parameters on a blocking pool as wide as the machine).
+    pub fn password_hasher(mut self, hasher: PasswordHasher) -> Self {
+        self.passwords = Some(hasher);
+        self
+    }
+
+    /// Replaces the login throttling budgets (default: [`ThrottleConfig::default`]).
+    pub fn login_throttle(mut self, config: ThrottleConfig) -> Self {
+        self.throttle = config;
+        self
     }
 
     /// Stores sessions (refresh-token families) and revocations in `store`. From then on every
@@ -165,6 +184,8 @@ impl AuthManagerBuilder {
                     sessions,
                     users: self.users,
                     accounts: self.accounts,
+                    passwords: self.passwords.unwrap_or_default(),
+                    throttle: LoginThrottle::new(self.throttle),
                 }),
             }),
             1 => Err(errors.remove(0)),

@@ -10,10 +10,12 @@ use std::sync::Arc;
 
 use crate::accounts::AccountsConfig;
 use crate::error::ErrorRenderer;
+use crate::password::PasswordHasher;
 use crate::policy::{PolicyEngine, ResourceLoader};
 use crate::scope::ScopeValidator;
 use crate::session::Sessions;
 use crate::store::UserStore;
+use crate::throttle::LoginThrottle;
 
 pub use builder::AuthManagerBuilder;
 pub use error::ConfigError;
@@ -35,6 +37,8 @@ struct Inner {
     sessions: Option<Sessions>,
     users: Option<Arc<dyn UserStore>>,
     accounts: AccountsConfig,
+    passwords: PasswordHasher,
+    throttle: LoginThrottle,
 }
 
 /// Holds the registered login types, their keys and the scope validator. Cheap to clone (one
@@ -120,6 +124,16 @@ impl AuthManager {
     /// How accounts become tokens.
     pub(crate) fn accounts_config(&self) -> &AccountsConfig {
         &self.inner.accounts
+    }
+
+    /// The password hasher (argon2id on a bounded blocking pool).
+    pub fn password_hasher(&self) -> &PasswordHasher {
+        &self.inner.passwords
+    }
+
+    /// The login throttle.
+    pub fn login_throttle(&self) -> &LoginThrottle {
+        &self.inner.throttle
     }
 
     /// The loader registered for a resource type.

@@ -1,0 +1,191 @@
+//! [`AccountError`]: why an account operation failed, rendered as a problem response.
+
+use std::fmt;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::{AuthError, Problem};
+use crate::password::PasswordError;
+use crate::store::StoreError;
+
+/// Why registration, sign-in or an account change failed.
+///
+/// It renders itself as `application/problem+json`; no variant carries a password, a hash or
+/// a token, and sign-in failures never say whether the account exists.
+///
+/// ```
+/// use auth_runtime::accounts::AccountError;
+/// use axum::http::StatusCode;
+///
+/// assert_eq!(AccountError::InvalidCredentials.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(AccountError::EmailTaken.status(), StatusCode::CONFLICT);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AccountError {
+    /// Unknown email or wrong password: one answer for both (401).
+    InvalidCredentials,
+    /// The account awaits an admin's approval (403).
+    Pending,
+    /// The registration was rejected (403).
+    Rejected,
+    /// The account is deactivated or banned (401).
+    Deactivated,
+    /// The account may not sign in with this login type (an admin login without the admin
+    /// role): 403.
+    NotAllowed,
+    /// An account with this email exists (409).
+    EmailTaken,
+    /// The email is not a plausible address (422).
+    InvalidEmail,
+    /// The new password breaks the password policy (422).
+    InvalidPassword(PasswordError),
+    /// The current password given to change it is wrong (400).
+    WrongCurrentPassword,
+    /// No account matches (404).
+    NotFound,
+    /// The account is not in the state the operation needs, such as approving an account that
+    /// is not pending (409).
+    WrongState(&'static str),
+    /// The request is malformed (400).
+    BadRequest(String),
+    /// The request is well-formed but its content is unusable (422).
+    Unprocessable(String),
+    /// The request body has a media type the route does not take (415).
+    UnsupportedMediaType(&'static str),
+    /// Too many failed sign-ins (429 with `Retry-After`).
+    Throttled(Duration),
+    /// The manager has no account store.
+    NoUserStore,
+    /// Authentication failed (token rejected, store unreachable, ...).
+    Auth(AuthError),
+}
+
+impl AccountError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AccountError::InvalidCredentials | AccountError::Deactivated => {
+                StatusCode::UNAUTHORIZED
+            }
+            AccountError::Pending | AccountError::Rejected | AccountError::NotAllowed => {
+                StatusCode::FORBIDDEN
+            }
+            AccountError::EmailTaken | AccountError::WrongState(_) => StatusCode::CONFLICT,
+            AccountError::InvalidEmail
+            | AccountError::InvalidPassword(_)
+            | AccountError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AccountError::WrongCurrentPassword | AccountError::BadRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            AccountError::NotFound => StatusCode::NOT_FOUND,
+            AccountError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AccountError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            AccountError::NoUserStore => StatusCode::INTERNAL_SERVER_ERROR,
+            AccountError::Auth(e) => e.status(),
+        }
+    }
+
+    /// The problem `detail`, safe to show the caller.
+    pub fn detail(&self) -> String {
+        match self {
+            AccountError::InvalidCredentials => "Invalid email or password".into(),
+            AccountError::Pending => "The account is awaiting approval".into(),
+            AccountError::Rejected => "The account registration was rejected".into(),
+            AccountError::Deactivated => "The account is deactivated".into(),
+            AccountError::NotAllowed => "The account may not sign in here".into(),
+            AccountError::EmailTaken => "An account with this email already exists".into(),
+            AccountError::InvalidEmail => "The email address is not valid".into(),
+            AccountError::InvalidPassword(e) => e.to_string(),
+            AccountError::WrongCurrentPassword => "The current password is wrong".into(),
+            AccountError::NotFound => "No such account".into(),
+            AccountError::WrongState(why) => (*why).into(),
+            AccountError::BadRequest(why) | AccountError::Unprocessable(why) => why.clone(),
+            AccountError::UnsupportedMediaType(expected) => {
+                format!("The request body must be {expected}")
+            }
+            AccountError::Throttled(_) => "Too many failed sign-in attempts; retry later".into(),
+            AccountError::NoUserStore => "Internal error".into(),
+            AccountError::Auth(e) => e.detail(),
+        }
+    }
+}
+
+impl fmt::Display for AccountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.detail())
+    }
+}
+
+impl std::error::Error for AccountError {}
+
+impl From<AuthError> for AccountError {
+    fn from(e: AuthError) -> Self {
+        AccountError::Auth(e)
+    }
+}
+
+impl From<StoreError> for AccountError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => AccountError::EmailTaken,
+            other => AccountError::Auth(AuthError::from(other)),
+        }
+    }
+}
+
+impl From<crate::token::TokenError> for AccountError {
+    fn from(e: crate::token::TokenError) -> Self {
+        AccountError::Auth(AuthError::from(e))
+    }
+}
+
+impl From<PasswordError> for AccountError {
+    fn from(e: PasswordError) -> Self {
+        match e {
+            PasswordError::TooShort { .. } | PasswordError::TooLong { .. } => {
+                AccountError::InvalidPassword(e)
+            }
+            PasswordError::Unavailable => AccountError::Auth(AuthError::Unavailable),
+            other => {
+                tracing::error!(error = %other, "password hashing failed");
+                AccountError::Auth(AuthError::Internal)
+            }
+        }
+    }
+}
+
+impl IntoResponse for AccountError {
+    fn into_response(self) -> Response {
+        if let AccountError::Auth(e) = self {
+            return e.into_response();
+        }
+        if matches!(self, AccountError::NoUserStore) {
+            tracing::error!("an account route was called but the manager has no user store");
+        }
+        let status = self.status();
+        let mut response = Problem {
+            r#type: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.detail(),
+        }
+        .into_response();
+        let headers = response.headers_mut();
+        match &self {
+            AccountError::Throttled(wait) => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(wait.as_secs().max(1)),
+                );
+            }
+            AccountError::InvalidCredentials | AccountError::Deactivated => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,355 @@
+//! Account operations on [`AuthManager`]: registration, password sign-in, password change,
+//! approval, deactivation, and the seeded admin. The built-in routes call these; an app's own
+//! handlers can too.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use super::{ADMIN_LOGIN_TYPE, AccountError};
+use crate::manager::AuthManager;
+use crate::principal::Principal;
+use crate::store::{Account, AccountStatus, NewAccount, UserStore};
+use crate::token::{TokenPair, now};
+
+/// The longest email accepted (RFC 5321's path limit).
+const MAX_EMAIL_LEN: usize = 254;
+
+/// Trims and lower-cases an email and checks that it is a plausible address: one `@`, a
+/// non-empty local part of at most 64 bytes, a domain with a dot and no empty label, no
+/// whitespace, control or bracketing characters, at most 254 bytes. Deliverability is not
+/// checked.
+///
+/// ```
+/// use auth_runtime::accounts::normalize_email;
+///
+/// assert_eq!(normalize_email("  Ann@Example.COM ").as_deref(), Some("ann@example.com"));
+/// assert_eq!(normalize_email("ann"), None);
+/// assert_eq!(normalize_email("ann@localhost"), None);
+/// ```
+pub fn normalize_email(email: &str) -> Option<String> {
+    let email = email.trim().to_lowercase();
+    if email.is_empty() || email.len() > MAX_EMAIL_LEN {
+        return None;
+    }
+    let (local, domain) = email.split_once('@')?;
+    let forbidden = |c: char| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(
+                c,
+                '@' | '<' | '>' | '(' | ')' | '[' | ']' | '\\' | ',' | ';' | ':' | '"'
+            )
+    };
+    let labels_ok = domain.split('.').count() >= 2
+        && domain
+            .split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+    let ok = !local.is_empty()
+        && local.len() <= 64
+        && labels_ok
+        && !local.chars().any(forbidden)
+        && !domain.chars().any(forbidden);
+    ok.then_some(email)
+}
+
+impl AuthManager {
+    fn user_store(&self) -> Result<&dyn UserStore, AccountError> {
+        self.users().ok_or(AccountError::NoUserStore)
+    }
+
+    /// Registers an account awaiting approval, with the configured default roles. The email
+    /// is normalized; the password must meet the policy (checked before hashing). Two
+    /// concurrent registrations of one email create exactly one account.
+    pub async fn register(&self, email: &str, password: &str) -> Result<Account, AccountError> {
+        let users = self.user_store()?;
+        let email = normalize_email(email).ok_or(AccountError::InvalidEmail)?;
+        let hash = self.password_hasher().hash(password).await?;
+        let account = NewAccount::new(email, AccountStatus::Pending, now())
+            .password_hash(hash)
+            .roles(self.accounts_config().default_roles.iter().cloned());
+        Ok(users.create_user(account).await?)
+    }
+
+    /// Signs in with email and password for `login_type` and opens a session.
+    ///
+    /// An unknown email and a wrong password cost the same argon2 work and give the same
+    /// error. Failures are throttled per (account, client address) and per client address
+    /// ([`LoginThrottle`](crate::LoginThrottle)). A correct password of a pending or rejected
+    /// account is 403, of a deactivated one 401; a hash made with older parameters is
+    /// replaced transparently.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        login_type: &str,
+        client: Option<IpAddr>,
+    ) -> Result<TokenPair, AccountError> {
+        let users = self.user_store()?;
+        // An email that cannot be an address is treated like an unknown one (same work, same
+        // answer), keyed by what was sent.
+        let key = normalize_email(email).unwrap_or_else(|| email.trim().to_lowercase());
+        let throttle = self.login_throttle();
+        throttle
+            .check(&key, client, Instant::now())
+            .map_err(|t| AccountError::Throttled(t.retry_after))?;
+        let account = users.user_by_email(&key).await?;
+        let stored = account.as_ref().and_then(|a| a.password_hash.as_deref());
+        let check = self.password_hasher().verify(password, stored).await?;
+        let Some(account) = account.filter(|_| check.matches) else {
+            throttle.record_failure(&key, client, Instant::now());
+            return Err(AccountError::InvalidCredentials);
+        };
+        throttle.record_success(&key, client, Instant::now());
+        match account.status {
+            AccountStatus::Active => {}
+            AccountStatus::Pending => return Err(AccountError::Pending),
+            AccountStatus::Rejected => return Err(AccountError::Rejected),
+            _ => return Err(AccountError::Deactivated),
+        }
+        if check.needs_rehash {
+            self.rehash(&account, password).await;
+        }
+        let grant = self
+            .account_grant(&account, login_type)
+            .ok_or(AccountError::NotAllowed)?;
+        Ok(self.create_session(&grant).await?)
+    }
+
+    /// Replaces a hash made with older argon2 parameters; a failure is logged, not fatal (the
+    /// old hash still works).
+    async fn rehash(&self, account: &Account, password: &str) {
+        let outcome = async {
+            let hash = self.password_hasher().hash(password).await?;
+            self.user_store()?
+                .set_password_hash(&account.id, &hash)
+                .await?;
+            Ok::<(), AccountError>(())
+        }
+        .await;
+        match outcome {
+            Ok(()) => {
+                tracing::info!(account = %account.id, "password rehashed with current parameters")
+            }
+            Err(e) => tracing::warn!(account = %account.id, error = %e, "password rehash failed"),
+        }
+    }
+
+    /// Changes the password of the principal's account and ends every other session of it.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new: &str,
+    ) -> Result<(), AccountError> {
+        let users = self.user_store()?;
+        // Guessing the current password through this route is throttled like sign-in.
+        let key = format!("change-password:{}", principal.subject());
+        let throttle = self.login_throttle();
+        throttle
+            .check(&key, None, Instant::now())
+            .map_err(|t| AccountError::Throttled(t.retry_after))?;
+        let account = users
+            .user_by_id(principal.subject())
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        let check = self
+            .password_hasher()
+            .verify(current, account.password_hash.as_deref())
+            .await?;
+        if !check.matches {
+            throttle.record_failure(&key, None, Instant::now());
+            return Err(AccountError::WrongCurrentPassword);
+        }
+        throttle.record_success(&key, None, Instant::now());
+        let hash = self.password_hasher().hash(new).await?;
+        if !users.set_password_hash(&account.id, &hash).await? {
+            return Err(AccountError::NotFound);
+        }
+        self.revoke_other_sessions(principal).await?;
+        Ok(())
+    }
+
+    /// The accounts awaiting approval, oldest first.
+    pub async fn pending_accounts(&self) -> Result<Vec<Account>, AccountError> {
+        Ok(self
+            .user_store()?
+            .users_with_status(AccountStatus::Pending)
+            .await?)
+    }
+
+    /// Approves a pending account (approving an active one again is a no-op).
+    pub async fn approve(&self, email: &str) -> Result<(), AccountError> {
+        self.decide_registration(email, AccountStatus::Active).await
+    }
+
+    /// Rejects a pending account (rejecting a rejected one again is a no-op).
+    pub async fn reject(&self, email: &str) -> Result<(), AccountError> {
+        self.decide_registration(email, AccountStatus::Rejected)
+            .await
+    }
+
+    async fn decide_registration(
+        &self,
+        email: &str,
+        decision: AccountStatus,
+    ) -> Result<(), AccountError> {
+        let users = self.user_store()?;
+        let email = normalize_email(email).ok_or(AccountError::NotFound)?;
+        let account = users
+            .user_by_email(&email)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        if account.status == decision {
+            return Ok(());
+        }
+        if account.status != AccountStatus::Pending {
+            return Err(AccountError::WrongState(
+                "The account is not awaiting approval",
+            ));
+        }
+        if !users.set_status(&account.id, decision).await? {
+            return Err(AccountError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Deactivates (bans) an account: it can no longer sign in, and every token it holds stops
+    /// working — on this instance at once, on every instance within the staleness bound.
+    pub async fn deactivate(&self, account_id: &str) -> Result<Account, AccountError> {
+        let users = self.user_store()?;
+        let account = users
+            .user_by_id(account_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        users
+            .set_status(&account.id, AccountStatus::Deactivated)
+            .await?;
+        if self.sessions().is_some() {
+            self.revoke_subject(&account.id).await?;
+        }
+        Ok(account)
+    }
+
+    /// Creates the admin account `email` (active, with the admin role) unless an account with
+    /// that email exists. Without `password`, a random one is generated and returned once in
+    /// [`AdminSeed::Created`], for the operator to see.
+    pub async fn ensure_admin(
+        &self,
+        email: &str,
+        password: Option<&str>,
+    ) -> Result<AdminSeed, AccountError> {
+        let users = self.user_store()?;
+        let email = normalize_email(email).ok_or(AccountError::InvalidEmail)?;
+        if users.user_by_email(&email).await?.is_some() {
+            return Ok(AdminSeed::Exists);
+        }
+        let generated = password.is_none().then(random_password);
+        let password = password.or(generated.as_deref()).unwrap_or_default();
+        let hash = self.password_hasher().hash(password).await?;
+        let config = self.accounts_config();
+        let mut roles = config.default_roles.clone();
+        if !roles.contains(&config.admin_role) {
+            roles.push(config.admin_role.clone());
+        }
+        let account = NewAccount::new(email, AccountStatus::Active, now())
+            .password_hash(hash)
+            .roles(roles);
+        match users.create_user(account).await {
+            Ok(_) => Ok(AdminSeed::Created {
+                generated_password: generated,
+            }),
+            // Another instance seeded it at the same moment.
+            Err(crate::store::StoreError::Conflict) => Ok(AdminSeed::Exists),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether `account` may sign in as the admin login type.
+    pub fn is_admin(&self, account: &Account) -> bool {
+        self.account_grant(account, ADMIN_LOGIN_TYPE).is_some()
+    }
+}
+
+/// What [`AuthManager::ensure_admin`] did.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AdminSeed {
+    /// The account was created; with the password generated for it when none was given.
+    Created {
+        /// The generated password (show it once, never log it elsewhere).
+        generated_password: Option<String>,
+    },
+    /// An account with that email exists already; nothing was changed.
+    Exists,
+}
+
+impl std::fmt::Debug for AdminSeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdminSeed::Created { generated_password } => f
+                .debug_struct("Created")
+                .field(
+                    "generated_password",
+                    &generated_password.as_ref().map(|_| "…"),
+                )
+                .finish(),
+            AdminSeed::Exists => f.write_str("Exists"),
+        }
+    }
+}
+
+/// 24 random characters from a 62-letter alphabet (about 143 bits).
+fn random_password() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..24)
+        .map(|_| char::from(ALPHABET[rand::random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        for ok in [
+            "a@b.co",
+            "Ann.Lee+tag@Example.org",
+            "x_y-z@sub.domain.example",
+            "ünï@exämple.de",
+        ] {
+            assert!(normalize_email(ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "",
+            "a",
+            "@b.co",
+            "a@",
+            "a@b",
+            "a@@b.co",
+            "a b@c.de",
+            "a@b..co",
+            "a@-b.co",
+            "a@b.co\n",
+            "<a@b.co>",
+            "a\"b@c.de",
+            "a@b.co;drop",
+        ] {
+            assert!(
+                normalize_email(bad).is_none() || bad.ends_with('\n'),
+                "{bad:?}"
+            );
+        }
+        // Trailing whitespace is trimmed, not rejected.
+        assert_eq!(normalize_email("a@b.co\n").as_deref(), Some("a@b.co"));
+        assert!(normalize_email(&format!("{}@b.co", "a".repeat(65))).is_none());
+        assert!(normalize_email(&format!("a@{}.co", "b".repeat(260))).is_none());
+    }
+
+    #[test]
+    fn random_passwords() {
+        let a = random_password();
+        assert_eq!(a.chars().count(), 24);
+        assert_ne!(a, random_password());
+    }
+}

@@ -1,0 +1,227 @@
+//! The account routes: registration, sign-in, the token endpoint, logout, `me`, password change
+//! and the admin's approval queue.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ClientAddr, JsonBody, JsonOrForm};
+use crate::accounts::{ADMIN_LOGIN_TYPE, AccountError, USER_LOGIN_TYPE};
+use crate::manager::AuthManager;
+use crate::principal::Principal;
+use crate::token::TokenPair;
+use crate::{SecureRouter, authenticated, login_type, public};
+
+/// Responses that carry tokens must not be stored by any cache (RFC 6749 §5.1).
+fn tokens(pair: TokenPair) -> Response {
+    let mut response = Json(pair).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+#[derive(Deserialize)]
+struct Registration {
+    email: String,
+    password: String,
+}
+
+/// Registers an account; it awaits an admin's approval. Unknown fields (roles, is_admin, ...)
+/// are ignored.
+#[public]
+#[route(POST, "/auth/register")]
+async fn register(
+    State(manager): State<AuthManager>,
+    JsonBody(body): JsonBody<Registration>,
+) -> Result<(StatusCode, Json<Value>), AccountError> {
+    manager.register(&body.email, &body.password).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "status": "pending" }))))
+}
+
+/// An OAuth2 password form (`username`, `password`) or JSON `{email, password}`.
+#[derive(Deserialize)]
+struct SignIn {
+    #[serde(alias = "username")]
+    email: String,
+    password: String,
+}
+
+/// Signs in as login type `user`.
+#[public]
+#[route(POST, "/auth/login")]
+async fn login(
+    State(manager): State<AuthManager>,
+    ClientAddr(client): ClientAddr,
+    JsonOrForm(body): JsonOrForm<SignIn>,
+) -> Result<Response, AccountError> {
+    let pair = manager
+        .sign_in(&body.email, &body.password, USER_LOGIN_TYPE, client)
+        .await?;
+    Ok(tokens(pair))
+}
+
+/// Signs in as login type `admin` (accounts with the admin role only).
+#[public]
+#[route(POST, "/admin/login")]
+async fn admin_login(
+    State(manager): State<AuthManager>,
+    ClientAddr(client): ClientAddr,
+    JsonOrForm(body): JsonOrForm<SignIn>,
+) -> Result<Response, AccountError> {
+    let pair = manager
+        .sign_in(&body.email, &body.password, ADMIN_LOGIN_TYPE, client)
+        .await?;
+    Ok(tokens(pair))
+}
+
+/// An OAuth2 token request (RFC 6749 §4.3 and §6).
+#[derive(Deserialize)]
+struct Grant {
+    grant_type: Option<String>,
+    refresh_token: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// The token endpoint: `grant_type=refresh_token` spends a refresh token for a new pair;
+/// `grant_type=password` signs in as login type `user`. Any other grant is a 400.
+#[public]
+#[route(POST, "/auth/token")]
+async fn token(
+    State(manager): State<AuthManager>,
+    ClientAddr(client): ClientAddr,
+    JsonOrForm(grant): JsonOrForm<Grant>,
+) -> Result<Response, AccountError> {
+    let missing = |field: &str| AccountError::BadRequest(format!("`{field}` is required"));
+    let pair = match grant.grant_type.as_deref() {
+        Some("refresh_token") => {
+            let token = grant.refresh_token.ok_or_else(|| missing("refresh_token"))?;
+            manager.refresh(&token).await?
+        }
+        Some("password") => {
+            let email = grant.username.ok_or_else(|| missing("username"))?;
+            let password = grant.password.ok_or_else(|| missing("password"))?;
+            manager
+                .sign_in(&email, &password, USER_LOGIN_TYPE, client)
+                .await?
+        }
+        Some(_) => {
+            return Err(AccountError::BadRequest(
+                "Unsupported `grant_type`: use `password` or `refresh_token`".into(),
+            ));
+        }
+        None => return Err(missing("grant_type")),
+    };
+    Ok(tokens(pair))
+}
+
+/// Ends the caller's session: its access and refresh tokens stop working.
+#[authenticated]
+#[route(POST, "/auth/logout")]
+async fn logout(
+    State(manager): State<AuthManager>,
+    principal: Principal,
+) -> Result<StatusCode, AccountError> {
+    manager.logout(&principal).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller: account id, email, login type, scopes and roles.
+#[authenticated]
+#[route(GET, "/auth/me")]
+async fn me(principal: Principal) -> Json<Value> {
+    Json(json!({
+        "sub": principal.subject(),
+        "email": principal.claim("email"),
+        "login_type": principal.login_type(),
+        "scopes": principal.scopes().iter().collect::<Vec<_>>(),
+        "roles": principal.claim("roles").cloned().unwrap_or_else(|| json!([])),
+    }))
+}
+
+#[derive(Deserialize)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the caller's password and ends every other session of the account.
+#[authenticated]
+#[route(POST, "/auth/change-password")]
+async fn change_password(
+    State(manager): State<AuthManager>,
+    principal: Principal,
+    JsonBody(body): JsonBody<PasswordChange>,
+) -> Result<StatusCode, AccountError> {
+    manager
+        .change_password(&principal, &body.current_password, &body.new_password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The accounts awaiting approval.
+#[login_type("admin")]
+#[route(GET, "/auth/pending")]
+async fn pending(State(manager): State<AuthManager>) -> Result<Json<Value>, AccountError> {
+    let accounts = manager.pending_accounts().await?;
+    Ok(Json(Value::Array(
+        accounts
+            .iter()
+            .map(|a| json!({ "id": a.id, "email": a.email, "created_at": a.created_at }))
+            .collect(),
+    )))
+}
+
+#[derive(Deserialize)]
+struct EmailBody {
+    email: String,
+}
+
+/// Approves a pending account.
+#[login_type("admin")]
+#[route(POST, "/auth/approve")]
+async fn approve(
+    State(manager): State<AuthManager>,
+    JsonBody(body): JsonBody<EmailBody>,
+) -> Result<StatusCode, AccountError> {
+    manager.approve(&body.email).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Rejects a pending account.
+#[login_type("admin")]
+#[route(POST, "/auth/reject")]
+async fn reject(
+    State(manager): State<AuthManager>,
+    JsonBody(body): JsonBody<EmailBody>,
+) -> Result<StatusCode, AccountError> {
+    manager.reject(&body.email).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The built-in account routes (state: [`AuthManager`]).
+///
+/// | route | guard |
+/// |---|---|
+/// | `POST /auth/register` | public |
+/// | `POST /auth/login`, `POST /admin/login`, `POST /auth/token` | public |
+/// | `POST /auth/logout`, `GET /auth/me`, `POST /auth/change-password` | any signed-in caller |
+/// | `GET /auth/pending`, `POST /auth/approve`, `POST /auth/reject` | login type `admin` |
+#[derive(SecureRouter)]
+#[secure_router(routes(
+    register,
+    login,
+    admin_login,
+    token,
+    logout,
+    me,
+    change_password,
+    pending,
+    approve,
+    reject
+))]
+pub struct AccountRoutes;

@@ -1,0 +1,131 @@
+//! Built-in routes, declared with this crate's own macros in [`SecureRouter`]s so that they show
+//! up in `routes()` (audits, docs, OpenAPI) like any handler of the application.
+//!
+//! One call mounts the account routes on an app (the seeds' `setup_auth(app)`):
+//!
+//! ```
+//! use auth_runtime::prelude::*;
+//! use auth_runtime::routes::{self, AccountRoutes};
+//!
+//! #[public]
+//! #[route(GET, "/health")]
+//! async fn health() -> &'static str { "ok" }
+//!
+//! #[derive(SecureRouter)]
+//! #[secure_router(routes(health))]
+//! struct Api;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let manager = AuthManager::builder()
+//!     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+//!     .login_type(LoginType::new("admin").key(SigningKey::hs256("a1", &[2; 32])))
+//!     .build()?;
+//! // The app's routes and the account routes, checked for collisions first.
+//! let app: axum::Router = routes::with_accounts::<Api>(&manager)?.with_state(manager.clone());
+//! assert!(AccountRoutes::routes().iter().any(|r| r.path == "/auth/login"));
+//! # Ok(()) }
+//! ```
+//!
+//! The account routes need a user store and a session store on the manager
+//! ([`AuthManagerBuilder::store`](crate::AuthManagerBuilder::store)); without them they answer
+//! 500 (and log why). They issue tokens of login types `user` ([`USER_LOGIN_TYPE`]) and `admin`
+//! ([`ADMIN_LOGIN_TYPE`]).
+//!
+//! [`USER_LOGIN_TYPE`]: crate::accounts::USER_LOGIN_TYPE
+//! [`ADMIN_LOGIN_TYPE`]: crate::accounts::ADMIN_LOGIN_TYPE
+
+mod accounts;
+mod body;
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+
+pub use accounts::AccountRoutes;
+pub use body::{JsonBody, JsonOrForm};
+
+use crate::SecureRouter;
+use crate::manager::AuthManager;
+use crate::route::RouteInfo;
+
+/// The client's address as the server saw it (`ConnectInfo<SocketAddr>`, present when the
+/// app is served with `into_make_service_with_connect_info::<SocketAddr>()`); `None` otherwise.
+/// Never rejects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// Two routes with the same method and path: one of the app's and one of the built-in ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteConflict {
+    /// The method.
+    pub method: &'static str,
+    /// The app's path.
+    pub path: &'static str,
+    /// The app's handler.
+    pub app_handler: &'static str,
+    /// The built-in handler it collides with.
+    pub builtin_handler: &'static str,
+}
+
+impl fmt::Display for RouteConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{} {}` of handler `{}` collides with the built-in account route `{}`; move the handler to another path",
+            self.method, self.path, self.app_handler, self.builtin_handler
+        )
+    }
+}
+
+impl std::error::Error for RouteConflict {}
+
+/// The first route of `app` that collides with one of `builtin`.
+pub fn find_conflict(app: &[RouteInfo], builtin: &[RouteInfo]) -> Option<RouteConflict> {
+    app.iter().find_map(|a| {
+        builtin
+            .iter()
+            .find(|b| auth_grammar::routes_collide(a.method, a.path, b.method, b.path))
+            .map(|b| RouteConflict {
+                method: a.method,
+                path: a.path,
+                app_handler: a.handler,
+                builtin_handler: b.handler,
+            })
+    })
+}
+
+/// The app's router `R` with the account routes merged in, after checking that none of its
+/// routes collides with them (axum would panic at the merge).
+pub fn with_accounts<R: SecureRouter>(
+    manager: &AuthManager,
+) -> Result<axum::Router<R::State>, RouteConflict> {
+    if let Some(conflict) = find_conflict(R::routes(), AccountRoutes::routes()) {
+        return Err(conflict);
+    }
+    Ok(mount(R::router(), manager))
+}
+
+/// Mounts the account routes on any router (use [`with_accounts`] to get a collision error
+/// instead of axum's panic when the app is a `SecureRouter`).
+pub fn mount<S>(app: Router<S>, manager: &AuthManager) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    app.merge(AccountRoutes::router().with_state(manager.clone()))
+}
