@@ -2,18 +2,21 @@
 //!
 //! The backend is chosen at run time by URL (`sqlite://…` or `postgres://…`), so the stores are
 //! traits held as `Arc<dyn …>` in the [`AuthManager`](crate::AuthManager), with boxed futures
-//! ([`StoreFuture`]) and one typed error ([`StoreError`]). `SqlStore` implements both traits
+//! ([`StoreFuture`]) and one typed error ([`StoreError`]). [`SqlStore`] implements both traits
 //! on SQLite (the embedded default: a file created with its schema on first start) and on
 //! PostgreSQL; its migrations ship in the crate and run when it connects.
 //!
 //! An application can plug its own account table by implementing [`UserStore`] (the
-//! `UserRepositoryPort` idea), and keep `SqlStore` for sessions.
+//! `UserRepositoryPort` idea), and keep [`SqlStore`] for sessions.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
 use serde_json::{Map, Value};
+
+mod sql;
+pub use sql::SqlStore;
 
 /// The boxed future every store method returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -102,7 +105,7 @@ impl fmt::Display for AccountStatus {
 #[non_exhaustive]
 pub struct Account {
     /// The account id: the `sub` of its tokens. Canonical (a store that parses ids, such as
-    /// `SqlStore`, returns the same string for `7`, `007` and `+7`).
+    /// [`SqlStore`], returns the same string for `7`, `007` and `+7`).
     pub id: String,
     /// The email, as normalized when it was stored (trimmed, lower case).
     pub email: String,
