@@ -1157,6 +1157,18 @@ async fn unsupported_urls_are_refused_without_echoing_secrets() {
 }
 
 #[tokio::test]
+async fn a_sqlite_url_without_a_file_is_refused() {
+    for url in ["sqlite:", "sqlite://", "sqlite://?mode=rwc"] {
+        match SqlStore::connect(url).await {
+            Err(StoreError::Backend(message)) => {
+                assert!(message.contains("no database file"), "{url}: {message}")
+            }
+            other => panic!("{url}: expected Backend, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn url_forms_are_accepted() {
     // sqlite:path (no slashes), a missing parent directory, and the scheme in any case.
     let dir = std::env::temp_dir().join(format!("auth-store-test-{}", uuid::Uuid::new_v4()));

@@ -335,6 +335,13 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
         .split_once('?')
         .unwrap_or((rest.trim_start_matches("//"), ""));
     let in_memory = database == ":memory:" || params.split('&').any(|p| p == "mode=memory");
+    if database.is_empty() && !in_memory {
+        // SQLite would open a private temporary database per connection: nothing shared,
+        // nothing kept.
+        return Err(StoreError::Backend(
+            "the sqlite: URL names no database file".into(),
+        ));
+    }
     if !in_memory
         && let Some(dir) = options.get_filename().parent()
         && !dir.as_os_str().is_empty()
