@@ -37,6 +37,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use std::{fmt, future::Future};
 
 use serde_json::{Map, Value};
+use sqlx::Executor as _;
 use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
@@ -260,10 +261,10 @@ impl SqlStore {
         let result = on_pool!(self, |p, d| {
             let mut tx = p.begin_with(d.begin).await?;
             if let Some(lock) = d.migration_lock {
-                sqlx::raw_sql(lock).execute(&mut *tx).await?;
+                (&mut *tx).execute(sqlx::raw_sql(lock)).await?;
             }
-            sqlx::raw_sql(CREATE_SCHEMA_VERSION)
-                .execute(&mut *tx)
+            (&mut *tx)
+                .execute(sqlx::raw_sql(CREATE_SCHEMA_VERSION))
                 .await?;
             let applied: Vec<i64> =
                 sqlx::query_scalar("SELECT version FROM auth_schema_version ORDER BY version")
@@ -273,7 +274,7 @@ impl SqlStore {
                 if applied.contains(&m.version) {
                     continue;
                 }
-                sqlx::raw_sql(m.sql).execute(&mut *tx).await?;
+                (&mut *tx).execute(sqlx::raw_sql(m.sql)).await?;
                 sqlx::query(
                     "INSERT INTO auth_schema_version (version, description, applied_at) \
                      VALUES ($1, $2, $3)",
@@ -334,6 +335,13 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
         .split_once('?')
         .unwrap_or((rest.trim_start_matches("//"), ""));
     let in_memory = database == ":memory:" || params.split('&').any(|p| p == "mode=memory");
+    if database.is_empty() && !in_memory {
+        // SQLite would open a private temporary database per connection: nothing shared,
+        // nothing kept.
+        return Err(StoreError::Backend(
+            "the sqlite: URL names no database file".into(),
+        ));
+    }
     if !in_memory
         && let Some(dir) = options.get_filename().parent()
         && !dir.as_os_str().is_empty()
@@ -889,6 +897,15 @@ mod tests {
         assert_eq!(scheme("no scheme here"), None);
         assert_eq!(scheme("u ser:secret@host"), None);
         assert_eq!(scheme(":secret"), None);
+    }
+
+    #[test]
+    fn futures_are_send() {
+        // `tokio::spawn` and `StoreFuture` need `Send` futures; sqlx's generic `async fn`s
+        // (`RawSql::execute` with `&mut *tx`) are not "general enough" for that, so raw SQL
+        // goes through `Executor::execute` instead. This fails to compile if that regresses.
+        fn send<T: Send>(_: &T) {}
+        send(&SqlStore::connect("sqlite::memory:"));
     }
 
     #[test]

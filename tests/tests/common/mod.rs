@@ -1,7 +1,10 @@
 //! Shared helpers for the in-process HTTP tests: requests through `tower::ServiceExt::oneshot`,
-//! problem-document assertions, and token forging.
+//! problem-document assertions, and token forging; [`db`]: database fixtures (a fresh SQLite
+//! file or PostgreSQL database per test) for the store tests.
 
 #![allow(dead_code, unreachable_pub)]
+
+pub mod db;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
