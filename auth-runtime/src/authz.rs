@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams};
 use axum::http::request::Parts;
 use serde_json::Map;
@@ -11,7 +12,7 @@ use serde_json::Map;
 use crate::error::{AuthError, MissingScopes};
 use crate::guard::HandlerSpec;
 use crate::manager::AuthManager;
-use crate::policy::{Environment, PolicyContext};
+use crate::policy::{Environment, LoadError, PolicyContext};
 use crate::principal::Principal;
 use crate::route::PolicyRequirement;
 use crate::scope::ScopeRequirement;
@@ -47,7 +48,15 @@ impl AuthManager {
                     .iter()
                     .map(|(k, v)| (k.to_owned(), v.to_owned()))
                     .collect(),
-                Err(_) => Vec::new(),
+                // Parameters that cannot be read are an error, never an empty list (a rule
+                // comparing against one would otherwise see it as missing).
+                Err(RawPathParamsRejection::InvalidUtf8InPathParam(_)) => {
+                    return Err(AuthError::InvalidPathParameter);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "a policy was checked outside a routed request");
+                    return Err(AuthError::Internal);
+                }
             };
         let resource = match self.resource_loader(policy.resource) {
             None => Map::new(),
@@ -61,6 +70,10 @@ impl AuthManager {
                     return Err(AuthError::ResourceNotFound {
                         resource: policy.resource.to_owned(),
                     });
+                }
+                Err(LoadError::Unavailable(message)) => {
+                    tracing::warn!(resource = policy.resource, error = %message, "resource loader cannot reach its store");
+                    return Err(AuthError::Unavailable);
                 }
                 Err(message) => {
                     tracing::error!(resource = policy.resource, error = %message, "resource loader failed");

@@ -158,6 +158,9 @@ pub enum AuthError {
         /// The resource type.
         resource: String,
     },
+    /// A path parameter is not valid UTF-8 once percent-decoded, so a policy cannot read it
+    /// (400).
+    InvalidPathParameter,
     /// The session store cannot be reached, or the revocation list is older than its
     /// staleness bound: 503, never an allow. Retry later.
     Unavailable,
@@ -175,7 +178,9 @@ impl AuthError {
             | AuthError::MalformedAuthorization { .. }
             | AuthError::InvalidToken { .. }
             | AuthError::LoginTypeMismatch { .. } => StatusCode::UNAUTHORIZED,
-            AuthError::DuplicateAuthorization => StatusCode::BAD_REQUEST,
+            AuthError::DuplicateAuthorization | AuthError::InvalidPathParameter => {
+                StatusCode::BAD_REQUEST
+            }
             AuthError::InsufficientScope { .. }
             | AuthError::MissingRole { .. }
             | AuthError::PolicyDenied { .. } => StatusCode::FORBIDDEN,
@@ -188,7 +193,7 @@ impl AuthError {
     /// The problem `title`.
     pub fn title(&self) -> &'static str {
         match self {
-            AuthError::DuplicateAuthorization => "Bad Request",
+            AuthError::DuplicateAuthorization | AuthError::InvalidPathParameter => "Bad Request",
             AuthError::ResourceNotFound { .. } => "Not Found",
             AuthError::Internal => "Internal Server Error",
             AuthError::Unavailable => "Service Unavailable",
@@ -240,6 +245,9 @@ impl AuthError {
             AuthError::Unavailable => {
                 "Authentication is temporarily unavailable; try again shortly".into()
             }
+            AuthError::InvalidPathParameter => {
+                "A path parameter is not valid UTF-8 once percent-decoded".into()
+            }
             AuthError::Internal => "Internal error".into(),
         }
     }
@@ -272,6 +280,7 @@ impl AuthError {
             AuthError::PolicyDenied { .. }
             | AuthError::ResourceNotFound { .. }
             | AuthError::DuplicateAuthorization
+            | AuthError::InvalidPathParameter
             | AuthError::Unavailable
             | AuthError::Internal => None,
         }

@@ -243,8 +243,94 @@ fn attribute_compared_with_attribute() {
     ));
 }
 
+/// DESIGN §3a: conditions fail closed. A deny rule whose condition reads a missing attribute
+/// applies (the request is denied); an allow rule's does not (nothing is allowed by it).
 #[test]
-fn a_missing_attribute_on_either_side_makes_any_condition_false() {
+fn a_missing_attribute_makes_a_deny_rule_apply() {
+    let engine = PolicyEngine::builder()
+        .rule(
+            PolicyRule::allow("admins")
+                .actions(["users:ban"])
+                .resources(["users"])
+                .scopes(["admin:*"]),
+        )
+        .rule(
+            PolicyRule::deny("no-self-ban")
+                .actions(["users:ban"])
+                .resources(["users"])
+                .when(Attr::subject("sub").eq(Attr::resource("id"))),
+        )
+        .rule(
+            PolicyRule::deny("suspended")
+                .actions(["users:ban"])
+                .resources(["users"])
+                .when(Attr::subject("account_status").ne("active")),
+        )
+        .build()
+        .expect("valid rules");
+    let base = PolicyRequest::new("users:ban", "users");
+    let admin = json!({ "sub": "1", "scope": "admin:*", "account_status": "active" });
+    // Every attribute present: the admin may ban account 2, not account 1 (themselves).
+    assert!(
+        engine
+            .decide_now(
+                &base
+                    .clone()
+                    .subject(admin.clone())
+                    .resource(json!({ "id": "2" }))
+            )
+            .is_allowed_by("admins")
+    );
+    assert!(
+        engine
+            .decide_now(
+                &base
+                    .clone()
+                    .subject(admin.clone())
+                    .resource(json!({ "id": "1" }))
+            )
+            .is_denied_by("no-self-ban")
+    );
+    // The resource id is missing (no loader, a loader that forgot it): the self-ban rule
+    // cannot tell, so it applies.
+    let decision = engine.decide_now(&base.clone().subject(admin.clone()).resource(json!({})));
+    assert!(decision.is_denied_by("no-self-ban"), "{decision}");
+    // The subject has no status claim: `!= "active"` reads a missing attribute, so the
+    // suspended rule applies.
+    let no_status = json!({ "sub": "1", "scope": "admin:*" });
+    let decision = engine.decide_now(
+        &base
+            .clone()
+            .subject(no_status)
+            .resource(json!({ "id": "2" })),
+    );
+    assert!(decision.is_denied_by("suspended"), "{decision}");
+    // `exists` tests presence itself: a deny rule on `exists` does not apply to a missing one.
+    let exists = PolicyEngine::builder()
+        .rule(PolicyRule::allow("all").actions(["a:b"]).resources(["r"]))
+        .rule(
+            PolicyRule::deny("flagged")
+                .actions(["a:b"])
+                .resources(["r"])
+                .when(Attr::subject("flag").exists()),
+        )
+        .build()
+        .expect("valid rules");
+    let request = PolicyRequest::new("a:b", "r");
+    assert!(
+        exists
+            .decide_now(&request.clone().subject(json!({})))
+            .is_allowed_by("all")
+    );
+    assert!(
+        exists
+            .decide_now(&request.subject(json!({ "flag": false })))
+            .is_denied_by("flagged")
+    );
+}
+
+#[test]
+fn a_missing_attribute_on_either_side_makes_an_allow_condition_false() {
     let present = json!({ "a": 1 });
     let empty = json!({});
     // Missing left-hand side.
@@ -1350,7 +1436,7 @@ mod http {
                         "gone" => return Ok(None),
                         _ => return Err("db down: connection refused".into()),
                     };
-                    Ok(Some(
+                    Ok::<_, String>(Some(
                         LoadedResource::new(
                             json!({ "owner": owner, "id": id, "path": format!("/docs/{id}") }),
                         )

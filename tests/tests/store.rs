@@ -1125,7 +1125,7 @@ async fn an_unreachable_database_fails_to_connect_quickly_as_unavailable() {
     );
 
     // SQLite: the parent "directory" is a regular file.
-    let file = std::env::temp_dir().join(format!("auth-store-test-{}", uuid::Uuid::new_v4()));
+    let file = std::env::temp_dir().join(format!("auth-store-test-{}", common::db::unique_name()));
     std::fs::write(&file, b"not a directory").unwrap();
     let url = format!("sqlite://{}", file.join("sub").join("auth.db").display());
     let dead = SqlStore::connect(&url).await;
@@ -1171,7 +1171,7 @@ async fn a_sqlite_url_without_a_file_is_refused() {
 #[tokio::test]
 async fn url_forms_are_accepted() {
     // sqlite:path (no slashes), a missing parent directory, and the scheme in any case.
-    let dir = std::env::temp_dir().join(format!("auth-store-test-{}", uuid::Uuid::new_v4()));
+    let dir = std::env::temp_dir().join(format!("auth-store-test-{}", common::db::unique_name()));
     let path = dir.join("nested").join("auth.db");
     for url in [
         format!("sqlite:{}", path.display()),

@@ -248,22 +248,21 @@ pub(crate) fn lookup<'a>(root: &'a serde_json::Map<String, Value>, key: &str) ->
 }
 
 impl Condition {
-    pub(crate) fn holds(&self, ctx: &PolicyContext) -> bool {
-        let Some(lhs) = ctx.resolve(&self.attr) else {
-            return false;
-        };
+    /// `Some(result)`, or `None` when an attribute the condition reads is missing (the rule's
+    /// effect decides what that means: a deny rule applies, an allow rule does not). `exists`
+    /// is never `None`: a missing attribute is what it tests.
+    pub(crate) fn evaluate(&self, ctx: &PolicyContext) -> Option<bool> {
+        let lhs = ctx.resolve(&self.attr);
         if self.op == Op::Exists {
-            return true;
+            return Some(lhs.is_some());
         }
+        let lhs = lhs?;
         let rhs: Cow<'_, Value> = match &self.operand {
             Some(Operand::Value(v)) => Cow::Borrowed(v),
-            Some(Operand::Attr(a)) => match ctx.resolve(a) {
-                Some(v) => v,
-                None => return false,
-            },
-            None => return false,
+            Some(Operand::Attr(a)) => ctx.resolve(a)?,
+            None => return Some(false),
         };
-        compare(self.op, &lhs, &rhs)
+        Some(compare(self.op, &lhs, &rhs))
     }
 }
 

@@ -51,27 +51,73 @@ impl LoadedResource {
     }
 }
 
+/// Why a [`ResourceLoader`] could not load. The message is logged, never sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// Where the resource lives cannot be reached: 503.
+    Unavailable(String),
+    /// Anything else: 500.
+    Failed(String),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Unavailable(m) => write!(f, "unavailable: {m}"),
+            LoadError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<String> for LoadError {
+    fn from(message: String) -> Self {
+        LoadError::Failed(message)
+    }
+}
+
+impl From<&str> for LoadError {
+    fn from(message: &str) -> Self {
+        LoadError::Failed(message.to_owned())
+    }
+}
+
+impl From<crate::store::StoreError> for LoadError {
+    fn from(e: crate::store::StoreError) -> Self {
+        if e.is_unavailable() {
+            LoadError::Unavailable(e.to_string())
+        } else {
+            LoadError::Failed(e.to_string())
+        }
+    }
+}
+
 /// The boxed future a [`ResourceLoader`] returns.
-pub type LoadFuture = Pin<Box<dyn Future<Output = Result<Option<LoadedResource>, String>> + Send>>;
+pub type LoadFuture =
+    Pin<Box<dyn Future<Output = Result<Option<LoadedResource>, LoadError>> + Send>>;
 
 /// Loads the resource a policy decides about, from the request's path parameters. Register one
 /// per resource type with
 /// [`AuthManagerBuilder::resource_loader`](crate::AuthManagerBuilder::resource_loader).
-/// `Ok(None)` answers 404; `Err` answers 500 (the message is logged, never sent).
+/// `Ok(None)` answers 404; `Err` answers 503 for [`LoadError::Unavailable`] (a
+/// [`StoreError`](crate::store::StoreError) that could not reach its store converts to it) and
+/// 500 otherwise (the message is logged, never sent).
 ///
-/// Any `Fn(Vec<(String, String)>) -> impl Future<Output = Result<Option<LoadedResource>, String>>`
-/// closure is a loader.
+/// Any `Fn(Vec<(String, String)>) -> impl Future<Output = Result<Option<LoadedResource>, E>>`
+/// closure is a loader, for an error `E` such as `String` or `StoreError`.
 pub trait ResourceLoader: Send + Sync + 'static {
     /// Loads the resource named by the path parameters.
     fn load(&self, params: Vec<(String, String)>) -> LoadFuture;
 }
 
-impl<F, Fut> ResourceLoader for F
+impl<F, Fut, E> ResourceLoader for F
 where
     F: Fn(Vec<(String, String)>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Option<LoadedResource>, String>> + Send + 'static,
+    Fut: Future<Output = Result<Option<LoadedResource>, E>> + Send + 'static,
+    E: Into<LoadError>,
 {
     fn load(&self, params: Vec<(String, String)>) -> LoadFuture {
-        Box::pin(self(params))
+        let future = self(params);
+        Box::pin(async move { future.await.map_err(Into::into) })
     }
 }

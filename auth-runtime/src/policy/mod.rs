@@ -53,7 +53,7 @@ pub use context::{Environment, PolicyContext, PolicyRequest};
 pub use decision::Decision;
 pub use engine::{PolicyEngine, PolicyEngineBuilder, PolicyError};
 pub use file::{Evaluators, PolicyFileError};
-pub use loader::{LoadFuture, LoadedResource, ResourceLoader};
+pub use loader::{LoadError, LoadFuture, LoadedResource, ResourceLoader};
 pub use rule::PolicyRule;
 
 /// Allow or deny.

@@ -195,7 +195,12 @@ impl PolicyRule {
                 return false;
             }
         }
-        self.conditions.iter().all(|c| c.holds(ctx))
+        // Fail closed: a condition that reads a missing attribute counts as true in a deny rule
+        // (the rule applies) and as false in an allow rule.
+        let missing = self.effect == Effect::Deny;
+        self.conditions
+            .iter()
+            .all(|c| c.evaluate(ctx).unwrap_or(missing))
             && self.evaluators.iter().all(|e| match e {
                 Evaluator::Sync(f) => f(ctx),
                 Evaluator::Async(_) => true,

@@ -99,7 +99,9 @@ async fn token(
     let missing = |field: &str| AccountError::BadRequest(format!("`{field}` is required"));
     let pair = match grant.grant_type.as_deref() {
         Some("refresh_token") => {
-            let token = grant.refresh_token.ok_or_else(|| missing("refresh_token"))?;
+            let token = grant
+                .refresh_token
+                .ok_or_else(|| missing("refresh_token"))?;
             manager.refresh(&token).await?
         }
         Some("password") => {

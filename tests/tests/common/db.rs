@@ -250,5 +250,10 @@ pub fn redact(url: &str) -> String {
 }
 
 fn random_suffix() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    unique_name()
+}
+
+/// 32 random hex digits, for database and file names.
+pub fn unique_name() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
