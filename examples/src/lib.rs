@@ -1,35 +1,50 @@
 //! The reference server of `DESIGN.md` §5, as a library so tests can drive it in-process.
 //!
-//! Run it with `cargo run -p examples --bin server`.
+//! Run it with `cargo run -p examples --bin server`. Accounts, sessions and revocations live in
+//! the database named by `DATABASE_URL` (default: an SQLite file, `./data/auth.db`, created with
+//! its schema on first start; or `postgres://...`).
 
 use std::time::Duration;
 
-use auth_runtime::policy::{Attr, PolicyRule};
+use auth_runtime::accounts::AdminSeed;
+use auth_runtime::policy::{Attr, LoadedResource, PolicyRule};
 use auth_runtime::prelude::*;
-use auth_runtime::{ConfigError, HierarchicalScopes, Problem};
+use auth_runtime::routes::{self, RouteConflict};
+use auth_runtime::store::{Account, SqlStore, StoreError, UserStore};
+use auth_runtime::{AuthManagerBuilder, ConfigError, HierarchicalScopes, SessionConfig};
 use axum::Json;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 /// The issuer of every token of the reference server.
 pub const ISSUER: &str = "auth-demo";
 
+/// The default database: an SQLite file next to the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/auth.db";
+
 /// Settings read from the environment (see [`Settings::from_env`]).
 #[derive(Clone)]
 pub struct Settings {
     /// `AUTH_ADDR`, default `127.0.0.1:3000`.
     pub addr: String,
+    /// `DATABASE_URL`, default [`DEFAULT_DATABASE_URL`].
+    pub database_url: String,
     /// `AUTH_USER_SECRET`: HS256 secret of login type `user`.
     pub user_secret: Vec<u8>,
     /// `AUTH_ADMIN_SECRET`: HS256 secret of login type `admin`.
     pub admin_secret: Vec<u8>,
+    /// `AUTH_ADMIN_EMAIL`, default [`DEFAULT_ADMIN_EMAIL`].
+    pub admin_email: String,
+    /// `AUTH_ADMIN_PASSWORD`; without it a random password is generated and printed once.
+    pub admin_password: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
             .field("addr", &self.addr)
+            .field("admin_email", &self.admin_email)
             .finish_non_exhaustive()
     }
 }
@@ -38,9 +53,10 @@ impl Settings {
     /// Reads the settings; a missing secret is replaced by a random one, with a warning (tokens
     /// then stop working at the next restart).
     pub fn from_env() -> Self {
-        let secret = |name: &str| match std::env::var(name) {
-            Ok(s) if !s.is_empty() => s.into_bytes(),
-            _ => {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let secret = |name: &str| match var(name) {
+            Some(s) => s.into_bytes(),
+            None => {
                 tracing::warn!(
                     "{name} is not set: using a random secret for this run; tokens will not survive a restart"
                 );
@@ -48,12 +64,18 @@ impl Settings {
             }
         };
         Settings {
-            addr: std::env::var("AUTH_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into()),
+            addr: var("AUTH_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into()),
+            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             user_secret: secret("AUTH_USER_SECRET"),
             admin_secret: secret("AUTH_ADMIN_SECRET"),
+            admin_email: var("AUTH_ADMIN_EMAIL").unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.into()),
+            admin_password: var("AUTH_ADMIN_PASSWORD"),
         }
     }
 }
+
+/// The seeded admin's email when `AUTH_ADMIN_EMAIL` is not set.
+pub const DEFAULT_ADMIN_EMAIL: &str = "admin@localhost";
 
 /// 32 random bytes, hex-encoded (64 ASCII bytes).
 pub fn random_secret() -> Vec<u8> {
@@ -66,9 +88,16 @@ pub fn random_secret() -> Vec<u8> {
 }
 
 /// The login types of the reference server: `user` (15 min) and `admin` (60 min), issuer
-/// `auth-demo`, no audience, 30 s leeway, refresh tokens valid one day.
-pub fn manager(settings: &Settings) -> Result<AuthManager, ConfigError> {
+/// `auth-demo`, no audience, 30 s leeway, refresh tokens valid one day; accounts, sessions and
+/// revocations in `store`.
+pub fn manager(settings: &Settings, store: SqlStore) -> Result<AuthManager, ConfigError> {
+    builder(settings, store).build()
+}
+
+/// [`manager`]'s configuration, for tests that change a setting before building.
+pub fn builder(settings: &Settings, store: SqlStore) -> AuthManagerBuilder {
     let day = Duration::from_secs(24 * 3600);
+    let users = store.clone();
     AuthManager::builder()
         .login_type(
             LoginType::new("user")
@@ -92,7 +121,23 @@ pub fn manager(settings: &Settings) -> Result<AuthManager, ConfigError> {
         .role("editor", ["reports:*"])
         .role("admin", ["admin:*", "users:*", "reports:*"])
         .policies(policies())
-        .build()
+        // The account a ban acts on, loaded once: its id feeds the no-self-ban rule, the
+        // account goes to the handler.
+        .resource_loader("users", move |params: Vec<(String, String)>| {
+            let users = users.clone();
+            async move {
+                let Some((_, id)) = params.iter().find(|(k, _)| k == "user_id") else {
+                    return Ok(None);
+                };
+                let account = users.user_by_id(id).await?;
+                Ok::<_, StoreError>(account.map(|a| {
+                    LoadedResource::new(json!({ "id": a.id, "status": a.status.as_str() }))
+                        .with_value(a)
+                }))
+            }
+        })
+        .session_config(SessionConfig::default().idle_timeout(day))
+        .store(store)
 }
 
 /// The reference server's policies (DESIGN §5).
@@ -104,10 +149,12 @@ pub fn policies() -> Vec<PolicyRule> {
             .scopes(["admin:*"])
             .when(Attr::env("method").eq("POST"))
             .reason("admins may ban users"),
+        // Compares the *loaded* account's id, so `007`, `+7` or `7%20` cannot sidestep it; if
+        // the id were missing, the rule would apply (deny rules fail closed).
         PolicyRule::deny("no-self-ban")
             .actions(["users:ban"])
             .resources(["users"])
-            .when(Attr::subject("sub").eq(Attr::env("params.user_id")))
+            .when(Attr::subject("sub").eq(Attr::resource("id")))
             .reason("an admin cannot ban themselves"),
         PolicyRule::allow("active-accounts-read-billing")
             .actions(["billing:read"])
@@ -115,6 +162,21 @@ pub fn policies() -> Vec<PolicyRule> {
             .evaluator(|ctx| ctx.subject("account_status") == Some(&json!("active")))
             .reason("the account is active"),
     ]
+}
+
+/// Creates the seeded admin unless it exists. Returns the generated password when one was
+/// made (the caller prints it once).
+pub async fn seed_admin(
+    manager: &AuthManager,
+    settings: &Settings,
+) -> Result<Option<String>, auth_runtime::accounts::AccountError> {
+    match manager
+        .ensure_admin(&settings.admin_email, settings.admin_password.as_deref())
+        .await?
+    {
+        AdminSeed::Created { generated_password } => Ok(generated_password),
+        _ => Ok(None),
+    }
 }
 
 /// Liveness probe.
@@ -148,18 +210,19 @@ pub async fn admin_dashboard(admin: Principal) -> Json<Value> {
     Json(json!({ "message": "Welcome Admin", "sub": admin.subject() }))
 }
 
-/// Bans an account. Accounts arrive with the accounts issue: until then every account is
-/// unknown (404) — but the policy has already refused self-bans and non-admins.
+/// Bans an account: it is deactivated and every token it holds stops working. The policy has
+/// already refused non-admins and self-bans; an unknown account is a 404 (from the loader).
 #[login_type("admin")]
 #[policy(action = "users:ban", resource = "users")]
 #[route(POST, "/admin/users/{user_id}/ban")]
-pub async fn ban_user(Path(user_id): Path<String>) -> Problem {
-    Problem {
-        r#type: "about:blank",
-        title: "Not Found",
-        status: 404,
-        detail: format!("No account with id `{user_id}`"),
-    }
+pub async fn ban_user(
+    State(manager): State<AuthManager>,
+    Resource(account): Resource<Account>,
+) -> Result<Json<Value>, auth_runtime::accounts::AccountError> {
+    let banned = manager.deactivate(&account.id).await?;
+    Ok(Json(
+        json!({ "id": banned.id, "email": banned.email, "status": "deactivated" }),
+    ))
 }
 
 /// Billing overview: only for callers whose `account_status` claim is `active`.
@@ -174,7 +237,7 @@ pub async fn billing(user: Principal) -> Json<Value> {
 #[secure_router(routes(health, get_report, create_report, admin_dashboard, ban_user, billing))]
 pub struct Api;
 
-/// The whole application.
-pub fn app(manager: AuthManager) -> axum::Router {
-    Api::router().with_state(manager)
+/// The whole application: the routes above and the built-in account routes.
+pub fn app(manager: AuthManager) -> Result<axum::Router, RouteConflict> {
+    Ok(routes::with_accounts::<Api>(&manager)?.with_state(manager))
 }

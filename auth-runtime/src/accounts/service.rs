@@ -15,16 +15,17 @@ use crate::token::{TokenPair, now};
 const MAX_EMAIL_LEN: usize = 254;
 
 /// Trims and lower-cases an email and checks that it is a plausible address: one `@`, a
-/// non-empty local part of at most 64 bytes, a domain with a dot and no empty label, no
-/// whitespace, control or bracketing characters, at most 254 bytes. Deliverability is not
-/// checked.
+/// non-empty local part of at most 64 bytes, a domain without empty labels (`localhost` is a
+/// domain), no whitespace, control or bracketing characters, at most 254 bytes.
+/// Deliverability is not checked.
 ///
 /// ```
 /// use auth_runtime::accounts::normalize_email;
 ///
 /// assert_eq!(normalize_email("  Ann@Example.COM ").as_deref(), Some("ann@example.com"));
 /// assert_eq!(normalize_email("ann"), None);
-/// assert_eq!(normalize_email("ann@localhost"), None);
+/// assert_eq!(normalize_email("admin@localhost").as_deref(), Some("admin@localhost"));
+/// assert_eq!(normalize_email("ann@"), None);
 /// ```
 pub fn normalize_email(email: &str) -> Option<String> {
     let email = email.trim().to_lowercase();
@@ -40,10 +41,9 @@ pub fn normalize_email(email: &str) -> Option<String> {
                 '@' | '<' | '>' | '(' | ')' | '[' | ']' | '\\' | ',' | ';' | ':' | '"'
             )
     };
-    let labels_ok = domain.split('.').count() >= 2
-        && domain
-            .split('.')
-            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+    let labels_ok = domain
+        .split('.')
+        .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
     let ok = !local.is_empty()
         && local.len() <= 64
         && labels_ok
@@ -325,7 +325,7 @@ mod tests {
             "a",
             "@b.co",
             "a@",
-            "a@b",
+            "a@.b",
             "a@@b.co",
             "a b@c.de",
             "a@b..co",

@@ -1,5 +1,8 @@
 //! The reference server: `cargo run -p examples --bin server`.
 
+use std::net::SocketAddr;
+
+use auth_runtime::store::SqlStore;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -10,10 +13,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let settings = examples::Settings::from_env();
-    let manager = examples::manager(&settings)?;
-    let listener = tokio::net::TcpListener::bind(&settings.addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, "reference server listening");
-    for route in examples::Api::routes() {
+    let store = SqlStore::connect(&settings.database_url).await?;
+    tracing::info!(backend = store.backend(), "store ready");
+    let manager = examples::manager(&settings, store)?;
+    if let Some(password) = examples::seed_admin(&manager, &settings).await? {
+        // Shown once, on the console of the operator who started the server.
+        println!(
+            "seeded admin {} with the generated password: {password}\n(set AUTH_ADMIN_PASSWORD to choose it; it is not shown again)",
+            settings.admin_email
+        );
+    }
+    let app = examples::app(manager)?;
+    for route in examples::Api::routes()
+        .iter()
+        .chain(auth_runtime::routes::AccountRoutes::routes())
+    {
         tracing::info!(
             method = route.method,
             path = route.path,
@@ -23,6 +37,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "route"
         );
     }
-    axum::serve(listener, examples::app(manager)).await?;
+    let listener = tokio::net::TcpListener::bind(&settings.addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "reference server listening");
+    // `ConnectInfo` gives policies their `client_ip` and login throttling its address.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
     Ok(())
 }
