@@ -237,6 +237,16 @@ pub async fn billing(user: Principal) -> Json<Value> {
 #[secure_router(routes(health, get_report, create_report, admin_dashboard, ban_user, billing))]
 pub struct Api;
 
+/// Serves `app` with `ConnectInfo`, so that policies see `client_ip` and login throttling the
+/// client's address.
+pub async fn serve(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
+}
+
 /// The whole application: the routes above and the built-in account routes.
 pub fn app(manager: AuthManager) -> Result<axum::Router, RouteConflict> {
     Ok(routes::with_accounts::<Api>(&manager)?.with_state(manager))

@@ -1,252 +1,1341 @@
-//! The reference server (DESIGN §5) as far as the core issue reaches, in-process.
+//! The reference server (DESIGN §5), in-process, on SQLite and on PostgreSQL: every account
+//! route and rule, on the wire.
 
-use auth_runtime::AuthManager;
-use auth_runtime::TokenRequest;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde_json::{Value, json};
-use tower::ServiceExt;
+mod common;
 
-const USER_SECRET: &[u8] = b"user-secret-user-secret-user-secret!";
-const ADMIN_SECRET: &[u8] = b"admin-secret-admin-secret-admin-secret";
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
-fn manager() -> AuthManager {
-    examples::manager(&examples::Settings {
-        addr: "127.0.0.1:0".into(),
-        user_secret: USER_SECRET.to_vec(),
-        admin_secret: ADMIN_SECRET.to_vec(),
+use auth_runtime::store::{AccountStatus, UserStore as _};
+use axum::http::{StatusCode, header};
+use serde_json::{Map, Value, json};
+
+use common::db::{TestDb, on_both};
+use common::server::{PASSWORD, STALENESS, TestServer, Tokens, from_ip, login_form, request};
+use common::{Reply, assert_invalid_token, assert_problem, payload_of};
+
+fn revoked(reply: &Reply, realm: &str) {
+    assert_invalid_token(reply, realm, "The token has been revoked");
+}
+
+fn ok(reply: &Reply) {
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public routes and the route table
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn health_and_the_route_table() {
+    on_both("health", |db| async move {
+        let server = TestServer::start(&db).await;
+        let reply = server.get("/health", None).await;
+        ok(&reply);
+        assert_eq!(reply.text(), "ok");
     })
-    .expect("valid settings")
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn sign(secret: &[u8], claims: &Value) -> String {
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        claims,
-        &EncodingKey::from_secret(secret),
-    )
-    .unwrap()
-}
-
-/// A token made the way an outside client would: HS256 with the shared secret, the claims
-/// DESIGN §5 lists, no `kid`.
-fn outside_token(secret: &[u8], login_type: &str, scope: &str) -> String {
-    sign(
-        secret,
-        &json!({
-            "sub": "42", "login_type": login_type, "typ": "access", "jti": "t1", "iat": now(),
-            "exp": now() + 600, "jti": "j-1", "scope": scope, "iss": "auth-demo",
-        }),
-    )
-}
-
-async fn call(method: &str, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
-    let mut request = Request::builder().method(method).uri(uri);
-    if let Some(token) = token {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    let response = examples::app(manager())
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body =
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes)));
-    (status, body)
-}
-
-#[tokio::test]
-async fn health_is_public() {
-    assert_eq!(
-        call("GET", "/health", None).await,
-        (StatusCode::OK, json!("ok"))
-    );
-}
-
-#[tokio::test]
-async fn report_accepts_an_outside_token_signed_with_the_user_secret() {
-    let token = outside_token(USER_SECRET, "user", "reports:read billing:read");
-    let (status, body) = call("GET", "/reports/7", Some(&token)).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, json!({ "id": 7 }));
-}
-
-#[tokio::test]
-async fn report_rejects_tokens_without_the_scope_or_from_another_issuer() {
-    let token = outside_token(USER_SECRET, "user", "billing:read");
-    let (status, body) = call("GET", "/reports/7", Some(&token)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        body["detail"],
-        "Token is missing required scope: reports:read"
-    );
-
-    let token = sign(
-        USER_SECRET,
-        &json!({ "sub": "42", "login_type": "user", "typ": "access", "jti": "t1", "iat": now(),
-            "exp": now() + 600, "scope": "reports:read", "iss": "someone-else" }),
-    );
-    let (status, body) = call("GET", "/reports/7", Some(&token)).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body["detail"], "The token's issuer is not accepted");
-}
-
-#[tokio::test]
-async fn create_report_needs_reports_write_and_editor_wildcard_grants_it() {
-    let reader = outside_token(USER_SECRET, "user", "reports:read");
-    assert_eq!(
-        call("POST", "/reports", Some(&reader)).await.0,
-        StatusCode::FORBIDDEN
-    );
-    let editor = outside_token(USER_SECRET, "user", "reports:*");
-    let (status, body) = call("POST", "/reports", Some(&editor)).await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(body["created_by"], "42");
-}
-
-#[tokio::test]
-async fn admin_dashboard_takes_admin_tokens_only() {
-    let admin = manager()
-        .create_access_token(&TokenRequest::new("admin", "root").scopes(["admin:*"]))
-        .unwrap();
-    assert_eq!(admin.expires_in, 3600);
-    let (status, body) = call("GET", "/admin/dashboard", Some(&admin.access_token)).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["sub"], "root");
-
-    let user = outside_token(USER_SECRET, "user", "admin:* reports:*");
-    let (status, body) = call("GET", "/admin/dashboard", Some(&user)).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("login type `user`"),
-        "{body}"
-    );
-
-    // Signed with the admin secret but claiming `user`: verified with the user key, so invalid.
-    let forged = outside_token(ADMIN_SECRET, "user", "reports:read");
-    let (status, body) = call("GET", "/reports/1", Some(&forged)).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body["detail"], "The token's signature is invalid");
-}
-
-#[tokio::test]
-async fn user_access_tokens_last_fifteen_minutes() {
-    let token = manager()
-        .create_access_token(&TokenRequest::new("user", "u").scopes(["reports:read"]))
-        .unwrap();
-    assert_eq!(token.expires_in, 15 * 60);
-    assert_eq!(
-        call("GET", "/reports/1", Some(&token.access_token)).await.0,
-        StatusCode::OK
-    );
-}
-
-#[tokio::test]
-async fn ban_is_allowed_for_admins_by_post_but_never_on_themselves() {
-    let m = manager();
-    let admin = m
-        .create_access_token(&TokenRequest::new("admin", "7").scopes(["admin:*", "users:*"]))
-        .unwrap()
-        .access_token;
-    // Allowed by `admins-ban-users`; the account is unknown until accounts exist: 404.
-    let (status, body) = call("POST", "/admin/users/42/ban", Some(&admin)).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    assert_eq!(body["detail"], "No account with id `42`");
-
-    // Denied by `no-self-ban`, whatever allows it.
-    let (status, body) = call("POST", "/admin/users/7/ban", Some(&admin)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        body["detail"],
-        "Action `users:ban` on resource `users` is denied: an admin cannot ban themselves"
-    );
-
-    // An admin token without `admin:*`: no rule allows it.
-    let weak = m
-        .create_access_token(&TokenRequest::new("admin", "8").scopes(["users:*"]))
-        .unwrap()
-        .access_token;
-    let (status, body) = call("POST", "/admin/users/42/ban", Some(&weak)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        body["detail"],
-        "Action `users:ban` on resource `users` is denied: no policy rule allows it"
-    );
-
-    // A user token, even with `admin:*`: the login type is checked first (401).
-    let user = outside_token(USER_SECRET, "user", "admin:*");
-    assert_eq!(
-        call("POST", "/admin/users/42/ban", Some(&user)).await.0,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        call("POST", "/admin/users/42/ban", None).await.0,
-        StatusCode::UNAUTHORIZED
-    );
-}
-
-#[tokio::test]
-async fn billing_needs_an_active_account_status_claim() {
-    let claims = |status: Option<&str>| {
-        let mut c = json!({ "sub": "42", "login_type": "user", "typ": "access", "jti": "t1", "iat": now(),
-            "exp": now() + 600, "scope": "billing:read", "iss": "auth-demo" });
-        if let Some(s) = status {
-            c["account_status"] = json!(s);
-        }
-        c
-    };
-    let (status, body) = call(
-        "GET",
-        "/billing",
-        Some(&sign(USER_SECRET, &claims(Some("active")))),
-    )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["account"], "42");
-    for denied in [Some("suspended"), None] {
-        let (status, body) =
-            call("GET", "/billing", Some(&sign(USER_SECRET, &claims(denied)))).await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
-        assert_eq!(
-            body["detail"],
-            "Action `billing:read` on resource `billing` is denied: no policy rule allows it"
-        );
-    }
-    assert_eq!(
-        call("GET", "/billing", None).await.0,
-        StatusCode::UNAUTHORIZED
-    );
-}
-
-#[test]
-fn routes_table_lists_every_route() {
-    let table: Vec<(&str, &str, bool)> = examples::Api::routes()
+    let table: Vec<(&str, &str, bool, &[&str])> = examples::Api::routes()
         .iter()
-        .map(|r| (r.method, r.path, r.public))
+        .chain(auth_runtime::routes::AccountRoutes::routes())
+        .map(|r| (r.method, r.path, r.public, r.login_types))
         .collect();
+    let admin: &[&str] = &["admin"];
+    let any: &[&str] = &[];
     assert_eq!(
         table,
         [
-            ("GET", "/health", true),
-            ("GET", "/reports/{id}", false),
-            ("POST", "/reports", false),
-            ("GET", "/admin/dashboard", false),
-            ("POST", "/admin/users/{user_id}/ban", false),
-            ("GET", "/billing", false),
+            ("GET", "/health", true, any),
+            ("GET", "/reports/{id}", false, any),
+            ("POST", "/reports", false, any),
+            ("GET", "/admin/dashboard", false, admin),
+            ("POST", "/admin/users/{user_id}/ban", false, admin),
+            ("GET", "/billing", false, any),
+            ("POST", "/auth/register", true, any),
+            ("POST", "/auth/login", true, any),
+            ("POST", "/admin/login", true, any),
+            ("POST", "/auth/token", true, any),
+            ("POST", "/auth/logout", false, any),
+            ("GET", "/auth/me", false, any),
+            ("POST", "/auth/change-password", false, any),
+            ("GET", "/auth/pending", false, admin),
+            ("POST", "/auth/approve", false, admin),
+            ("POST", "/auth/reject", false, admin),
         ]
     );
-    assert_eq!(examples::Api::routes()[3].login_types, ["admin"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registration
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn registration_is_pending_until_approved() {
+    on_both("registration", |db| async move {
+        let server = TestServer::start(&db).await;
+        let reply = server
+            .post_json(
+                "/auth/register",
+                None,
+                json!({ "email": "Ann@Example.com ", "password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+        assert_eq!(reply.json(), json!({ "status": "pending" }));
+        let account = server
+            .store
+            .user_by_email("ann@example.com")
+            .await
+            .unwrap()
+            .expect("stored, normalized");
+        assert_eq!(account.status, AccountStatus::Pending);
+        assert_eq!(account.roles, ["user"]);
+        let hash = account.password_hash.clone().expect("hash");
+        assert!(hash.starts_with("$argon2id$"), "PHC string");
+        assert!(!hash.contains(PASSWORD));
+
+        // The same email in another case is the same account.
+        let reply = server
+            .post_json(
+                "/auth/register",
+                None,
+                json!({ "email": "ANN@example.com", "password": PASSWORD }),
+            )
+            .await;
+        assert_problem(
+            &reply,
+            StatusCode::CONFLICT,
+            "An account with this email already exists",
+        );
+        // Pending accounts cannot sign in.
+        assert_problem(
+            &server.login("ann@example.com", PASSWORD).await,
+            StatusCode::FORBIDDEN,
+            "The account is awaiting approval",
+        );
+        assert_eq!(db.scalar("SELECT COUNT(*) FROM auth_users").await, 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn registration_rejects_bad_input_with_problems() {
+    on_both("bad registrations", |db| async move {
+        let server = TestServer::start(&db).await;
+        let register = |body: Value| {
+            let server = &server;
+            async move { server.post_json("/auth/register", None, body).await }
+        };
+        for email in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "a b@c.de",
+            "a@b..c",
+            "<a@b.c>",
+        ] {
+            assert_problem(
+                &register(json!({ "email": email, "password": PASSWORD })).await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The email address is not valid",
+            );
+        }
+        // Under 8 characters, counted as characters: 7 two-byte letters are too short, 8 are
+        // fine.
+        assert_problem(
+            &register(json!({ "email": "a@b.co", "password": "short12" })).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The password must have at least 8 characters",
+        );
+        assert_problem(
+            &register(json!({ "email": "a@b.co", "password": "ééééééé" })).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The password must have at least 8 characters",
+        );
+        assert_eq!(
+            register(json!({ "email": "u@b.co", "password": "éééééééé" }))
+                .await
+                .status,
+            StatusCode::CREATED
+        );
+        assert_problem(
+            &register(json!({ "email": "a@b.co", "password": "x".repeat(129) })).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The password must have at most 128 characters",
+        );
+        assert_problem(
+            &register(json!({ "email": "a@b.co" })).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The field `password` is required",
+        );
+        assert_problem(
+            &register(json!({ "email": "a@b.co", "password": 12345678 })).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "A field of the request body has the wrong type or value",
+        );
+        let reply = server
+            .send(request(
+                "POST",
+                "/auth/register",
+                None,
+                Some(common::server::Payload::Form("email=a%40b.co".into())),
+            ))
+            .await;
+        assert_problem(
+            &reply,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "The request body must be `application/json`",
+        );
+        let mut broken = request("POST", "/auth/register", None, None);
+        broken
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        *broken.body_mut() = axum::body::Body::from("{\"email\":");
+        assert_problem(
+            &server.send(broken).await,
+            StatusCode::BAD_REQUEST,
+            "The request body is not valid JSON",
+        );
+        // Nothing but the one valid registration was stored (and the seeded admin).
+        assert_eq!(db.scalar("SELECT COUNT(*) FROM auth_users").await, 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_registration_fields_are_ignored() {
+    on_both("unknown fields", |db| async move {
+        let server = TestServer::start(&db).await;
+        let reply = server
+            .post_json(
+                "/auth/register",
+                None,
+                json!({ "email": "eve@example.com", "password": PASSWORD, "roles": ["admin"],
+                        "is_admin": true, "status": "active", "claims": { "company_id": 1 } }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+        let account = server
+            .store
+            .user_by_email("eve@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(account.status, AccountStatus::Pending);
+        assert_eq!(account.roles, ["user"]);
+        assert!(account.claims.is_empty());
+        // Even after approval, the admin login refuses the account.
+        let admin = server.admin().await;
+        server
+            .post_json(
+                "/auth/approve",
+                Some(&admin.access),
+                json!({ "email": "eve@example.com" }),
+            )
+            .await;
+        assert_problem(
+            &server
+                .post_json(
+                    "/admin/login",
+                    None,
+                    json!({ "email": "eve@example.com", "password": PASSWORD }),
+                )
+                .await,
+            StatusCode::FORBIDDEN,
+            "The account may not sign in here",
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_registrations_of_one_email_make_one_account() {
+    on_both("registration race", |db| async move {
+        let server = std::sync::Arc::new(TestServer::start(&db).await);
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let server = server.clone();
+            tasks.push(tokio::spawn(async move {
+                server
+                    .post_json(
+                        "/auth/register",
+                        None,
+                        json!({ "email": "race@example.com", "password": format!("{PASSWORD}{i}") }),
+                    )
+                    .await
+                    .status
+            }));
+        }
+        let mut statuses = Vec::new();
+        for task in tasks {
+            statuses.push(task.await.unwrap());
+        }
+        let created = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count();
+        let conflicts = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CONFLICT)
+            .count();
+        assert_eq!((created, conflicts), (1, 15), "{statuses:?}");
+        assert_eq!(
+            db.scalar("SELECT COUNT(*) FROM auth_users WHERE email = 'race@example.com'")
+                .await,
+            1
+        );
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn login_with_a_form_or_json_returns_a_token_pair() {
+    on_both("login", |db| async move {
+        let server = TestServer::start(&db).await;
+        server.approved_user("ann@example.com").await;
+        let form = server.login("ann@example.com", PASSWORD).await;
+        let json = server
+            .post_json(
+                "/auth/login",
+                None,
+                json!({ "email": "ann@example.com", "password": PASSWORD }),
+            )
+            .await;
+        for reply in [&form, &json] {
+            ok(reply);
+            assert_eq!(
+                reply.headers.get(header::CACHE_CONTROL).unwrap(),
+                "no-store"
+            );
+            let body = reply.json();
+            assert_eq!(body["token_type"], "Bearer");
+            assert_eq!(body["expires_in"], 900);
+            let access = payload_of(body["access_token"].as_str().unwrap());
+            let refresh = payload_of(body["refresh_token"].as_str().unwrap());
+            assert_eq!(access["login_type"], "user");
+            assert_eq!(access["typ"], "access");
+            assert_eq!(refresh["typ"], "refresh");
+            assert_eq!(access["iss"], "auth-demo");
+            assert_eq!(
+                access["exp"].as_u64().unwrap() - access["iat"].as_u64().unwrap(),
+                900
+            );
+            assert_eq!(access["sid"], refresh["sid"]);
+            assert_ne!(access["jti"], refresh["jti"]);
+            assert_eq!(access["scope"], "reports:read billing:read");
+            assert_eq!(access["account_status"], "active");
+            assert_eq!(access["email"], "ann@example.com");
+            assert_eq!(access["roles"], json!(["user"]));
+            // Nothing secret in the token.
+            let text = access.to_string();
+            assert!(!text.contains(PASSWORD) && !text.contains("argon2"));
+        }
+        // Two logins are two sessions.
+        assert_ne!(
+            payload_of(form.json()["access_token"].as_str().unwrap())["sid"],
+            payload_of(json.json()["access_token"].as_str().unwrap())["sid"]
+        );
+        // The token works.
+        let token = form.tokens().access;
+        ok(&server.get("/reports/7", Some(&token)).await);
+        // Malformed requests are problems too.
+        assert_problem(
+            &server
+                .post_form("/auth/login", None, "username=ann%40example.com")
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The field `password` is required",
+        );
+        assert_problem(
+            &server.post("/auth/login", None).await,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "The request body must be `application/json` or `application/x-www-form-urlencoded`",
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_account_and_wrong_password_are_byte_identical() {
+    on_both("no enumeration", |db| async move {
+        let server = TestServer::start(&db).await;
+        server.approved_user("ann@example.com").await;
+        let wrong = server.login("ann@example.com", "wrong password").await;
+        let unknown = server.login("nobody@example.com", "wrong password").await;
+        assert_problem(
+            &wrong,
+            StatusCode::UNAUTHORIZED,
+            "Invalid email or password",
+        );
+        assert_eq!(wrong.status, unknown.status);
+        assert_eq!(wrong.headers, unknown.headers);
+        assert_eq!(wrong.body, unknown.body);
+        // An address that is not even an email answers the same.
+        let garbage = server.login("not an email", "wrong password").await;
+        assert_eq!(
+            (garbage.status, &garbage.headers, &garbage.body),
+            (wrong.status, &wrong.headers, &wrong.body)
+        );
+        // So does a pending account with a wrong password.
+        server
+            .post_json(
+                "/auth/register",
+                None,
+                json!({ "email": "pending@example.com", "password": PASSWORD }),
+            )
+            .await;
+        let pending = server.login("pending@example.com", "wrong password").await;
+        assert_eq!(
+            (pending.status, &pending.headers, &pending.body),
+            (wrong.status, &wrong.headers, &wrong.body)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rejected_and_deactivated_accounts_cannot_sign_in() {
+    on_both("account states", |db| async move {
+        let server = TestServer::start(&db).await;
+        let admin = server.admin().await;
+        server
+            .post_json(
+                "/auth/register",
+                None,
+                json!({ "email": "rex@example.com", "password": PASSWORD }),
+            )
+            .await;
+        let reply = server
+            .post_json(
+                "/auth/reject",
+                Some(&admin.access),
+                json!({ "email": "rex@example.com" }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+        assert_problem(
+            &server.login("rex@example.com", PASSWORD).await,
+            StatusCode::FORBIDDEN,
+            "The account registration was rejected",
+        );
+        // A rejected account cannot be approved later; an approved one stays approved.
+        assert_problem(
+            &server
+                .post_json(
+                    "/auth/approve",
+                    Some(&admin.access),
+                    json!({ "email": "rex@example.com" }),
+                )
+                .await,
+            StatusCode::CONFLICT,
+            "The account is not awaiting approval",
+        );
+        server.approved_user("ann@example.com").await;
+        let ann = server.id_of("ann@example.com").await;
+        let reply = server
+            .post(&format!("/admin/users/{ann}/ban"), Some(&admin.access))
+            .await;
+        ok(&reply);
+        assert_problem(
+            &server.login("ann@example.com", PASSWORD).await,
+            StatusCode::UNAUTHORIZED,
+            "The account is deactivated",
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn admin_login_is_for_admins() {
+    on_both("admin login", |db| async move {
+        let server = TestServer::start(&db).await;
+        let admin = server.admin().await;
+        let claims = payload_of(&admin.access);
+        assert_eq!(claims["login_type"], "admin");
+        assert_eq!(
+            claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+            3600
+        );
+        assert_eq!(
+            claims["scope"],
+            "reports:read billing:read admin:* users:* reports:*"
+        );
+        ok(&server.get("/admin/dashboard", Some(&admin.access)).await);
+        // A user token cannot open admin routes, an admin token can open `me`.
+        let user = server.approved_user("ann@example.com").await;
+        assert_eq!(
+            server
+                .get("/admin/dashboard", Some(&user.access))
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+        let me = server.get("/auth/me", Some(&admin.access)).await;
+        ok(&me);
+        assert_eq!(me.json()["login_type"], "admin");
+        // Users are refused with a correct password, and the wrong password is the usual 401.
+        assert_problem(
+            &server
+                .post_json(
+                    "/admin/login",
+                    None,
+                    json!({ "email": "ann@example.com", "password": PASSWORD }),
+                )
+                .await,
+            StatusCode::FORBIDDEN,
+            "The account may not sign in here",
+        );
+        assert_problem(
+            &server
+                .post_form(
+                    "/admin/login",
+                    None,
+                    &login_form(common::server::ADMIN_EMAIL, "nope nope"),
+                )
+                .await,
+            StatusCode::UNAUTHORIZED,
+            "Invalid email or password",
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn me_describes_the_caller() {
+    on_both("me", |db| async move {
+        let server = TestServer::start(&db).await;
+        let user = server.approved_user("ann@example.com").await;
+        let reply = server.get("/auth/me", Some(&user.access)).await;
+        ok(&reply);
+        let id = server.id_of("ann@example.com").await;
+        assert_eq!(
+            reply.json(),
+            json!({ "sub": id, "email": "ann@example.com", "login_type": "user",
+                    "scopes": ["reports:read", "billing:read"], "roles": ["user"] })
+        );
+        assert_eq!(
+            server.get("/auth/me", None).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The token endpoint and refresh rotation
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn token_endpoint_grants() {
+    on_both("token endpoint", |db| async move {
+        let server = TestServer::start(&db).await;
+        server.approved_user("ann@example.com").await;
+        let reply = server
+            .post_form(
+                "/auth/token",
+                None,
+                &format!(
+                    "grant_type=password&{}",
+                    login_form("ann@example.com", PASSWORD)
+                ),
+            )
+            .await;
+        let first = reply.tokens();
+        assert_eq!(
+            reply.headers.get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
+
+        let reply = server
+            .post_form(
+                "/auth/token",
+                None,
+                &format!("grant_type=refresh_token&refresh_token={}", first.refresh),
+            )
+            .await;
+        let second = reply.tokens();
+        assert_eq!(
+            reply.headers.get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
+        assert_ne!(second.access, first.access);
+        assert_ne!(second.refresh, first.refresh);
+        assert_eq!(
+            payload_of(&second.access)["sid"],
+            payload_of(&first.access)["sid"]
+        );
+        ok(&server.get("/reports/1", Some(&second.access)).await);
+
+        for (body, detail) in [
+            (
+                "grant_type=client_credentials",
+                "Unsupported `grant_type`: use `password` or `refresh_token`",
+            ),
+            (
+                "grant_type=",
+                "Unsupported `grant_type`: use `password` or `refresh_token`",
+            ),
+            ("refresh_token=x", "`grant_type` is required"),
+            ("grant_type=refresh_token", "`refresh_token` is required"),
+            (
+                "grant_type=password&username=a%40b.co",
+                "`password` is required",
+            ),
+        ] {
+            assert_problem(
+                &server.post_form("/auth/token", None, body).await,
+                StatusCode::BAD_REQUEST,
+                detail,
+            );
+        }
+        // Not a refresh token at all, or an access token in its place.
+        for token in ["garbage", second.access.as_str()] {
+            let reply = server
+                .post_form(
+                    "/auth/token",
+                    None,
+                    &format!("grant_type=refresh_token&refresh_token={token}"),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
+        }
+        // The pair from before is still good: failed attempts revoke nothing.
+        ok(&server.get("/reports/1", Some(&second.access)).await);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_spent_refresh_token_revokes_its_family() {
+    on_both("reuse detection", |db| async move {
+        let server = TestServer::start(&db).await;
+        let first = server.approved_user("ann@example.com").await;
+        let other = server.login("ann@example.com", PASSWORD).await.tokens();
+        let refresh = |token: String| {
+            let server = &server;
+            async move {
+                server
+                    .post_form(
+                        "/auth/token",
+                        None,
+                        &format!("grant_type=refresh_token&refresh_token={token}"),
+                    )
+                    .await
+            }
+        };
+        let second = refresh(first.refresh.clone()).await.tokens();
+        // The spent one again: 401, and the whole session with it.
+        revoked(&refresh(first.refresh.clone()).await, "user");
+        revoked(
+            &server.get("/reports/1", Some(&second.access)).await,
+            "user",
+        );
+        revoked(&refresh(second.refresh.clone()).await, "user");
+        // Another session of the same account is untouched.
+        ok(&server.get("/reports/1", Some(&other.access)).await);
+        ok(&refresh(other.refresh).await);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_refresh_with_one_token_gives_exactly_one_200() {
+    on_both("refresh race", |db| async move {
+        let server = std::sync::Arc::new(TestServer::start(&db).await);
+        let tokens = server.approved_user("ann@example.com").await;
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let server = server.clone();
+            let token = tokens.refresh.clone();
+            tasks.push(tokio::spawn(async move {
+                server
+                    .post_form(
+                        "/auth/token",
+                        None,
+                        &format!("grant_type=refresh_token&refresh_token={token}"),
+                    )
+                    .await
+                    .status
+            }));
+        }
+        let mut statuses = Vec::new();
+        for task in tasks {
+            statuses.push(task.await.unwrap());
+        }
+        let wins = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+        let losses = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::UNAUTHORIZED)
+            .count();
+        assert_eq!((wins, losses), (1, 7), "{statuses:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_refresh_rereads_roles_which_can_shrink_but_not_grow() {
+    on_both("refresh re-reads", |db| async move {
+        let server = TestServer::start(&db).await;
+        let tokens = server.approved_user("ann@example.com").await;
+        let id = server.id_of("ann@example.com").await;
+        let refresh = |token: String| {
+            let server = &server;
+            async move {
+                server
+                    .post_form(
+                        "/auth/token",
+                        None,
+                        &format!("grant_type=refresh_token&refresh_token={token}"),
+                    )
+                    .await
+            }
+        };
+        // Promoted to editor: the refreshed token does not gain `reports:*`.
+        server
+            .store
+            .set_roles_and_claims(&id, &["user".into(), "editor".into()], &Map::new())
+            .await
+            .unwrap();
+        let next = refresh(tokens.refresh).await.tokens();
+        let claims = payload_of(&next.access);
+        assert_eq!(claims["scope"], "reports:read billing:read");
+        assert_eq!(claims["roles"], json!(["user", "editor"]));
+        // Demoted to nothing: the refreshed token has no scope left.
+        server
+            .store
+            .set_roles_and_claims(&id, &[], &Map::new())
+            .await
+            .unwrap();
+        let next = refresh(next.refresh).await.tokens();
+        assert_eq!(payload_of(&next.access)["scope"], "");
+        assert_eq!(
+            server.get("/reports/1", Some(&next.access)).await.status,
+            StatusCode::FORBIDDEN
+        );
+        // Deactivated in the store: the refresh ends the session.
+        server
+            .store
+            .set_status(&id, AccountStatus::Deactivated)
+            .await
+            .unwrap();
+        revoked(&refresh(next.refresh.clone()).await, "user");
+        revoked(&server.get("/auth/me", Some(&next.access)).await, "user");
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logout, password change, ban
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    on_both("logout", |db| async move {
+        let server = TestServer::start(&db).await;
+        let a = server.approved_user("ann@example.com").await;
+        let b = server.login("ann@example.com", PASSWORD).await.tokens();
+        let reply = server.post("/auth/logout", Some(&a.access)).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+        revoked(&server.get("/reports/1", Some(&a.access)).await, "user");
+        revoked(&server.post("/auth/logout", Some(&a.access)).await, "user");
+        revoked(
+            &server
+                .post_form(
+                    "/auth/token",
+                    None,
+                    &format!("grant_type=refresh_token&refresh_token={}", a.refresh),
+                )
+                .await,
+            "user",
+        );
+        ok(&server.get("/reports/1", Some(&b.access)).await);
+        assert_eq!(
+            server.post("/auth/logout", None).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn change_password_revokes_every_other_session() {
+    on_both("change password", |db| async move {
+        let server = TestServer::start(&db).await;
+        let here = server.approved_user("ann@example.com").await;
+        let elsewhere = server.login("ann@example.com", PASSWORD).await.tokens();
+        let change = |current: &str, new: &str| {
+            let body = json!({ "current_password": current, "new_password": new });
+            let server = &server;
+            let token = here.access.clone();
+            async move {
+                server
+                    .post_json("/auth/change-password", Some(&token), body)
+                    .await
+            }
+        };
+        assert_problem(
+            &change("wrong password", "new password 1").await,
+            StatusCode::BAD_REQUEST,
+            "The current password is wrong",
+        );
+        assert_problem(
+            &change(PASSWORD, "short").await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The password must have at least 8 characters",
+        );
+        // Failed attempts changed nothing.
+        ok(&server.get("/reports/1", Some(&elsewhere.access)).await);
+
+        let reply = change(PASSWORD, "new password 1").await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+        ok(&server.get("/reports/1", Some(&here.access)).await);
+        revoked(
+            &server.get("/reports/1", Some(&elsewhere.access)).await,
+            "user",
+        );
+        revoked(
+            &server
+                .post_form(
+                    "/auth/token",
+                    None,
+                    &format!(
+                        "grant_type=refresh_token&refresh_token={}",
+                        elsewhere.refresh
+                    ),
+                )
+                .await,
+            "user",
+        );
+        assert_eq!(
+            server.login("ann@example.com", PASSWORD).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        ok(&server.login("ann@example.com", "new password 1").await);
+        // The session that changed it can still refresh.
+        ok(&server
+            .post_form(
+                "/auth/token",
+                None,
+                &format!("grant_type=refresh_token&refresh_token={}", here.refresh),
+            )
+            .await);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ban_deactivates_real_accounts_and_never_oneself() {
+    on_both("ban", |db| async move {
+        let server = TestServer::start(&db).await;
+        let admin = server.admin().await;
+        let admin_id = payload_of(&admin.access)["sub"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let user = server.approved_user("ann@example.com").await;
+        let ann = server.id_of("ann@example.com").await;
+
+        // Self-ban in any spelling of the id: denied by the rule, on the loaded account.
+        for id in [
+            admin_id.clone(),
+            format!("00{admin_id}"),
+            format!("+{admin_id}"),
+        ] {
+            assert_problem(
+                &server
+                    .post(&format!("/admin/users/{id}/ban"), Some(&admin.access))
+                    .await,
+                StatusCode::FORBIDDEN,
+                "Action `users:ban` on resource `users` is denied: an admin cannot ban themselves",
+            );
+        }
+        for id in [format!("{admin_id}%20"), "999999".into(), "abc".into()] {
+            assert_problem(
+                &server
+                    .post(&format!("/admin/users/{id}/ban"), Some(&admin.access))
+                    .await,
+                StatusCode::NOT_FOUND,
+                "The requested `users` resource does not exist",
+            );
+        }
+        // Invalid UTF-8 in the id is a 400, not an empty parameter list.
+        assert_problem(
+            &server
+                .post("/admin/users/%FF/ban", Some(&admin.access))
+                .await,
+            StatusCode::BAD_REQUEST,
+            "A path parameter is not valid UTF-8 once percent-decoded",
+        );
+        // A user token cannot ban.
+        assert_eq!(
+            server
+                .post(&format!("/admin/users/{admin_id}/ban"), Some(&user.access))
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+        ok(&server.get("/reports/1", Some(&user.access)).await);
+
+        let reply = server
+            .post(&format!("/admin/users/{ann}/ban"), Some(&admin.access))
+            .await;
+        ok(&reply);
+        assert_eq!(
+            reply.json(),
+            json!({ "id": ann, "email": "ann@example.com", "status": "deactivated" })
+        );
+        let stored = server.store.user_by_id(&ann).await.unwrap().unwrap();
+        assert_eq!(stored.status, AccountStatus::Deactivated);
+        revoked(&server.get("/reports/1", Some(&user.access)).await, "user");
+        revoked(
+            &server
+                .post_form(
+                    "/auth/token",
+                    None,
+                    &format!("grant_type=refresh_token&refresh_token={}", user.refresh),
+                )
+                .await,
+            "user",
+        );
+        ok(&server.get("/admin/dashboard", Some(&admin.access)).await);
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Approval queue
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_approval_queue_is_for_admins() {
+    on_both("approval queue", |db| async move {
+        let server = TestServer::start(&db).await;
+        let admin = server.admin().await;
+        let user = server.approved_user("ann@example.com").await;
+        for email in ["b@example.com", "c@example.com"] {
+            server
+                .post_json(
+                    "/auth/register",
+                    None,
+                    json!({ "email": email, "password": PASSWORD }),
+                )
+                .await;
+        }
+        let reply = server.get("/auth/pending", Some(&admin.access)).await;
+        ok(&reply);
+        let emails: Vec<Value> = reply
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["email"].clone())
+            .collect();
+        assert_eq!(emails, [json!("b@example.com"), json!("c@example.com")]);
+        // Users (another login type) and anonymous callers are refused.
+        for token in [Some(user.access.as_str()), None] {
+            assert_eq!(
+                server.get("/auth/pending", token).await.status,
+                StatusCode::UNAUTHORIZED
+            );
+            assert_eq!(
+                server
+                    .post_json("/auth/approve", token, json!({ "email": "b@example.com" }))
+                    .await
+                    .status,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        for route in ["/auth/approve", "/auth/reject"] {
+            assert_problem(
+                &server
+                    .post_json(
+                        route,
+                        Some(&admin.access),
+                        json!({ "email": "nobody@example.com" }),
+                    )
+                    .await,
+                StatusCode::NOT_FOUND,
+                "No such account",
+            );
+        }
+        let reply = server
+            .post_json(
+                "/auth/approve",
+                Some(&admin.access),
+                json!({ "email": "B@example.com" }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+        // Approving twice is fine.
+        assert_eq!(
+            server
+                .post_json(
+                    "/auth/approve",
+                    Some(&admin.access),
+                    json!({ "email": "b@example.com" })
+                )
+                .await
+                .status,
+            StatusCode::NO_CONTENT
+        );
+        ok(&server.login("b@example.com", PASSWORD).await);
+        let reply = server.get("/auth/pending", Some(&admin.access)).await;
+        assert_eq!(reply.json().as_array().unwrap().len(), 1);
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Throttling
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn login_throttling_has_floors_and_does_not_lock_out_the_real_user() {
+    on_both("throttling", |db| async move {
+        let server = TestServer::start(&db).await;
+        server.approved_user("ann@example.com").await;
+        let attacker = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9));
+        let user = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
+        // Ten failures for one account within the window: never a 429.
+        for _ in 0..10 {
+            assert_eq!(
+                server
+                    .login_from(attacker, "ann@example.com", "guess guess")
+                    .await
+                    .status,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        // The eleventh is refused, even with the right password, with a Retry-After.
+        let reply = server
+            .login_from(attacker, "ann@example.com", PASSWORD)
+            .await;
+        assert_problem(
+            &reply,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed sign-in attempts; retry later",
+        );
+        let retry: u64 = reply
+            .headers
+            .get(header::RETRY_AFTER)
+            .expect("Retry-After")
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=900).contains(&retry), "{retry}");
+        // The real user, elsewhere, signs in.
+        ok(&server.login_from(user, "ann@example.com", PASSWORD).await);
+        // The attacker's address is not blocked for other accounts (below 100 failures).
+        assert_eq!(
+            server
+                .login_from(attacker, "other@example.com", "guess guess")
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+        // 100 failures from one address within a minute, over many accounts: the 101st is
+        // refused.
+        let spray = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        for i in 0..100 {
+            let reply = server
+                .login_from(spray, &format!("u{i}@example.com"), "guess guess")
+                .await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+        }
+        assert_eq!(
+            server
+                .login_from(spray, "ann@example.com", PASSWORD)
+                .await
+                .status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extra claims
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn extra_claims_at_login_reach_handlers_and_policies() {
+    on_both("extra claims", |db| async move {
+        let server = TestServer::start(&db).await;
+        server.approved_user("ann@example.com").await;
+        let id = server.id_of("ann@example.com").await;
+        let mut claims = Map::new();
+        claims.insert("company_id".into(), json!(42));
+        server
+            .store
+            .set_roles_and_claims(&id, &["user".into()], &claims)
+            .await
+            .unwrap();
+        let tokens = server.login("ann@example.com", PASSWORD).await.tokens();
+        let payload = payload_of(&tokens.access);
+        assert_eq!(payload["company_id"], 42);
+        assert_eq!(payload["account_status"], "active");
+        // The billing policy reads `account_status` from the token.
+        let reply = server.get("/billing", Some(&tokens.access)).await;
+        ok(&reply);
+        assert_eq!(reply.json()["account"], id);
+        // A handler reads them through the principal.
+        let principal = server
+            .manager
+            .authenticate_token(&tokens.access, &["user"])
+            .await
+            .unwrap();
+        assert_eq!(principal.claim("company_id"), Some(&json!(42)));
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restarts, several instances, outages
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_restart_on_the_same_database_keeps_accounts_approvals_and_revocations() {
+    on_both("restart", |db| async move {
+        let (kept, logged_out, pending_email) = {
+            let server = TestServer::start(&db).await;
+            let kept = server.approved_user("ann@example.com").await;
+            let logged_out = server.login("ann@example.com", PASSWORD).await.tokens();
+            assert_eq!(
+                server
+                    .post("/auth/logout", Some(&logged_out.access))
+                    .await
+                    .status,
+                StatusCode::NO_CONTENT
+            );
+            server
+                .post_json(
+                    "/auth/register",
+                    None,
+                    json!({ "email": "later@example.com", "password": PASSWORD }),
+                )
+                .await;
+            server.store.close().await;
+            (kept, logged_out, "later@example.com")
+        };
+        let server = TestServer::start(&db).await;
+        ok(&server.get("/reports/1", Some(&kept.access)).await);
+        revoked(
+            &server.get("/reports/1", Some(&logged_out.access)).await,
+            "user",
+        );
+        revoked(
+            &server
+                .post_form(
+                    "/auth/token",
+                    None,
+                    &format!(
+                        "grant_type=refresh_token&refresh_token={}",
+                        logged_out.refresh
+                    ),
+                )
+                .await,
+            "user",
+        );
+        ok(&server
+            .post_form(
+                "/auth/token",
+                None,
+                &format!("grant_type=refresh_token&refresh_token={}", kept.refresh),
+            )
+            .await);
+        ok(&server.login("ann@example.com", PASSWORD).await);
+        let admin = server.admin().await;
+        let pending = server.get("/auth/pending", Some(&admin.access)).await;
+        assert_eq!(pending.json()[0]["email"], pending_email);
+        // The seeded admin was not seeded twice.
+        assert_eq!(
+            db.scalar("SELECT COUNT(*) FROM auth_users WHERE email = 'admin@localhost'")
+                .await,
+            1
+        );
+    })
+    .await;
+}
+
+/// Waits past the staleness bound: by then every instance has read every revocation made
+/// before the wait, or refreshes its list before answering.
+async fn past_the_staleness_bound() {
+    tokio::time::sleep(STALENESS + Duration::from_millis(100)).await;
+}
+
+#[tokio::test]
+async fn two_instances_on_one_database_honour_each_others_revocations() {
+    on_both("two instances", |db| async move {
+        let a = TestServer::start(&db).await;
+        let b = TestServer::start(&db).await;
+        let one = a.approved_user("ann@example.com").await;
+        let two = a.login("ann@example.com", PASSWORD).await.tokens();
+        let three = b.login("ann@example.com", PASSWORD).await.tokens();
+        for token in [&one, &two, &three] {
+            ok(&a.get("/reports/1", Some(&token.access)).await);
+            ok(&b.get("/reports/1", Some(&token.access)).await);
+        }
+        // Logout on A: A refuses at once, B after at most the staleness bound.
+        assert_eq!(
+            a.post("/auth/logout", Some(&one.access)).await.status,
+            StatusCode::NO_CONTENT
+        );
+        revoked(&a.get("/reports/1", Some(&one.access)).await, "user");
+        past_the_staleness_bound().await;
+        revoked(&b.get("/reports/1", Some(&one.access)).await, "user");
+        ok(&b.get("/reports/1", Some(&two.access)).await);
+
+        // Password change on B (session three): session two dies on A too.
+        let reply = b
+            .post_json(
+                "/auth/change-password",
+                Some(&three.access),
+                json!({ "current_password": PASSWORD, "new_password": "another password" }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+        past_the_staleness_bound().await;
+        revoked(&a.get("/reports/1", Some(&two.access)).await, "user");
+        ok(&a.get("/reports/1", Some(&three.access)).await);
+
+        // Ban on A: B refuses the banned account's last session.
+        let admin = a.admin().await;
+        let id = a.id_of("ann@example.com").await;
+        ok(&a
+            .post(&format!("/admin/users/{id}/ban"), Some(&admin.access))
+            .await);
+        past_the_staleness_bound().await;
+        revoked(&b.get("/reports/1", Some(&three.access)).await, "user");
+        assert_eq!(
+            b.login("ann@example.com", "another password").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_store_that_went_away_answers_503_never_500_and_never_an_allow() {
+    on_both("outage", |db| async move {
+        let server = TestServer::start(&db).await;
+        let user = server.approved_user("ann@example.com").await;
+        ok(&server.get("/reports/1", Some(&user.access)).await);
+        // The database goes away: PostgreSQL's is dropped under the live pool; SQLite's pool
+        // is closed (an open SQLite file cannot be taken away from its connections).
+        match db.backend {
+            common::db::Backend::Postgres => db.drop_database().await,
+            common::db::Backend::Sqlite => server.store.close().await,
+        }
+        past_the_staleness_bound().await;
+        let unavailable = |reply: &Reply| {
+            assert_problem(
+                reply,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Authentication is temporarily unavailable; try again shortly",
+            );
+            assert_eq!(reply.headers.get(header::RETRY_AFTER).unwrap(), "1");
+        };
+        unavailable(&server.get("/reports/1", Some(&user.access)).await);
+        unavailable(&server.get("/auth/me", Some(&user.access)).await);
+        unavailable(&server.login("ann@example.com", PASSWORD).await);
+        unavailable(
+            &server
+                .post_json(
+                    "/auth/register",
+                    None,
+                    json!({ "email": "new@example.com", "password": PASSWORD }),
+                )
+                .await,
+        );
+        unavailable(
+            &server
+                .post_form(
+                    "/auth/token",
+                    None,
+                    &format!("grant_type=refresh_token&refresh_token={}", user.refresh),
+                )
+                .await,
+        );
+        // Public routes do not need the store.
+        ok(&server.get("/health", None).await);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn served_over_tcp_the_client_address_reaches_the_app() {
+    let db = TestDb::sqlite().await;
+    let server = TestServer::start(&db).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = server.app.clone();
+    tokio::spawn(examples::serve(listener, app));
+    // Ten failed logins from this address, then the eleventh is throttled: the throttle saw
+    // the peer address (a missing address would still count, so also check a policy that
+    // needs it below).
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        let body = login_form("ann@example.com", "guess guess");
+        let request = format!(
+            "POST /auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        statuses.push(raw_status(addr, &request).await);
+    }
+    assert_eq!(statuses[..10], [401; 10]);
+    assert_eq!(statuses[10], 429);
+    let reply = server
+        .send(from_ip(
+            request("GET", "/health", None, None),
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ))
+        .await;
+    ok(&reply);
+    db.cleanup().await;
+}
+
+async fn raw_status(addr: std::net::SocketAddr, request: &str) -> u16 {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {response:?}"))
+}
+
+#[tokio::test]
+async fn tokens_are_not_accepted_across_login_types_or_without_a_session() {
+    on_both("token rules", |db| async move {
+        let server = TestServer::start(&db).await;
+        let user = server.approved_user("ann@example.com").await;
+        // A token signed with the user secret but without a session id is refused: every
+        // token of this server belongs to a session.
+        let mut claims = payload_of(&user.access);
+        claims.as_object_mut().unwrap().remove("sid");
+        let forged = common::forge_hs256(common::server::USER_SECRET, Some("user"), &claims);
+        assert_invalid_token(
+            &server.get("/reports/1", Some(&forged)).await,
+            "user",
+            "The token has no `sid` claim",
+        );
+        // With a session id that was never issued it is accepted only while signed by us
+        // (the signature is the proof); a revoked one is refused like any other.
+        let tokens: Tokens = server.login("ann@example.com", PASSWORD).await.tokens();
+        server.post("/auth/logout", Some(&tokens.access)).await;
+        let mut claims = payload_of(&user.access);
+        claims["sid"] = payload_of(&tokens.access)["sid"].clone();
+        let forged = common::forge_hs256(common::server::USER_SECRET, Some("user"), &claims);
+        revoked(&server.get("/reports/1", Some(&forged)).await, "user");
+    })
+    .await;
 }

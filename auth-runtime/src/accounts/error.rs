@@ -98,7 +98,13 @@ impl AccountError {
             AccountError::NotAllowed => "The account may not sign in here".into(),
             AccountError::EmailTaken => "An account with this email already exists".into(),
             AccountError::InvalidEmail => "The email address is not valid".into(),
-            AccountError::InvalidPassword(e) => e.to_string(),
+            AccountError::InvalidPassword(PasswordError::TooShort { min }) => {
+                format!("The password must have at least {min} characters")
+            }
+            AccountError::InvalidPassword(PasswordError::TooLong { max }) => {
+                format!("The password must have at most {max} characters")
+            }
+            AccountError::InvalidPassword(_) => "The password is not acceptable".into(),
             AccountError::WrongCurrentPassword => "The current password is wrong".into(),
             AccountError::NotFound => "No such account".into(),
             AccountError::WrongState(why) => (*why).into(),

@@ -1,7 +1,5 @@
 //! The reference server: `cargo run -p examples --bin server`.
 
-use std::net::SocketAddr;
-
 use auth_runtime::store::SqlStore;
 use tracing_subscriber::EnvFilter;
 
@@ -39,11 +37,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let listener = tokio::net::TcpListener::bind(&settings.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "reference server listening");
-    // `ConnectInfo` gives policies their `client_ip` and login throttling its address.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await?;
+    examples::serve(listener, app).await?;
     Ok(())
 }
