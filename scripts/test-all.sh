@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+# PostgreSQL for the store and server tests (never skipped: they fail without it).
+./scripts/services.sh
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 # API docs build without broken links.

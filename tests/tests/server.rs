@@ -6,6 +6,8 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use auth_runtime::SessionConfig;
+use auth_runtime::accounts::AdminSeed;
 use auth_runtime::store::{AccountStatus, UserStore as _};
 use axum::http::{StatusCode, header};
 use serde_json::{Map, Value, json};
@@ -1336,6 +1338,169 @@ async fn tokens_are_not_accepted_across_login_types_or_without_a_session() {
         claims["sid"] = payload_of(&tokens.access)["sid"].clone();
         let forged = common::forge_hs256(common::server::USER_SECRET, Some("user"), &claims);
         revoked(&server.get("/reports/1", Some(&forged)).await, "user");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sessions_end_after_their_idle_timeout_and_absolute_lifetime() {
+    on_both("session lifetimes", |db| async move {
+        let idle = TestServer::start_with(&db, |b| {
+            b.session_config(
+                SessionConfig::default()
+                    .staleness_bound(STALENESS)
+                    .idle_timeout(Duration::from_secs(1)),
+            )
+        })
+        .await;
+        let tokens = idle.approved_user("ann@example.com").await;
+        // Used within the idle timeout: fine, and the clock restarts.
+        let tokens = refresh(&idle, &tokens.refresh).await.tokens();
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert_invalid_token(
+            &refresh(&idle, &tokens.refresh).await,
+            "user",
+            "The token has expired",
+        );
+
+        let absolute = TestServer::start_with(&db, |b| {
+            b.session_config(
+                SessionConfig::default()
+                    .staleness_bound(STALENESS)
+                    .absolute_lifetime(Duration::from_secs(1)),
+            )
+        })
+        .await;
+        let tokens = absolute.login("ann@example.com", PASSWORD).await.tokens();
+        let tokens = refresh(&absolute, &tokens.refresh).await.tokens();
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let reply = refresh(&absolute, &tokens.refresh).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
+        // The access token of the session lives its own (short) life.
+        ok(&absolute.get("/reports/1", Some(&tokens.access)).await);
+    })
+    .await;
+}
+
+async fn refresh(server: &TestServer, token: &str) -> Reply {
+    server
+        .post_form(
+            "/auth/token",
+            None,
+            &format!("grant_type=refresh_token&refresh_token={token}"),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_hash_with_older_parameters_is_replaced_at_sign_in() {
+    on_both("rehash", |db| async move {
+        let server = TestServer::start(&db).await;
+        server.approved_user("ann@example.com").await;
+        let id = server.id_of("ann@example.com").await;
+        let old = auth_runtime::PasswordHasher::insecure_for_tests(32, 1, 1)
+            .hash(PASSWORD)
+            .await
+            .unwrap();
+        assert!(old.starts_with("$argon2id$v=19$m=32,t=1,p=1$"));
+        server.store.set_password_hash(&id, &old).await.unwrap();
+        ok(&server.login("ann@example.com", PASSWORD).await);
+        let stored = server.store.user_by_id(&id).await.unwrap().unwrap();
+        let new = stored.password_hash.unwrap();
+        assert!(new.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{new}");
+        ok(&server.login("ann@example.com", PASSWORD).await);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_seeded_admin_gets_a_random_password_shown_once() {
+    on_both("seeded admin", |db| async move {
+        let server = TestServer::start(&db).await;
+        let seeded = server
+            .manager
+            .ensure_admin("root@example.com", None)
+            .await
+            .unwrap();
+        let AdminSeed::Created {
+            generated_password: Some(password),
+        } = seeded.clone()
+        else {
+            panic!("expected a generated password, got {seeded:?}");
+        };
+        assert_eq!(password.chars().count(), 24);
+        assert!(!format!("{seeded:?}").contains(&password));
+        ok(&server
+            .post_json(
+                "/admin/login",
+                None,
+                json!({ "email": "root@example.com", "password": password }),
+            )
+            .await);
+        assert_eq!(
+            server
+                .manager
+                .ensure_admin("root@example.com", None)
+                .await
+                .unwrap(),
+            AdminSeed::Exists
+        );
+        // Two starts with the same settings seed once (the test server seeds at start).
+        TestServer::start(&db).await;
+        assert_eq!(
+            db.scalar("SELECT COUNT(*) FROM auth_users WHERE email = 'admin@localhost'")
+                .await,
+            1
+        );
+    })
+    .await;
+}
+
+/// A login handler of the application's own: `create_session` with `?`, the error rendering
+/// itself as a problem (503 when the store is gone).
+#[tokio::test]
+async fn token_errors_render_as_problems_in_handlers() {
+    use auth_runtime::prelude::*;
+    use axum::extract::State;
+
+    #[public]
+    #[route(POST, "/my/login")]
+    async fn my_login(
+        State(manager): State<AuthManager>,
+    ) -> Result<axum::Json<TokenPair>, TokenError> {
+        let request = TokenRequest::new("user", "svc-7").scopes([]);
+        Ok(axum::Json(manager.create_session(&request).await?))
+    }
+
+    #[derive(SecureRouter)]
+    #[secure_router(routes(my_login))]
+    struct Mine;
+
+    on_both("token errors", |db| async move {
+        let server = TestServer::start(&db).await;
+        let app = Mine::router().with_state(server.manager.clone());
+        let reply = common::send(&app, request("POST", "/my/login", None, None)).await;
+        let tokens = reply.tokens();
+        assert_eq!(payload_of(&tokens.access)["scope"], "");
+        ok(&server.get("/auth/me", Some(&tokens.access)).await);
+        server.store.close().await;
+        let reply = common::send(&app, request("POST", "/my/login", None, None)).await;
+        assert_problem(
+            &reply,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Authentication is temporarily unavailable; try again shortly",
+        );
+        // Without a session store, the same handler is a 500 that says nothing more.
+        let stateless = auth_runtime::AuthManager::builder()
+            .login_type(
+                auth_runtime::LoginType::new("user")
+                    .key(auth_runtime::SigningKey::hs256("u", &[9; 32])),
+            )
+            .build()
+            .unwrap();
+        let app = Mine::router().with_state(stateless);
+        let reply = common::send(&app, request("POST", "/my/login", None, None)).await;
+        assert_problem(&reply, StatusCode::INTERNAL_SERVER_ERROR, "Internal error");
     })
     .await;
 }
