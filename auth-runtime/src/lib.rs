@@ -38,6 +38,18 @@
 //! The state of a `SecureRouter` defaults to [`AuthManager`]; with `state = AppState`, make the
 //! manager reachable through [`FromRef`](axum::extract::FromRef).
 //!
+//! # Accounts, sessions and revocation
+//!
+//! With a store ([`store::SqlStore`] on SQLite or PostgreSQL, or your own [`store::UserStore`]
+//! and [`store::SessionStore`]) set by [`AuthManagerBuilder::store`], every token belongs to a
+//! session: refresh tokens rotate once per use ([`AuthManager::refresh`]), and logout, password
+//! change and bans revoke tokens on every instance sharing the store within a staleness bound
+//! (see [`session`]). [`routes::with_accounts`] mounts the built-in account routes
+//! (registration awaiting approval, password sign-in, the token endpoint, logout, `me`, password
+//! change, the approval queue); [`accounts`] has the same operations as methods, for your own
+//! handlers. Passwords are argon2id on a bounded blocking pool ([`PasswordHasher`]); failed
+//! sign-ins are throttled ([`LoginThrottle`]).
+//!
 //! # Design notes
 //! - The `Authorization` scheme is matched case-insensitively (`bearer` works), as RFC 7235
 //!   requires; two `Authorization` headers are a 400.

@@ -196,7 +196,45 @@ pub trait UserLoader: Send + Sync + 'static {
 /// Extracts the application's user through the [`UserLoader`] `L` in the state.
 ///
 /// A missing or invalid credential is a 401; a principal whose user no longer exists is a 401;
-/// a loader error is a 500 (logged, never shown).
+/// a loader error is a 500 (logged, never shown). The user is loaded once per request, however
+/// many extractors ask.
+///
+/// ```
+/// use auth_runtime::prelude::*;
+/// use axum::extract::FromRef;
+///
+/// #[derive(Clone)]
+/// struct Member { id: String, name: String }
+///
+/// #[derive(Clone)]
+/// struct Members; // would hold a database pool
+/// impl UserLoader for Members {
+///     type User = Member;
+///     type Error = std::convert::Infallible;
+///     async fn load(&self, principal: &Principal) -> Result<Option<Member>, Self::Error> {
+///         Ok(Some(Member { id: principal.subject().to_owned(), name: "Ann".into() }))
+///     }
+/// }
+///
+/// #[derive(Clone)]
+/// struct AppState { manager: AuthManager, members: Members }
+/// impl FromRef<AppState> for AuthManager {
+///     fn from_ref(state: &AppState) -> Self { state.manager.clone() }
+/// }
+/// impl FromRef<AppState> for Members {
+///     fn from_ref(state: &AppState) -> Self { state.members.clone() }
+/// }
+///
+/// #[authenticated]
+/// #[route(GET, "/hello")]
+/// async fn hello(me: CurrentUser<Members>) -> String {
+///     format!("hello {} ({})", me.user.name, me.user.id)
+/// }
+///
+/// #[derive(SecureRouter)]
+/// #[secure_router(state = AppState, routes(hello))]
+/// struct Api;
+/// ```
 pub struct CurrentUser<L: UserLoader> {
     /// The loaded user.
     pub user: L::User,

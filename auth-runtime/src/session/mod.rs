@@ -39,7 +39,7 @@ use crate::token::{
 /// let config = SessionConfig::default()
 ///     .absolute_lifetime(Duration::from_secs(24 * 3600))
 ///     .idle_timeout(Duration::from_secs(2 * 3600));
-/// assert_eq!(config.staleness_bound(), Duration::from_secs(1));
+/// assert_eq!(config.staleness(), Duration::from_secs(1));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionConfig {
