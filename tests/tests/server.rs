@@ -24,6 +24,17 @@ fn ok(reply: &Reply) {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 }
 
+/// `POST /auth/token` with `grant_type=refresh_token`.
+async fn refresh(server: &TestServer, token: &str) -> Reply {
+    server
+        .post_form(
+            "/auth/token",
+            None,
+            &format!("grant_type=refresh_token&refresh_token={token}"),
+        )
+        .await
+}
+
 // ---------------------------------------------------------------------------------------------
 // Public routes and the route table
 // ---------------------------------------------------------------------------------------------
@@ -553,13 +564,7 @@ async fn token_endpoint_grants() {
             "no-store"
         );
 
-        let reply = server
-            .post_form(
-                "/auth/token",
-                None,
-                &format!("grant_type=refresh_token&refresh_token={}", first.refresh),
-            )
-            .await;
+        let reply = refresh(&server, &first.refresh).await;
         let second = reply.tokens();
         assert_eq!(
             reply.headers.get(header::CACHE_CONTROL).unwrap(),
@@ -597,13 +602,7 @@ async fn token_endpoint_grants() {
         }
         // Not a refresh token at all, or an access token in its place.
         for token in ["garbage", second.access.as_str()] {
-            let reply = server
-                .post_form(
-                    "/auth/token",
-                    None,
-                    &format!("grant_type=refresh_token&refresh_token={token}"),
-                )
-                .await;
+            let reply = refresh(&server, &token).await;
             assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
         }
         // The pair from before is still good: failed attempts revoke nothing.
@@ -618,29 +617,17 @@ async fn a_spent_refresh_token_revokes_its_family() {
         let server = TestServer::start(&db).await;
         let first = server.approved_user("ann@example.com").await;
         let other = server.login("ann@example.com", PASSWORD).await.tokens();
-        let refresh = |token: String| {
-            let server = &server;
-            async move {
-                server
-                    .post_form(
-                        "/auth/token",
-                        None,
-                        &format!("grant_type=refresh_token&refresh_token={token}"),
-                    )
-                    .await
-            }
-        };
-        let second = refresh(first.refresh.clone()).await.tokens();
+        let second = refresh(&server, &first.refresh).await.tokens();
         // The spent one again: 401, and the whole session with it.
-        revoked(&refresh(first.refresh.clone()).await, "user");
+        revoked(&refresh(&server, &first.refresh).await, "user");
         revoked(
             &server.get("/reports/1", Some(&second.access)).await,
             "user",
         );
-        revoked(&refresh(second.refresh.clone()).await, "user");
+        revoked(&refresh(&server, &second.refresh).await, "user");
         // Another session of the same account is untouched.
         ok(&server.get("/reports/1", Some(&other.access)).await);
-        ok(&refresh(other.refresh).await);
+        ok(&refresh(&server, &other.refresh).await);
     })
     .await;
 }
@@ -655,14 +642,7 @@ async fn concurrent_refresh_with_one_token_gives_exactly_one_200() {
             let server = server.clone();
             let token = tokens.refresh.clone();
             tasks.push(tokio::spawn(async move {
-                server
-                    .post_form(
-                        "/auth/token",
-                        None,
-                        &format!("grant_type=refresh_token&refresh_token={token}"),
-                    )
-                    .await
-                    .status
+                refresh(&server, &token).await.status
             }));
         }
         let mut statuses = Vec::new();
@@ -685,25 +665,13 @@ async fn a_refresh_rereads_roles_which_can_shrink_but_not_grow() {
         let server = TestServer::start(&db).await;
         let tokens = server.approved_user("ann@example.com").await;
         let id = server.id_of("ann@example.com").await;
-        let refresh = |token: String| {
-            let server = &server;
-            async move {
-                server
-                    .post_form(
-                        "/auth/token",
-                        None,
-                        &format!("grant_type=refresh_token&refresh_token={token}"),
-                    )
-                    .await
-            }
-        };
         // Promoted to editor: the refreshed token does not gain `reports:*`.
         server
             .store
             .set_roles_and_claims(&id, &["user".into(), "editor".into()], &Map::new())
             .await
             .unwrap();
-        let next = refresh(tokens.refresh).await.tokens();
+        let next = refresh(&server, &tokens.refresh).await.tokens();
         let claims = payload_of(&next.access);
         assert_eq!(claims["scope"], "reports:read billing:read");
         assert_eq!(claims["roles"], json!(["user", "editor"]));
@@ -713,7 +681,7 @@ async fn a_refresh_rereads_roles_which_can_shrink_but_not_grow() {
             .set_roles_and_claims(&id, &[], &Map::new())
             .await
             .unwrap();
-        let next = refresh(next.refresh).await.tokens();
+        let next = refresh(&server, &next.refresh).await.tokens();
         assert_eq!(payload_of(&next.access)["scope"], "");
         assert_eq!(
             server.get("/reports/1", Some(&next.access)).await.status,
@@ -725,7 +693,7 @@ async fn a_refresh_rereads_roles_which_can_shrink_but_not_grow() {
             .set_status(&id, AccountStatus::Deactivated)
             .await
             .unwrap();
-        revoked(&refresh(next.refresh.clone()).await, "user");
+        revoked(&refresh(&server, &next.refresh).await, "user");
         revoked(&server.get("/auth/me", Some(&next.access)).await, "user");
     })
     .await;
@@ -745,16 +713,7 @@ async fn logout_ends_the_session() {
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
         revoked(&server.get("/reports/1", Some(&a.access)).await, "user");
         revoked(&server.post("/auth/logout", Some(&a.access)).await, "user");
-        revoked(
-            &server
-                .post_form(
-                    "/auth/token",
-                    None,
-                    &format!("grant_type=refresh_token&refresh_token={}", a.refresh),
-                )
-                .await,
-            "user",
-        );
+        revoked(&refresh(&server, &a.refresh).await, "user");
         ok(&server.get("/reports/1", Some(&b.access)).await);
         assert_eq!(
             server.post("/auth/logout", None).await.status,
@@ -800,32 +759,53 @@ async fn change_password_revokes_every_other_session() {
             &server.get("/reports/1", Some(&elsewhere.access)).await,
             "user",
         );
-        revoked(
-            &server
-                .post_form(
-                    "/auth/token",
-                    None,
-                    &format!(
-                        "grant_type=refresh_token&refresh_token={}",
-                        elsewhere.refresh
-                    ),
-                )
-                .await,
-            "user",
-        );
+        revoked(&refresh(&server, &elsewhere.refresh).await, "user");
         assert_eq!(
             server.login("ann@example.com", PASSWORD).await.status,
             StatusCode::UNAUTHORIZED
         );
         ok(&server.login("ann@example.com", "new password 1").await);
         // The session that changed it can still refresh.
-        ok(&server
-            .post_form(
-                "/auth/token",
-                None,
-                &format!("grant_type=refresh_token&refresh_token={}", here.refresh),
-            )
-            .await);
+        ok(&refresh(&server, &here.refresh).await);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn guessing_the_current_password_is_throttled_per_account() {
+    on_both("change password throttle", |db| async move {
+        let server = TestServer::start(&db).await;
+        let ann = server.approved_user("ann@example.com").await;
+        let bob = server.approved_user("bob@example.com").await;
+        let change = |token: &str, current: &str| {
+            let body = json!({ "current_password": current, "new_password": "new password 1" });
+            let server = &server;
+            let token = token.to_owned();
+            async move {
+                server
+                    .post_json("/auth/change-password", Some(&token), body)
+                    .await
+            }
+        };
+        for _ in 0..10 {
+            assert_eq!(
+                change(&ann.access, "guess guess").await.status,
+                StatusCode::BAD_REQUEST
+            );
+        }
+        let reply = change(&ann.access, PASSWORD).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            reply.text()
+        );
+        assert!(reply.headers.contains_key(header::RETRY_AFTER));
+        // Another account is not affected (no shared per-address budget here).
+        assert_eq!(
+            change(&bob.access, PASSWORD).await.status,
+            StatusCode::NO_CONTENT
+        );
     })
     .await;
 }
@@ -894,16 +874,7 @@ async fn ban_deactivates_real_accounts_and_never_oneself() {
         let stored = server.store.user_by_id(&ann).await.unwrap().unwrap();
         assert_eq!(stored.status, AccountStatus::Deactivated);
         revoked(&server.get("/reports/1", Some(&user.access)).await, "user");
-        revoked(
-            &server
-                .post_form(
-                    "/auth/token",
-                    None,
-                    &format!("grant_type=refresh_token&refresh_token={}", user.refresh),
-                )
-                .await,
-            "user",
-        );
+        revoked(&refresh(&server, &user.refresh).await, "user");
         ok(&server.get("/admin/dashboard", Some(&admin.access)).await);
     })
     .await;
@@ -1131,26 +1102,8 @@ async fn a_restart_on_the_same_database_keeps_accounts_approvals_and_revocations
             &server.get("/reports/1", Some(&logged_out.access)).await,
             "user",
         );
-        revoked(
-            &server
-                .post_form(
-                    "/auth/token",
-                    None,
-                    &format!(
-                        "grant_type=refresh_token&refresh_token={}",
-                        logged_out.refresh
-                    ),
-                )
-                .await,
-            "user",
-        );
-        ok(&server
-            .post_form(
-                "/auth/token",
-                None,
-                &format!("grant_type=refresh_token&refresh_token={}", kept.refresh),
-            )
-            .await);
+        revoked(&refresh(&server, &logged_out.refresh).await, "user");
+        ok(&refresh(&server, &kept.refresh).await);
         ok(&server.login("ann@example.com", PASSWORD).await);
         let admin = server.admin().await;
         let pending = server.get("/auth/pending", Some(&admin.access)).await;
@@ -1255,15 +1208,7 @@ async fn a_store_that_went_away_answers_503_never_500_and_never_an_allow() {
                 )
                 .await,
         );
-        unavailable(
-            &server
-                .post_form(
-                    "/auth/token",
-                    None,
-                    &format!("grant_type=refresh_token&refresh_token={}", user.refresh),
-                )
-                .await,
-        );
+        unavailable(&refresh(&server, &user.refresh).await);
         // Public routes do not need the store.
         ok(&server.get("/health", None).await);
     })
@@ -1380,16 +1325,6 @@ async fn sessions_end_after_their_idle_timeout_and_absolute_lifetime() {
         ok(&absolute.get("/reports/1", Some(&tokens.access)).await);
     })
     .await;
-}
-
-async fn refresh(server: &TestServer, token: &str) -> Reply {
-    server
-        .post_form(
-            "/auth/token",
-            None,
-            &format!("grant_type=refresh_token&refresh_token={token}"),
-        )
-        .await
 }
 
 #[tokio::test]

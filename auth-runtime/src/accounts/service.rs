@@ -142,11 +142,11 @@ impl AuthManager {
         new: &str,
     ) -> Result<(), AccountError> {
         let users = self.user_store()?;
-        // Guessing the current password through this route is throttled like sign-in.
-        let key = format!("change-password:{}", principal.subject());
-        let throttle = self.login_throttle();
+        // Guessing the current password through this route is throttled per account.
+        let key = principal.subject();
+        let throttle = self.password_change_throttle();
         throttle
-            .check(&key, None, Instant::now())
+            .check(key, None, Instant::now())
             .map_err(|t| AccountError::Throttled(t.retry_after))?;
         let account = users
             .user_by_id(principal.subject())
@@ -157,10 +157,10 @@ impl AuthManager {
             .verify(current, account.password_hash.as_deref())
             .await?;
         if !check.matches {
-            throttle.record_failure(&key, None, Instant::now());
+            throttle.record_failure(key, None, Instant::now());
             return Err(AccountError::WrongCurrentPassword);
         }
-        throttle.record_success(&key, None, Instant::now());
+        throttle.record_success(key, None, Instant::now());
         let hash = self.password_hasher().hash(new).await?;
         if !users.set_password_hash(&account.id, &hash).await? {
             return Err(AccountError::NotFound);

@@ -185,6 +185,10 @@ impl AuthManagerBuilder {
                     users: self.users,
                     accounts: self.accounts,
                     passwords: self.passwords.unwrap_or_default(),
+                    password_change_throttle: LoginThrottle::new(ThrottleConfig {
+                        address_failures: u32::MAX,
+                        ..self.throttle.clone()
+                    }),
                     throttle: LoginThrottle::new(self.throttle),
                 }),
             }),

@@ -39,6 +39,9 @@ struct Inner {
     accounts: AccountsConfig,
     passwords: PasswordHasher,
     throttle: LoginThrottle,
+    /// Failed password changes, per account only: the per-address rule would let one caller's
+    /// failures block everyone's password changes.
+    password_change_throttle: LoginThrottle,
 }
 
 /// Holds the registered login types, their keys and the scope validator. Cheap to clone (one
@@ -134,6 +137,11 @@ impl AuthManager {
     /// The login throttle.
     pub fn login_throttle(&self) -> &LoginThrottle {
         &self.inner.throttle
+    }
+
+    /// The throttle of failed password changes (per account).
+    pub(crate) fn password_change_throttle(&self) -> &LoginThrottle {
+        &self.inner.password_change_throttle
     }
 
     /// The loader registered for a resource type.

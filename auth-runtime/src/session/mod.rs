@@ -133,6 +133,13 @@ impl AuthManager {
         self.sessions().ok_or(TokenError::NoSessionStore)
     }
 
+    /// The sessions, the time now, and until when a revocation made now must be remembered.
+    fn revoking(&self) -> Result<(&Sessions, u64, u64), TokenError> {
+        let sessions = self.sessions_or_err()?;
+        let now = now();
+        Ok((sessions, now, now + sessions.remember))
+    }
+
     /// Opens a session for `request` and returns its first access and refresh tokens.
     ///
     /// This is how a login handler issues tokens when the manager has a session store.
@@ -304,9 +311,7 @@ impl AuthManager {
     }
 
     async fn revoke_session_id(&self, sid: &str) -> Result<(), AuthError> {
-        let sessions = self.sessions_or_err()?;
-        let now = now();
-        let until = now + sessions.remember;
+        let (sessions, now, until) = self.revoking()?;
         sessions.store.revoke_session(sid, now, until).await?;
         sessions
             .cache
@@ -317,9 +322,7 @@ impl AuthManager {
     /// Ends every other session of the principal's subject (after a password change). Returns
     /// how many were ended.
     pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<u64, AuthError> {
-        let sessions = self.sessions_or_err()?;
-        let now = now();
-        let until = now + sessions.remember;
+        let (sessions, now, until) = self.revoking()?;
         let count = sessions
             .store
             .revoke_other_sessions(principal.subject(), principal.session_id(), now, until)
@@ -334,9 +337,7 @@ impl AuthManager {
     /// Ends everything of `subject` (ban, deactivation): every session, and every token issued
     /// up to now.
     pub async fn revoke_subject(&self, subject: &str) -> Result<(), AuthError> {
-        let sessions = self.sessions_or_err()?;
-        let now = now();
-        let until = now + sessions.remember;
+        let (sessions, now, until) = self.revoking()?;
         // Tokens issued in this second are covered too: the account can no longer sign in.
         let cutoff = now + 1;
         sessions
