@@ -602,7 +602,7 @@ async fn token_endpoint_grants() {
         }
         // Not a refresh token at all, or an access token in its place.
         for token in ["garbage", second.access.as_str()] {
-            let reply = refresh(&server, &token).await;
+            let reply = refresh(&server, token).await;
             assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
         }
         // The pair from before is still good: failed attempts revoke nothing.
