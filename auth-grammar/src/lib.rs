@@ -245,6 +245,9 @@ pub enum PathError {
     DuplicateCapture(String),
     /// A `{*rest}` wildcard capture is not the last segment.
     WildcardNotLast,
+    /// Text follows a capture in its segment (`{id}.png`): axum allows a capture only at the
+    /// end of a segment.
+    TextAfterCapture,
     /// The path contains whitespace, a `?` or a `#`.
     InvalidChar(char),
 }
@@ -262,7 +265,10 @@ impl fmt::Display for PathError {
                 "`*{name}` is the wildcard syntax of axum 0.7 and earlier: write `{{*{name}}}`"
             ),
             PathError::BadBraces => f.write_str(
-                "a capture must be a whole path segment such as `{id}`, with balanced braces",
+                "braces must enclose a capture such as `{id}`; write `{{` and `}}` for literal braces",
+            ),
+            PathError::TextAfterCapture => f.write_str(
+                "a capture must end its path segment (axum allows text before it, as in `img-{id}`, but not after)",
             ),
             PathError::EmptyCapture => f.write_str("a capture needs a name, as in `{id}`"),
             PathError::BadCaptureName(name) => {
@@ -285,15 +291,22 @@ impl std::error::Error for PathError {}
 
 /// Checks a route path the way axum 0.8 would when the router is built (where it panics).
 ///
+/// A segment is literal text, a capture `{name}` or a wildcard `{*name}` (the last segment
+/// only); a capture may follow literal text in its segment (`/img-{id}`) but nothing may follow
+/// it (`/{id}.png` is refused by axum). `{{` and `}}` are a literal `{` and `}`.
+///
 /// ```
 /// use auth_grammar::{validate_route_path, PathError};
 ///
 /// assert!(validate_route_path("/reports/{id}").is_ok());
 /// assert!(validate_route_path("/files/{*rest}").is_ok());
+/// assert!(validate_route_path("/img-{id}").is_ok());
+/// assert!(validate_route_path("/{{literal}}").is_ok());
 /// assert_eq!(
 ///     validate_route_path("/reports/:id"),
 ///     Err(PathError::OldCaptureSyntax("id".into()))
 /// );
+/// assert_eq!(validate_route_path("/{id}.png"), Err(PathError::TextAfterCapture));
 /// assert_eq!(validate_route_path("reports"), Err(PathError::MissingLeadingSlash));
 /// ```
 pub fn validate_route_path(path: &str) -> Result<(), PathError> {
@@ -315,18 +328,12 @@ pub fn validate_route_path(path: &str) -> Result<(), PathError> {
         if let Some(name) = segment.strip_prefix('*') {
             return Err(PathError::OldWildcardSyntax(name.to_owned()));
         }
-        let opens = segment.matches('{').count();
-        let closes = segment.matches('}').count();
-        if opens == 0 && closes == 0 {
+        let Some(capture) = segment_capture(segment)? else {
             continue;
-        }
-        let inner = match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(inner) if opens == 1 && closes == 1 => inner,
-            _ => return Err(PathError::BadBraces),
         };
-        let (wildcard, name) = match inner.strip_prefix('*') {
+        let (wildcard, name) = match capture.strip_prefix('*') {
             Some(name) => (true, name),
-            None => (false, inner),
+            None => (false, capture),
         };
         if name.is_empty() {
             return Err(PathError::EmptyCapture);
@@ -349,6 +356,117 @@ pub fn validate_route_path(path: &str) -> Result<(), PathError> {
     Ok(())
 }
 
+/// The capture of one segment (what is inside its braces), after any literal prefix; `None`
+/// for a literal segment. `{{` and `}}` are literal braces.
+fn segment_capture(segment: &str) -> Result<Option<&str>, PathError> {
+    let bytes = segment.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' if bytes.get(i + 1) == Some(&b'{') => i += 2,
+            b'}' if bytes.get(i + 1) == Some(&b'}') => i += 2,
+            b'}' => return Err(PathError::BadBraces),
+            b'{' => {
+                let rest = &segment[i + 1..];
+                let close = rest.find('}').ok_or(PathError::BadBraces)?;
+                let inner = &rest[..close];
+                if inner.contains('{') {
+                    return Err(PathError::BadBraces);
+                }
+                if !rest[close + 1..].is_empty() {
+                    return Err(PathError::TextAfterCapture);
+                }
+                return Ok(Some(inner));
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(None)
+}
+
+/// Why two routes cannot be in one router (axum would panic when it is built).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteConflict {
+    /// The same method and the same path once capture names are ignored.
+    Duplicate,
+    /// Different methods on the same path whose captures are named differently
+    /// (`GET /a/{id}` and `DELETE /a/{name}`).
+    CaptureNames,
+    /// A capture and a wildcard at the same place (`/files/{id}` and `/files/{*rest}`), whatever
+    /// the methods.
+    CaptureAndWildcard,
+}
+
+/// Whether two routes can share one axum router; usable in `const` items.
+///
+/// ```
+/// use auth_grammar::{route_conflict, RouteConflict};
+///
+/// assert_eq!(route_conflict("GET", "/a/{id}", "GET", "/a/{name}"), Some(RouteConflict::Duplicate));
+/// assert_eq!(route_conflict("GET", "/a/{id}", "DELETE", "/a/{name}"), Some(RouteConflict::CaptureNames));
+/// assert_eq!(
+///     route_conflict("GET", "/files/{id}", "POST", "/files/{*rest}"),
+///     Some(RouteConflict::CaptureAndWildcard)
+/// );
+/// assert_eq!(route_conflict("GET", "/a/{id}", "POST", "/a/{id}"), None);
+/// assert_eq!(route_conflict("GET", "/a/{id}/b", "POST", "/a/{name}/c"), None);
+/// ```
+pub const fn route_conflict(
+    method_a: &str,
+    path_a: &str,
+    method_b: &str,
+    path_b: &str,
+) -> Option<RouteConflict> {
+    let (a, b) = (path_a.as_bytes(), path_b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    let mut names_differ = false;
+    while i < a.len() && j < b.len() {
+        let capture_a = a[i] == b'{' && !(i + 1 < a.len() && a[i + 1] == b'{');
+        let capture_b = b[j] == b'{' && !(j + 1 < b.len() && b[j + 1] == b'{');
+        if capture_a && capture_b {
+            let wild_a = i + 1 < a.len() && a[i + 1] == b'*';
+            let wild_b = j + 1 < b.len() && b[j + 1] == b'*';
+            if wild_a != wild_b {
+                return Some(RouteConflict::CaptureAndWildcard);
+            }
+            let (start_a, start_b) = (i, j);
+            while i < a.len() && a[i] != b'}' {
+                i += 1;
+            }
+            while j < b.len() && b[j] != b'}' {
+                j += 1;
+            }
+            if !bytes_eq(slice(a, start_a, i), slice(b, start_b, j)) {
+                names_differ = true;
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        if capture_a != capture_b || a[i] != b[j] {
+            return None;
+        }
+        i += 1;
+        j += 1;
+    }
+    if i < a.len() || j < b.len() {
+        return None;
+    }
+    if bytes_eq(method_a.as_bytes(), method_b.as_bytes()) {
+        Some(RouteConflict::Duplicate)
+    } else if names_differ {
+        Some(RouteConflict::CaptureNames)
+    } else {
+        None
+    }
+}
+
+const fn slice(bytes: &[u8], from: usize, to: usize) -> &[u8] {
+    let (head, _) = bytes.split_at(to);
+    let (_, tail) = head.split_at(from);
+    tail
+}
+
 /// Whether two routes would collide in one axum router: the same method and the same path once
 /// capture names are ignored (`/a/{id}` and `/a/{name}` collide). Usable in `const` items.
 ///
@@ -360,25 +478,10 @@ pub fn validate_route_path(path: &str) -> Result<(), PathError> {
 /// assert!(!routes_collide("GET", "/a/{id}", "GET", "/a/{id}/b"));
 /// ```
 pub const fn routes_collide(method_a: &str, path_a: &str, method_b: &str, path_b: &str) -> bool {
-    bytes_eq(method_a.as_bytes(), method_b.as_bytes()) && paths_equal(path_a, path_b)
-}
-
-/// Whether two routes with *different* methods would still make axum panic when the router is
-/// built: the same path shape with different capture names (`GET /a/{id}` and
-/// `DELETE /a/{name}`). Usable in `const` items.
-///
-/// ```
-/// use auth_grammar::captures_conflict;
-///
-/// assert!(captures_conflict("GET", "/a/{id}", "DELETE", "/a/{name}"));
-/// assert!(!captures_conflict("GET", "/a/{id}", "DELETE", "/a/{id}"));
-/// // Same method: that is a duplicate route, reported by `routes_collide`.
-/// assert!(!captures_conflict("GET", "/a/{id}", "GET", "/a/{name}"));
-/// ```
-pub const fn captures_conflict(method_a: &str, path_a: &str, method_b: &str, path_b: &str) -> bool {
-    !bytes_eq(method_a.as_bytes(), method_b.as_bytes())
-        && paths_equal(path_a, path_b)
-        && !bytes_eq(path_a.as_bytes(), path_b.as_bytes())
+    matches!(
+        route_conflict(method_a, path_a, method_b, path_b),
+        Some(RouteConflict::Duplicate)
+    )
 }
 
 const fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
@@ -393,35 +496,6 @@ const fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
         i += 1;
     }
     true
-}
-
-/// Compares two paths, treating every `{name}` capture as equal to every other and every
-/// `{*name}` wildcard as equal to every other wildcard.
-const fn paths_equal(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        if a[i] == b'{' && b[j] == b'{' {
-            let wild_a = i + 1 < a.len() && a[i + 1] == b'*';
-            let wild_b = j + 1 < b.len() && b[j + 1] == b'*';
-            if wild_a != wild_b {
-                return false;
-            }
-            while i < a.len() && a[i] != b'}' {
-                i += 1;
-            }
-            while j < b.len() && b[j] != b'}' {
-                j += 1;
-            }
-            continue;
-        }
-        if a[i] != b[j] {
-            return false;
-        }
-        i += 1;
-        j += 1;
-    }
-    i == a.len() && j == b.len()
 }
 
 /// The edit distance between two strings, on bytes (names here are ASCII), for "did you mean"
@@ -638,6 +712,10 @@ mod tests {
             "/a/{x}/b/{y}",
             "/f/{*rest}",
             "/a/",
+            "/img-{id}",
+            "/f/x{*rest}",
+            "/{{literal}}/{id}",
+            "/a{{b}}c",
         ] {
             assert_eq!(validate_route_path(ok), Ok(()), "{ok}");
         }
@@ -647,7 +725,16 @@ mod tests {
             Err(PathError::OldWildcardSyntax("rest".into()))
         );
         assert_eq!(validate_route_path("/a/{id"), Err(PathError::BadBraces));
-        assert_eq!(validate_route_path("/a/x{id}"), Err(PathError::BadBraces));
+        assert_eq!(validate_route_path("/a/x}"), Err(PathError::BadBraces));
+        assert_eq!(validate_route_path("/a/{x{y}}"), Err(PathError::BadBraces));
+        assert_eq!(
+            validate_route_path("/a/{id}.png"),
+            Err(PathError::TextAfterCapture)
+        );
+        assert_eq!(
+            validate_route_path("/a/{id}-{n}"),
+            Err(PathError::TextAfterCapture)
+        );
         assert_eq!(validate_route_path("/a/{}"), Err(PathError::EmptyCapture));
         assert_eq!(
             validate_route_path("/a/{1x}"),
@@ -669,11 +756,38 @@ mod tests {
 
     #[test]
     fn collisions() {
-        assert!(routes_collide("GET", "/a", "GET", "/a"));
-        assert!(!routes_collide("GET", "/a", "GET", "/b"));
-        assert!(!routes_collide("GET", "/a/{x}", "GET", "/a/{*x}"));
-        assert!(routes_collide("GET", "/a/{*x}", "GET", "/a/{*y}"));
-        assert!(!routes_collide("GET", "/a/{x}", "GET", "/a/b"));
+        use RouteConflict::*;
+        for (a, b, expected) in [
+            (("GET", "/a"), ("GET", "/a"), Some(Duplicate)),
+            (("GET", "/a"), ("GET", "/b"), None),
+            (
+                ("GET", "/a/{x}"),
+                ("GET", "/a/{*x}"),
+                Some(CaptureAndWildcard),
+            ),
+            (
+                ("GET", "/a/{x}/b"),
+                ("POST", "/a/{*x}"),
+                Some(CaptureAndWildcard),
+            ),
+            (("GET", "/a/{*x}"), ("GET", "/a/{*y}"), Some(Duplicate)),
+            (("GET", "/a/{*x}"), ("POST", "/a/{*y}"), Some(CaptureNames)),
+            (("GET", "/a/{x}"), ("GET", "/a/b"), None),
+            (("GET", "/a/{x}"), ("POST", "/a/{y}"), Some(CaptureNames)),
+            (("GET", "/a/{x}/b"), ("POST", "/a/{y}/c"), None),
+            (
+                ("GET", "/img-{x}"),
+                ("POST", "/img-{*r}"),
+                Some(CaptureAndWildcard),
+            ),
+            (("GET", "/x/img-{x}"), ("POST", "/x/{*r}"), None),
+            (("GET", "/{{x}}"), ("GET", "/{x}"), None),
+            (("GET", "/{{x}}"), ("GET", "/{{x}}"), Some(Duplicate)),
+        ] {
+            assert_eq!(route_conflict(a.0, a.1, b.0, b.1), expected, "{a:?} {b:?}");
+            assert_eq!(route_conflict(b.0, b.1, a.0, a.1), expected, "{b:?} {a:?}");
+        }
+        assert!(routes_collide("GET", "/a/{x}", "GET", "/a/{y}"));
     }
 
     #[test]

@@ -9,10 +9,6 @@ use syn::{ItemFn, LitStr, Meta};
 use crate::attr::{self, Attr, Kind, Value};
 use crate::ctxt::Ctxt;
 
-/// How many registry-check constants a `SecureRouter` evaluates per handler (one per literal;
-/// the last one checks all remaining literals). Shared with `router`.
-pub(crate) const REGISTRY_CHECKS: usize = 8;
-
 pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
     let mut cx = Ctxt::default();
     let mut func: ItemFn = match syn::parse2(item.clone()) {
@@ -81,8 +77,9 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
         return quote! { #errors #func };
     }
 
+    let invalid = !cx.is_empty();
     let errors = cx.into_compile_errors();
-    let out = rewrite(func, &spec);
+    let out = rewrite(func, &spec, invalid);
     let out = quote! { #errors #out };
     crate::debug_print("handler", &out);
     out
@@ -410,7 +407,7 @@ fn checked_names(
     valid
 }
 
-fn rewrite(mut func: ItemFn, spec: &Spec) -> TokenStream {
+fn rewrite(mut func: ItemFn, spec: &Spec, invalid: bool) -> TokenStream {
     let name = &func.sig.ident;
     let vis = &func.vis;
     let marker = format_ident!("__auth_route_{}", name);
@@ -442,9 +439,6 @@ fn rewrite(mut func: ItemFn, spec: &Spec) -> TokenStream {
         }
         None => quote!(::core::option::Option::None),
     };
-    let no_route = format!(
-        "handler `{name_str}` is listed in a `SecureRouter` but has no route: add `#[route(METHOD, \"/path\")]` to it"
-    );
 
     let guard: syn::FnArg = syn::parse_quote_spanned! {name.span()=>
         _: #p::Guard<#marker>
@@ -456,41 +450,8 @@ fn rewrite(mut func: ItemFn, spec: &Spec) -> TokenStream {
         #[allow(non_camel_case_types)]
         #vis struct #marker;
     };
-    // Registry checks: one `const` per literal (index `I`), each call spanned on its literal,
-    // so every undeclared name is its own error on the user's token when a `SecureRouter` with
-    // `registry = ...` evaluates them. The last index checks whatever literals remain.
-    let mut checks: Vec<TokenStream> = Vec::new();
-    let mut check = |kind: &str, lit: &LitStr| {
-        let kind = format_ident!("{}", kind);
-        checks.push(quote_spanned! {lit.span()=>
-            ::auth_runtime::__private::check_declared::<Reg>(::auth_runtime::__private::NameKind::#kind, #lit)
-        });
-    };
-    spec.login_types.iter().for_each(|l| check("LoginType", l));
-    spec.scopes.iter().for_each(|l| check("Scope", l));
-    spec.roles.iter().for_each(|l| check("Role", l));
-    if let Some((action, resource)) = &spec.policy {
-        check("Action", action);
-        check("Resource", resource);
-    }
-    let last = REGISTRY_CHECKS - 1;
-    let mut arms: Vec<TokenStream> = checks
-        .iter()
-        .take(last)
-        .enumerate()
-        .map(|(i, c)| quote! { #i => #c, })
-        .collect();
-    let rest = checks.iter().skip(last);
-    arms.push(quote! { #last => { #(#rest;)* } });
-
     quote! {
         #marker_def
-        impl<Reg: #p::Registry, const I: usize> #p::CheckedBy<Reg, I> for #marker {
-            const CHECK: () = match I {
-                #(#arms)*
-                _ => {}
-            };
-        }
         impl #p::RouteSpec for #marker {
             const SPEC: #p::HandlerSpec = #p::HandlerSpec {
                 handler: #name_str,
@@ -501,7 +462,7 @@ fn rewrite(mut func: ItemFn, spec: &Spec) -> TokenStream {
                 roles: &[#(#roles),*],
                 scopes: #scopes,
                 policy: #policy,
-                no_route_message: #no_route,
+                invalid: #invalid,
             };
         }
         #func

@@ -1,5 +1,9 @@
 //! `#[derive(SecureRouter)]`: registers annotated handlers into one router.
 
+/// How many registry checks the derive emits per handler: one name each, the last one covering
+/// every remaining name (a handler rarely uses more than seven).
+const REGISTRY_CHECKS: usize = 8;
+
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -104,66 +108,71 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
             );
         }
     }
-    if !cx.is_empty() {
-        return cx.into_compile_errors();
-    }
-
     let name = &input.ident;
     let p = quote!(::auth_runtime::__private);
     let state = state.map_or_else(|| quote!(::auth_runtime::AuthManager), |s| quote!(#s));
-    let infos = routes.iter().map(|r| {
-        quote_spanned! {r.span()=> #p::route_info(#p::spec_of(&#r)) }
-    });
+    if !cx.is_empty() {
+        // Still emit the type's functions (with no routes), so that calls of `Api::router()`
+        // add no errors after the ones above.
+        let errors = cx.into_compile_errors();
+        return quote! {
+            #errors
+            impl #name {
+                /// The routes of this router (none: its declaration has errors).
+                pub const ROUTES: &'static [#p::RouteInfo] = &[];
+                /// An empty router (its declaration has errors).
+                pub fn router() -> #p::AxumRouter<#state> {
+                    #p::AxumRouter::new()
+                }
+                /// The static table of routes.
+                pub fn routes() -> &'static [#p::RouteInfo] {
+                    Self::ROUTES
+                }
+            }
+        };
+    }
+
+    let count = routes.len();
+    let specs = routes
+        .iter()
+        .map(|r| quote_spanned! {r.span()=> #p::spec_of(&#r) });
     let adds = routes.iter().enumerate().map(|(i, r)| {
         quote! { let router = #p::add_route(router, &Self::ROUTES[#i], #r); }
     });
+    // One item per handler (O(n)): its own problems and its conflicts with earlier handlers,
+    // evaluated at compile time and spanned on its name in `routes(...)`.
+    let problems = routes.iter().enumerate().map(|(i, r)| {
+        quote_spanned! {r.span()=>
+            const _: () = if let ::core::option::Option::Some(problem) =
+                #p::handler_problem(&#name::__AUTH_SPECS, #i)
+            {
+                ::core::panic!("{}", problem.as_str())
+            };
+        }
+    });
     let mut registry_checks = Vec::new();
     if let Some(reg) = &registry {
-        for r in &routes {
-            for i in 0..crate::handler::REGISTRY_CHECKS {
+        for (i, r) in routes.iter().enumerate() {
+            for k in 0..REGISTRY_CHECKS {
+                let rest = k + 1 == REGISTRY_CHECKS;
                 registry_checks.push(quote_spanned! {r.span()=>
-                    const _: () = #p::check_registry::<#reg, _, _, #i>(&#r);
+                    const _: () = if let ::core::option::Option::Some(problem) =
+                        #p::undeclared::<#reg>(&#name::__AUTH_SPECS[#i], #k, #rest)
+                    {
+                        ::core::panic!("{}", problem.as_str())
+                    };
                 });
             }
-        }
-    }
-    let mut collisions = Vec::new();
-    for j in 0..routes.len() {
-        for i in 0..j {
-            let (a, b) = (&routes[i], &routes[j]);
-            let msg = format!(
-                "handlers `{}` and `{}` are routed to the same method and path\n\nhelp: change the method or path of one of them; captures match by position, so `/a/{{{{id}}}}` and `/a/{{{{name}}}}` are the same path",
-                quote!(#a).to_string().replace(' ', ""),
-                quote!(#b).to_string().replace(' ', "")
-            );
-            let conflict = format!(
-                "handlers `{}` and `{}` name the captures of the same path differently; axum would panic when building the router\n\nhelp: use the same capture names for the path under every method, such as `/reports/{{{{id}}}}`",
-                quote!(#a).to_string().replace(' ', ""),
-                quote!(#b).to_string().replace(' ', "")
-            );
-            collisions.push(quote_spanned! {b.span()=>
-                const _: () = if #p::captures_conflict(
-                    #name::ROUTES[#i].method, #name::ROUTES[#i].path,
-                    #name::ROUTES[#j].method, #name::ROUTES[#j].path,
-                ) {
-                    ::core::panic!(#conflict)
-                };
-            });
-            collisions.push(quote_spanned! {b.span()=>
-                const _: () = if #p::routes_collide(
-                    #name::ROUTES[#i].method, #name::ROUTES[#i].path,
-                    #name::ROUTES[#j].method, #name::ROUTES[#j].path,
-                ) {
-                    ::core::panic!(#msg)
-                };
-            });
         }
     }
 
     let out = quote! {
         impl #name {
+            #[doc(hidden)]
+            const __AUTH_SPECS: [#p::HandlerSpec; #count] = [#(#specs),*];
+
             /// The routes of this router: method, path, login types, scopes, policy, public.
-            pub const ROUTES: &'static [#p::RouteInfo] = &[#(#infos),*];
+            pub const ROUTES: &'static [#p::RouteInfo] = &#p::route_infos(&Self::__AUTH_SPECS);
 
             /// An axum router with every listed handler at its declared method and path.
             pub fn router() -> #p::AxumRouter<#state> {
@@ -191,7 +200,7 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
         }
 
         const _: () = #p::assert_state::<#state>();
-        #(#collisions)*
+        #(#problems)*
         #(#registry_checks)*
     };
     crate::debug_print("SecureRouter", &out);

@@ -17,11 +17,12 @@ use crate::route::PolicyRequirement;
 use crate::scope::ScopeRequirement;
 
 pub use crate::SecureRouter as SecureRouterTrait;
-pub use crate::registry::{NameKind, Registry, check_declared};
+pub use crate::checks::{Message, handler_problem, route_infos, undeclared};
+pub use crate::registry::Registry;
 pub use crate::route::PolicyRequirement as Policy;
 pub use crate::route::RouteInfo;
 pub use crate::scope::ScopeRequirement as Scopes;
-pub use auth_grammar::{captures_conflict, routes_collide};
+pub use auth_grammar::{RouteConflict, route_conflict};
 pub use axum::Router as AxumRouter;
 
 /// What one annotated handler declares; emitted by the attribute macros as an associated const.
@@ -43,8 +44,9 @@ pub struct HandlerSpec {
     pub scopes: ScopeRequirement,
     /// `#[policy]`.
     pub policy: Option<PolicyRequirement>,
-    /// The compile error shown when the handler is routed by a `SecureRouter` without `#[route]`.
-    pub no_route_message: &'static str,
+    /// The attributes had errors (already reported on the handler): routers skip their checks
+    /// of this handler instead of adding errors about the same mistake.
+    pub invalid: bool,
 }
 
 /// Implemented by the hidden marker type the macros emit next to each handler.
@@ -107,13 +109,6 @@ pub trait SecuredHandler<M> {
     const SPEC: HandlerSpec;
 }
 
-/// Emitted next to each handler: the registry check of its `I`-th literal (see
-/// [`check_declared`]); one constant per literal so that every undeclared name is its own error.
-pub trait CheckedBy<Reg, const I: usize> {
-    /// Evaluating it checks every name against `Reg` (a compile error if one is undeclared).
-    const CHECK: ();
-}
-
 macro_rules! impl_secured_handler {
     ($($ty:ident),*) => {
         impl<F, Fut, R, $($ty,)*> SecuredHandler<(R, $($ty,)*)> for F
@@ -152,34 +147,6 @@ pub const fn spec_of<F: SecuredHandler<M>, M>(_handler: &F) -> HandlerSpec {
     F::SPEC
 }
 
-/// Checks the literals of a handler against a registry (`#[secure_router(registry = ...)]`).
-pub const fn check_registry<Reg, F, M, const I: usize>(_handler: &F)
-where
-    Reg: Registry,
-    F: SecuredHandler<M>,
-    F::Marker: CheckedBy<Reg, I>,
-{
-    <F::Marker as CheckedBy<Reg, I>>::CHECK
-}
-
-/// The route of a handler listed in a `SecureRouter`; a compile error (const panic) without
-/// `#[route]`.
-pub const fn route_info(spec: HandlerSpec) -> RouteInfo {
-    let (Some(method), Some(path)) = (spec.method, spec.path) else {
-        panic!("{}", spec.no_route_message)
-    };
-    RouteInfo {
-        handler: spec.handler,
-        method,
-        path,
-        login_types: spec.login_types,
-        roles: spec.roles,
-        scopes: spec.scopes,
-        policy: spec.policy,
-        public: spec.public,
-    }
-}
-
 /// The state of a `SecureRouter` must lead to the [`AuthManager`] (checked once per router, so
 /// the error names `FromRef` instead of failing every handler).
 #[diagnostic::on_unimplemented(
@@ -203,6 +170,10 @@ where
     T: 'static,
     S: Clone + Send + Sync + 'static,
 {
+    if info.method.is_empty() {
+        // A handler without a route: a compile error was reported already.
+        return router;
+    }
     let filter = match info.method.as_bytes() {
         b"GET" => MethodFilter::GET,
         b"POST" => MethodFilter::POST,

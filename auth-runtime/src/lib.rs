@@ -64,6 +64,7 @@ extern crate self as auth_runtime;
 
 pub mod accounts;
 mod authz;
+mod checks;
 mod credential;
 mod error;
 mod guard;

@@ -229,7 +229,7 @@ pub enum ScopeRequirement {
 
 impl ScopeRequirement {
     /// The listed scopes.
-    pub fn scopes(&self) -> &'static [&'static str] {
+    pub const fn scopes(&self) -> &'static [&'static str] {
         match self {
             ScopeRequirement::None => &[],
             ScopeRequirement::All(s) | ScopeRequirement::AnyOf(s) => s,

@@ -1,0 +1,240 @@
+//! The compile-time checks of a `SecureRouter`, as `const fn`s the derive evaluates in one
+//! standalone `const` item per handler, spanned on the handler's name in `routes(...)`: a
+//! handler without a route, two routes axum would refuse to build together, names missing from
+//! the registry. Each check returns the problem as a message; the emitted item panics with it,
+//! which is the compile error. O(n) items per router, each comparing one handler with the ones
+//! before it.
+
+use auth_grammar::{RouteConflict, route_conflict};
+
+use crate::guard::HandlerSpec;
+use crate::registry::Registry;
+use crate::route::RouteInfo;
+
+/// A fixed-size string buffer usable in `const fn`, for compile error messages.
+#[derive(Clone, Copy)]
+pub struct Message {
+    bytes: [u8; 1024],
+    len: usize,
+}
+
+impl Message {
+    const fn new() -> Self {
+        Message {
+            bytes: [0; 1024],
+            len: 0,
+        }
+    }
+
+    const fn push(mut self, s: &str) -> Self {
+        let s = s.as_bytes();
+        let mut i = 0;
+        while i < s.len() && self.len < self.bytes.len() {
+            self.bytes[self.len] = s[i];
+            self.len += 1;
+            i += 1;
+        }
+        self
+    }
+
+    /// The message.
+    pub const fn as_str(&self) -> &str {
+        let (head, _) = self.bytes.split_at(self.len);
+        match core::str::from_utf8(head) {
+            Ok(s) => s,
+            Err(_) => "a `SecureRouter` check failed",
+        }
+    }
+}
+
+const NO_ROUTE: RouteInfo = RouteInfo {
+    handler: "",
+    method: "",
+    path: "",
+    login_types: &[],
+    roles: &[],
+    scopes: crate::scope::ScopeRequirement::None,
+    policy: None,
+    public: false,
+};
+
+/// The route table of a router. A handler without a route gets an empty method and path (its
+/// compile error comes from [`handler_problem`]; `add_route` skips it).
+pub const fn route_infos<const N: usize>(specs: &[HandlerSpec; N]) -> [RouteInfo; N] {
+    let mut out = [NO_ROUTE; N];
+    let mut i = 0;
+    while i < N {
+        let spec = &specs[i];
+        out[i] = RouteInfo {
+            handler: spec.handler,
+            method: match spec.method {
+                Some(m) => m,
+                None => "",
+            },
+            path: match spec.path {
+                Some(p) => p,
+                None => "",
+            },
+            login_types: spec.login_types,
+            roles: spec.roles,
+            scopes: spec.scopes,
+            policy: spec.policy,
+            public: spec.public,
+        };
+        i += 1;
+    }
+    out
+}
+
+/// The first problem of handler `i` of a router: no route, or a route that cannot share the
+/// router with an earlier handler's. `None` for a handler whose attributes already failed to
+/// compile (one mistake, one error).
+pub const fn handler_problem<const N: usize>(
+    specs: &[HandlerSpec; N],
+    i: usize,
+) -> Option<Message> {
+    let spec = &specs[i];
+    if spec.invalid {
+        return None;
+    }
+    let (Some(method), Some(path)) = (spec.method, spec.path) else {
+        return Some(
+            Message::new()
+                .push("handler `")
+                .push(spec.handler)
+                .push("` is listed in a `SecureRouter` but has no route\n\nhelp: add `#[route(METHOD, \"/path\")]` to it, as in `#[route(GET, \"/reports/{id}\")]`"),
+        );
+    };
+    let mut j = 0;
+    while j < i {
+        let earlier = &specs[j];
+        if let (false, Some(m), Some(p)) = (earlier.invalid, earlier.method, earlier.path)
+            && let Some(conflict) = route_conflict(m, p, method, path)
+        {
+            let both = Message::new()
+                .push("handlers `")
+                .push(earlier.handler)
+                .push("` and `")
+                .push(spec.handler)
+                .push("` ");
+            return Some(match conflict {
+                RouteConflict::Duplicate => both
+                    .push("are both routed to `")
+                    .push(method)
+                    .push(" ")
+                    .push(path)
+                    .push("`\n\nhelp: change the method or the path of one of them; captures match by position, so `/a/{id}` and `/a/{name}` are the same path"),
+                RouteConflict::CaptureNames => both
+                    .push("name the captures of one path differently (`")
+                    .push(p)
+                    .push("` and `")
+                    .push(path)
+                    .push("`); axum would panic when building the router\n\nhelp: use the same capture names for the path under every method"),
+                RouteConflict::CaptureAndWildcard => both
+                    .push("put a capture and a wildcard at the same place (`")
+                    .push(p)
+                    .push("` and `")
+                    .push(path)
+                    .push("`); axum would panic when building the router\n\nhelp: give one of them a literal segment there, such as `/files/by-id/{id}` next to `/files/{*rest}`"),
+            });
+        }
+        j += 1;
+    }
+    None
+}
+
+/// The `k`-th name handler `spec` uses (login types, scopes, roles, policy action, policy
+/// resource, in this order), with its kind; `None` past the last.
+const fn nth_name(spec: &HandlerSpec, k: usize) -> Option<(NameKind, &'static str)> {
+    let mut k = k;
+    if k < spec.login_types.len() {
+        return Some((NameKind::LoginType, spec.login_types[k]));
+    }
+    k -= spec.login_types.len();
+    let scopes = spec.scopes.scopes();
+    if k < scopes.len() {
+        return Some((NameKind::Scope, scopes[k]));
+    }
+    k -= scopes.len();
+    if k < spec.roles.len() {
+        return Some((NameKind::Role, spec.roles[k]));
+    }
+    k -= spec.roles.len();
+    match (spec.policy, k) {
+        (Some(p), 0) => Some((NameKind::Action, p.action)),
+        (Some(p), 1) => Some((NameKind::Resource, p.resource)),
+        _ => None,
+    }
+}
+
+/// Whether the `k`-th name of a handler is declared in the registry `R` (with `rest`, every
+/// name from the `k`-th on: the router emits a few checks per handler, one name each, and the
+/// last covers whatever remains); the message says which is not, with "did you mean".
+pub const fn undeclared<R: Registry>(spec: &HandlerSpec, k: usize, rest: bool) -> Option<Message> {
+    if spec.invalid {
+        return None;
+    }
+    let mut index = k;
+    while let Some((kind, name)) = nth_name(spec, index) {
+        if let Some(message) = check_declared::<R>(spec.handler, kind, name) {
+            return Some(message);
+        }
+        if !rest {
+            break;
+        }
+        index += 1;
+    }
+    None
+}
+
+/// Which list of a [`Registry`] a name belongs to.
+#[derive(Clone, Copy)]
+enum NameKind {
+    LoginType,
+    Scope,
+    Action,
+    Resource,
+    Role,
+}
+
+/// `None` if `name` is declared in `R`; otherwise the message.
+const fn check_declared<R: Registry>(handler: &str, kind: NameKind, name: &str) -> Option<Message> {
+    let (declared, what, key) = match kind {
+        NameKind::LoginType => (R::LOGIN_TYPES, "login type", "login_types"),
+        NameKind::Scope => (R::SCOPES, "scope", "scopes"),
+        NameKind::Action => (R::ACTIONS, "policy action", "actions"),
+        NameKind::Resource => (R::RESOURCES, "policy resource", "resources"),
+        NameKind::Role => (R::ROLES, "role", "roles"),
+    };
+    let mut best: Option<&str> = None;
+    let mut best_distance = usize::MAX;
+    let mut i = 0;
+    while i < declared.len() {
+        if auth_grammar::str_eq(declared[i], name) {
+            return None;
+        }
+        let d = auth_grammar::edit_distance(declared[i], name);
+        if d < best_distance {
+            best_distance = d;
+            best = Some(declared[i]);
+        }
+        i += 1;
+    }
+    let limit = auth_grammar::suggestion_limit(name);
+    let msg = Message::new()
+        .push(what)
+        .push(" `")
+        .push(name)
+        .push("` of handler `")
+        .push(handler)
+        .push("` is not declared in the registry");
+    Some(match best {
+        Some(b) if best_distance <= limit => {
+            msg.push("\n\nhelp: did you mean `").push(b).push("`?")
+        }
+        _ => msg
+            .push("\n\nhelp: add it to `")
+            .push(key)
+            .push("` in `registry!` if it is meant to exist"),
+    })
+}
