@@ -41,17 +41,12 @@ impl Kind {
         }
     }
 
-    /// Recognises `#[requires]`, `#[auth_runtime::requires]`, `#[auth_runtime::prelude::requires]`.
+    /// Recognises the attribute however it was imported: `#[requires]`,
+    /// `#[auth_runtime::requires]`, `#[auth::requires]` after `use auth_runtime::prelude as
+    /// auth`, or an app's own re-export module. A macro cannot see what a path resolves to, so
+    /// the last segment decides.
     pub(crate) fn of_path(path: &syn::Path) -> Option<Kind> {
         let last = path.segments.last()?.ident.to_string();
-        let prefix_ok = path.segments.len() == 1
-            || path
-                .segments
-                .first()
-                .is_some_and(|s| s.ident == "auth_runtime");
-        if !prefix_ok {
-            return None;
-        }
         Kind::ALL.into_iter().find(|k| k.name() == last)
     }
 }
@@ -80,6 +75,9 @@ pub(crate) enum Value {
         method: Option<Ident>,
         path: Option<LitStr>,
     },
+    /// The attribute is malformed and its error was reported: it counts as present (no
+    /// "missing attribute" error follows) but declares nothing.
+    Invalid,
 }
 
 pub(crate) fn parse(kind: Kind, span: Span, args: TokenStream, cx: &mut Ctxt) -> Attr {
@@ -150,10 +148,12 @@ fn parse_requires(span: Span, args: TokenStream, cx: &mut Ctxt) -> Value {
         if let Some(extra) =
             tokens.find(|t| !matches!(t, proc_macro2::TokenTree::Punct(p) if p.as_char() == ','))
         {
+            // Moving the extra scope into `any(...)` would change the meaning ("a or b, and c"
+            // is not "a or b or c"), so the help says how to write the conjunction instead.
             cx.error_help(
                 extra.span(),
-                "`any(...)` must be the only argument of `#[requires]`",
-                "put every alternative inside `any(...)`, as in `#[requires(any(\"reports:read\", \"reports:audit\"))]`",
+                "`any(...)` cannot be combined with other scopes in one `#[requires]`",
+                "`#[requires]` means either all of its scopes or `any(...)` of them; for \"one of these, and also that\" declare a role (a set of scopes) and use `#[roles(...)]`, or write a `#[policy]` rule with `any_scope` and `scopes`",
             );
         }
         let scopes = parse_strings(g.stream(), cx, "a scope string such as `\"reports:read\"`");
@@ -178,6 +178,18 @@ fn parse_requires(span: Span, args: TokenStream, cx: &mut Ctxt) -> Value {
 }
 
 fn parse_policy(span: Span, args: TokenStream, cx: &mut Ctxt) -> Value {
+    // `#[policy("users:ban", "users")]`: one error that shows the named form with these values.
+    if let Some(proc_macro2::TokenTree::Literal(_)) = args.clone().into_iter().next() {
+        let strings = parse_strings(args.clone(), &mut Ctxt::default(), "");
+        let action = strings.first().map_or("users:ban".into(), LitStr::value);
+        let resource = strings.get(1).map_or("users".into(), LitStr::value);
+        cx.error_help(
+            args.span(),
+            "`#[policy]` takes named arguments",
+            format!("write `#[policy(action = \"{action}\", resource = \"{resource}\")]`"),
+        );
+        return Value::Invalid;
+    }
     let mut action: Option<LitStr> = None;
     let mut resource: Option<LitStr> = None;
     // Keys suggested for a misspelt key: not reported missing a second time.
@@ -258,13 +270,18 @@ fn parse_route(span: Span, args: TokenStream, cx: &mut Ctxt) -> Value {
         }
         if input.peek(LitStr) {
             let quoted: LitStr = input.parse()?;
-            return Err(syn::Error::new(
-                quoted.span(),
+            let value = quoted.value();
+            let message = if value.starts_with('/') {
+                format!(
+                    "`#[route]` needs the HTTP method before the path\n\nhelp: write `#[route(GET, \"{value}\")]` (or `POST`, `PUT`, `PATCH`, `DELETE`, ...)"
+                )
+            } else {
                 format!(
                     "expected an HTTP method such as `GET`\n\nhelp: write the method without quotes: `{}`",
-                    quoted.value().to_ascii_uppercase()
-                ),
-            ));
+                    value.to_ascii_uppercase()
+                )
+            };
+            return Err(syn::Error::new(quoted.span(), message));
         }
         method = Some(
             input

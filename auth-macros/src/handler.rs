@@ -38,14 +38,18 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
             Meta::Path(_) => TokenStream::new(),
             Meta::List(list) => list.tokens.clone(),
             Meta::NameValue(nv) => {
-                cx.error(
+                let value = &nv.value;
+                cx.error_help(
                     nv.span(),
-                    format!(
-                        "`#[{} = ...]` is not valid; use `#[{}(...)]`",
-                        k.name(),
-                        k.name()
-                    ),
+                    format!("`#[{} = ...]` is not the form of this attribute", k.name()),
+                    format!("write `#[{}({})]`", k.name(), quote!(#value)),
                 );
+                // It still counts as present: no "has no auth attribute" error follows.
+                attrs.push(attr::Attr {
+                    kind: k,
+                    span: nv.span(),
+                    value: Value::Invalid,
+                });
                 continue;
             }
         };
@@ -61,6 +65,14 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
     func.attrs = kept;
 
     let spec = check(&attrs, &func, &mut cx);
+    crate::signature::check(
+        &func,
+        &crate::signature::RouteShape {
+            path: spec.route.as_ref().map(|(_, p)| p.value()),
+            public: spec.public,
+        },
+        &mut cx,
+    );
     if func.sig.asyncness.is_none() {
         cx.error_help(
             func.sig.fn_token.span,
@@ -222,6 +234,7 @@ fn check(attrs: &[Attr], func: &ItemFn, cx: &mut Ctxt) -> Spec {
                     spec.public = true;
                 }
             }
+            Value::Invalid => {}
             Value::Policy { action, resource } => {
                 let mut ok = true;
                 if let Some(action) = action
@@ -335,7 +348,26 @@ fn scope_error(cx: &mut Ctxt, lit: &LitStr, value: &str, e: auth_grammar::ScopeE
         format!("invalid scope `{value}`: {e}")
     };
     let parts: Vec<&str> = value.split_whitespace().collect();
+    let dotted = value.replacen('.', ":", 1);
+    let role_like = value.starts_with("ROLE_")
+        || (value.chars().any(|c| c.is_ascii_uppercase())
+            && !value.chars().any(|c| c.is_ascii_lowercase()));
     match e {
+        ScopeError::MissingSeparator if role_like => {
+            let role = value.trim_start_matches("ROLE_").to_ascii_lowercase();
+            cx.error_help(
+                lit.span(),
+                msg,
+                format!(
+                    "`{value}` looks like a role: write `#[roles(\"{role}\")]` (a role is a set of scopes, configured with `AuthManagerBuilder::role`)"
+                ),
+            )
+        }
+        ScopeError::MissingSeparator
+            if value.contains('.') && auth_grammar::validate_required_scope(&dotted).is_ok() =>
+        {
+            cx.error_help(lit.span(), msg, format!("did you mean `{dotted}`?"))
+        }
         ScopeError::MissingSeparator => cx.error_help(
             lit.span(),
             msg,
@@ -444,6 +476,7 @@ fn rewrite(mut func: ItemFn, spec: &Spec, invalid: bool) -> TokenStream {
         _: #p::Guard<#marker>
     };
     func.sig.inputs.insert(0, guard);
+    let signature_checks = crate::signature::checks(&func);
 
     let marker_def = quote_spanned! {name.span()=>
         #[doc(hidden)]
@@ -452,6 +485,7 @@ fn rewrite(mut func: ItemFn, spec: &Spec, invalid: bool) -> TokenStream {
     };
     quote! {
         #marker_def
+        #signature_checks
         impl #p::RouteSpec for #marker {
             const SPEC: #p::HandlerSpec = #p::HandlerSpec {
                 handler: #name_str,

@@ -12,6 +12,7 @@ mod ctxt;
 mod handler;
 mod registry;
 mod router;
+mod signature;
 
 /// Requires every listed scope (`#[requires("a:b", "c:d")]`) or one of them
 /// (`#[requires(any("a:b", "c:d"))]`).

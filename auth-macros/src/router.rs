@@ -110,6 +110,7 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
     }
     let name = &input.ident;
     let p = quote!(::auth_runtime::__private);
+    let state_span = state.as_ref().map_or_else(Span::call_site, Spanned::span);
     let state = state.map_or_else(|| quote!(::auth_runtime::AuthManager), |s| quote!(#s));
     if !cx.is_empty() {
         // Still emit the type's functions (with no routes), so that calls of `Api::router()`
@@ -132,6 +133,9 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
         };
     }
 
+    // The state must give the manager: one error, on the state, if it does not. Every guard and
+    // extractor of the router's handlers is checked under that assumption, so they add none.
+    let state_bound = quote_spanned! {state_span=> #state: ::auth_runtime::diagnostics::AuthState };
     let count = routes.len();
     let specs = routes
         .iter()
@@ -152,12 +156,27 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
     });
     let mut registry_checks = Vec::new();
     if let Some(reg) = &registry {
+        // The registry's names, read once through the trait: a type that is not a registry is
+        // one error, on it, and the checks below (which use the names, not the trait) add none.
+        let r = reg.span();
+        registry_checks.push(quote_spanned! {r=>
+            impl #name {
+                #[doc(hidden)]
+                const __AUTH_REGISTRY: #p::RegistryNames = #p::RegistryNames {
+                    login_types: <#reg as ::auth_runtime::Registry>::LOGIN_TYPES,
+                    scopes: <#reg as ::auth_runtime::Registry>::SCOPES,
+                    actions: <#reg as ::auth_runtime::Registry>::ACTIONS,
+                    resources: <#reg as ::auth_runtime::Registry>::RESOURCES,
+                    roles: <#reg as ::auth_runtime::Registry>::ROLES,
+                };
+            }
+        });
         for (i, r) in routes.iter().enumerate() {
             for k in 0..REGISTRY_CHECKS {
                 let rest = k + 1 == REGISTRY_CHECKS;
                 registry_checks.push(quote_spanned! {r.span()=>
                     const _: () = if let ::core::option::Option::Some(problem) =
-                        #p::undeclared::<#reg>(&#name::__AUTH_SPECS[#i], #k, #rest)
+                        #p::undeclared(&#name::__AUTH_REGISTRY, &#name::__AUTH_SPECS[#i], #k, #rest)
                     {
                         ::core::panic!("{}", problem.as_str())
                     };
@@ -175,7 +194,10 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
             pub const ROUTES: &'static [#p::RouteInfo] = &#p::route_infos(&Self::__AUTH_SPECS);
 
             /// An axum router with every listed handler at its declared method and path.
-            pub fn router() -> #p::AxumRouter<#state> {
+            pub fn router() -> #p::AxumRouter<#state>
+            where
+                #state_bound
+            {
                 let router: #p::AxumRouter<#state> = #p::AxumRouter::new();
                 #(#adds)*
                 router
@@ -187,7 +209,10 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
             }
         }
 
-        impl #p::SecureRouterTrait for #name {
+        impl #p::SecureRouterTrait for #name
+        where
+            #state_bound
+        {
             type State = #state;
 
             fn router() -> #p::AxumRouter<#state> {
@@ -199,7 +224,6 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
             }
         }
 
-        const _: () = #p::assert_state::<#state>();
         #(#problems)*
         #(#registry_checks)*
     };

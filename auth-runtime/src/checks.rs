@@ -8,7 +8,6 @@
 use auth_grammar::{RouteConflict, route_conflict};
 
 use crate::guard::HandlerSpec;
-use crate::registry::Registry;
 use crate::route::RouteInfo;
 
 /// A fixed-size string buffer usable in `const fn`, for compile error messages.
@@ -167,16 +166,36 @@ const fn nth_name(spec: &HandlerSpec, k: usize) -> Option<(NameKind, &'static st
     }
 }
 
-/// Whether the `k`-th name of a handler is declared in the registry `R` (with `rest`, every
-/// name from the `k`-th on: the router emits a few checks per handler, one name each, and the
-/// last covers whatever remains); the message says which is not, with "did you mean".
-pub const fn undeclared<R: Registry>(spec: &HandlerSpec, k: usize, rest: bool) -> Option<Message> {
+/// The names a [`Registry`](crate::Registry) declares, read once per router.
+#[derive(Clone, Copy)]
+pub struct RegistryNames {
+    /// `Registry::LOGIN_TYPES`.
+    pub login_types: &'static [&'static str],
+    /// `Registry::SCOPES`.
+    pub scopes: &'static [&'static str],
+    /// `Registry::ACTIONS`.
+    pub actions: &'static [&'static str],
+    /// `Registry::RESOURCES`.
+    pub resources: &'static [&'static str],
+    /// `Registry::ROLES`.
+    pub roles: &'static [&'static str],
+}
+
+/// Whether the `k`-th name of a handler is declared in the registry (with `rest`, every name
+/// from the `k`-th on: the router emits a few checks per handler, one name each, and the last
+/// covers whatever remains); the message says which is not, with "did you mean".
+pub const fn undeclared(
+    registry: &RegistryNames,
+    spec: &HandlerSpec,
+    k: usize,
+    rest: bool,
+) -> Option<Message> {
     if spec.invalid {
         return None;
     }
     let mut index = k;
     while let Some((kind, name)) = nth_name(spec, index) {
-        if let Some(message) = check_declared::<R>(spec.handler, kind, name) {
+        if let Some(message) = check_declared(registry, spec.handler, kind, name) {
             return Some(message);
         }
         if !rest {
@@ -187,7 +206,7 @@ pub const fn undeclared<R: Registry>(spec: &HandlerSpec, k: usize, rest: bool) -
     None
 }
 
-/// Which list of a [`Registry`] a name belongs to.
+/// Which list of a [`Registry`](crate::Registry) a name belongs to.
 #[derive(Clone, Copy)]
 enum NameKind {
     LoginType,
@@ -197,14 +216,19 @@ enum NameKind {
     Role,
 }
 
-/// `None` if `name` is declared in `R`; otherwise the message.
-const fn check_declared<R: Registry>(handler: &str, kind: NameKind, name: &str) -> Option<Message> {
+/// `None` if `name` is declared; otherwise the message.
+const fn check_declared(
+    registry: &RegistryNames,
+    handler: &str,
+    kind: NameKind,
+    name: &str,
+) -> Option<Message> {
     let (declared, what, key) = match kind {
-        NameKind::LoginType => (R::LOGIN_TYPES, "login type", "login_types"),
-        NameKind::Scope => (R::SCOPES, "scope", "scopes"),
-        NameKind::Action => (R::ACTIONS, "policy action", "actions"),
-        NameKind::Resource => (R::RESOURCES, "policy resource", "resources"),
-        NameKind::Role => (R::ROLES, "role", "roles"),
+        NameKind::LoginType => (registry.login_types, "login type", "login_types"),
+        NameKind::Scope => (registry.scopes, "scope", "scopes"),
+        NameKind::Action => (registry.actions, "policy action", "actions"),
+        NameKind::Resource => (registry.resources, "policy resource", "resources"),
+        NameKind::Role => (registry.roles, "role", "roles"),
     };
     let mut best: Option<&str> = None;
     let mut best_distance = usize::MAX;

@@ -66,6 +66,8 @@ pub mod accounts;
 mod authz;
 mod checks;
 mod credential;
+#[doc(hidden)]
+pub mod diagnostics;
 mod error;
 mod guard;
 mod keys;

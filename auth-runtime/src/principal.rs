@@ -10,8 +10,8 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use serde_json::{Map, Value};
 
+use crate::diagnostics::AuthState;
 use crate::error::{AuthError, InvalidToken};
-use crate::manager::AuthManager;
 use crate::scope::GrantedScopes;
 
 struct Data {
@@ -126,13 +126,12 @@ impl fmt::Debug for Principal {
 
 impl<S> FromRequestParts<S> for Principal
 where
-    AuthManager: FromRef<S>,
-    S: Send + Sync,
+    S: AuthState,
 {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let manager = AuthManager::from_ref(state);
+        let manager = state.auth_manager();
         manager
             .authenticate(parts, &[])
             .await
@@ -142,8 +141,7 @@ where
 
 impl<S> OptionalFromRequestParts<S> for Principal
 where
-    AuthManager: FromRef<S>,
-    S: Send + Sync,
+    S: AuthState,
 {
     type Rejection = Response;
 
@@ -151,7 +149,7 @@ where
         parts: &mut Parts,
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        let manager = AuthManager::from_ref(state);
+        let manager = state.auth_manager();
         manager
             .principal_of(parts, &[])
             .await
@@ -258,8 +256,7 @@ where
 impl<S, L> FromRequestParts<S> for CurrentUser<L>
 where
     L: UserLoader + FromRef<S>,
-    AuthManager: FromRef<S>,
-    S: Send + Sync,
+    S: AuthState,
 {
     type Rejection = Response;
 
@@ -271,7 +268,7 @@ where
                 _loader: PhantomData,
             });
         }
-        let manager = AuthManager::from_ref(state);
+        let manager = state.auth_manager();
         let principal = manager
             .authenticate(parts, &[])
             .await
@@ -320,8 +317,7 @@ pub struct Resource<T>(pub Arc<T>);
 impl<S, T> FromRequestParts<S> for Resource<T>
 where
     T: Send + Sync + 'static,
-    AuthManager: FromRef<S>,
-    S: Send + Sync,
+    S: AuthState,
 {
     type Rejection = Response;
 
@@ -337,7 +333,7 @@ where
                     r#type = std::any::type_name::<T>(),
                     "Resource<T> extracted but no resource of that type was loaded"
                 );
-                Err(AuthManager::from_ref(state).render_error(&AuthError::Internal))
+                Err(state.auth_manager().render_error(&AuthError::Internal))
             }
         }
     }

@@ -1,0 +1,228 @@
+//! Checks of a handler's signature where it is written, as `axum::debug_handler` does: what can
+//! be told from the tokens (an argument that cannot be an extractor, a body extractor that is
+//! not last, a `Path` on a route without captures, a `Principal` on a public handler, generic
+//! handlers) is an error on the argument; what needs types (the return type is a response, the
+//! future is `Send`) becomes a check item spanned on the signature.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, Type};
+
+use crate::ctxt::Ctxt;
+
+/// The last path segment of a type (`Json` for `axum::Json<T>`), unless it is a reference, a
+/// tuple or something else without a name.
+fn type_name(ty: &Type) -> Option<&syn::PathSegment> {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last(),
+        Type::Group(g) => type_name(&g.elem),
+        Type::Paren(p) => type_name(&p.elem),
+        _ => None,
+    }
+}
+
+/// The first generic type argument of a path segment (`T` in `Option<T>`).
+fn first_type_arg(segment: &syn::PathSegment) -> Option<&Type> {
+    match &segment.arguments {
+        PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+            GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+/// Types that are values, never extractors.
+const PLAIN_VALUES: &[&str] = &[
+    "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize", "f32",
+    "f64", "bool", "char",
+];
+
+/// Extractors that read the request body, so they must come last.
+const BODY_EXTRACTORS: &[&str] = &[
+    "Json",
+    "Form",
+    "Bytes",
+    "String",
+    "Body",
+    "Request",
+    "Multipart",
+    "RawForm",
+    "JsonBody",
+    "JsonOrForm",
+];
+
+/// What the route says about captures.
+pub(crate) struct RouteShape {
+    /// The route path, when the handler has a valid `#[route]`.
+    pub(crate) path: Option<String>,
+    /// Whether the handler is `#[public]`.
+    pub(crate) public: bool,
+}
+
+fn captures(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while let Some(i) = rest.find('{') {
+        if rest[i + 1..].starts_with('{') {
+            rest = &rest[i + 2..];
+            continue;
+        }
+        let Some(end) = rest[i..].find('}') else {
+            break;
+        };
+        out.push(rest[i + 1..i + end].trim_start_matches('*').to_owned());
+        rest = &rest[i + end + 1..];
+    }
+    out
+}
+
+/// The argument's binding, as written (`id` in `id: u64`).
+fn binding(pat: &Pat) -> Option<String> {
+    match pat {
+        Pat::Ident(i) => Some(i.ident.to_string()),
+        _ => None,
+    }
+}
+
+/// Reports every signature mistake that the tokens show.
+pub(crate) fn check(func: &ItemFn, route: &RouteShape, cx: &mut Ctxt) {
+    let sig = &func.sig;
+    if !sig.generics.params.is_empty() {
+        cx.error_help(
+            sig.generics.span(),
+            format!("handler `{}` cannot be generic", sig.ident),
+            "a secured handler is routed as one function: replace the type parameters with concrete types (or route a generic function's instances from non-generic handlers)",
+        );
+    }
+    let typed: Vec<&syn::PatType> = sig
+        .inputs
+        .iter()
+        .filter_map(|a| match a {
+            FnArg::Typed(t) => Some(t),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let captures = route.path.as_deref().map(captures);
+    for (i, arg) in typed.iter().enumerate() {
+        let last = i + 1 == typed.len();
+        let Some(segment) = type_name(&arg.ty) else {
+            if let Type::Reference(r) = &*arg.ty {
+                cx.error_help(
+                    r.span(),
+                    "a handler argument cannot be a reference",
+                    "take an owned extractor such as `Path<String>`, `Query<T>` or `Json<T>`",
+                );
+            }
+            continue;
+        };
+        let name = segment.ident.to_string();
+        if PLAIN_VALUES.contains(&name.as_str()) && matches!(segment.arguments, PathArguments::None)
+        {
+            let var = binding(&arg.pat).unwrap_or_else(|| "value".into());
+            let help = match &captures {
+                Some(c) if c.contains(&var) => {
+                    format!("take the path segment `{{{var}}}` with `Path({var}): Path<{name}>`")
+                }
+                _ => format!(
+                    "wrap it in an extractor: `Path({var}): Path<{name}>` for a path segment, `Query(params): Query<Params>` for the query string"
+                ),
+            };
+            cx.error_help(
+                arg.ty.span(),
+                format!("`{name}` is not an extractor: axum cannot fill argument `{var}` from the request"),
+                help,
+            );
+            continue;
+        }
+        if !last && BODY_EXTRACTORS.contains(&name.as_str()) {
+            cx.error_help(
+                arg.ty.span(),
+                format!("`{name}` reads the request body, so it must be the last argument"),
+                format!(
+                    "move the `{name}` argument of `{}` after the others",
+                    sig.ident
+                ),
+            );
+        }
+        if name == "Path"
+            && let Some(c) = &captures
+            && c.is_empty()
+        {
+            cx.error_help(
+                arg.ty.span(),
+                format!(
+                    "handler `{}` extracts `Path`, but its route `{}` has no captures",
+                    sig.ident,
+                    route.path.as_deref().unwrap_or_default()
+                ),
+                "add a capture to the route, as in `/reports/{id}`, or remove the `Path` argument",
+            );
+        }
+        let needs_caller = matches!(name.as_str(), "Principal" | "CurrentUser");
+        if route.public && needs_caller {
+            cx.error_help(
+                arg.ty.span(),
+                format!("`#[public]` handler `{}` takes a `{name}`, which needs a signed-in caller", sig.ident),
+                "take `Option<Principal>` to read the caller when there is one, or replace `#[public]` with `#[authenticated]`",
+            );
+        }
+        if name == "Option"
+            && let Some(inner) = first_type_arg(segment).and_then(type_name)
+            && inner.ident == "CurrentUser"
+            && route.public
+        {
+            // `Option<CurrentUser<_>>` is fine: nothing to report.
+        }
+    }
+}
+
+/// Check items that need types: the return type is a response, and the future is `Send` (so
+/// that axum can run it). Spanned on the return type and on the handler's name, so the errors
+/// land on the signature, not on a `routes(...)` list. `func` is the rewritten handler (its
+/// guard argument included).
+pub(crate) fn checks(func: &ItemFn) -> TokenStream {
+    let sig = &func.sig;
+    if !sig.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let name = &sig.ident;
+    let mut items = TokenStream::new();
+    if let ReturnType::Type(_, ty) = &sig.output
+        && !contains_impl_trait(ty)
+    {
+        // Every token of the predicate carries the return type's span, so the error is there.
+        items.extend(quote_spanned! {ty.span()=>
+            #[allow(dead_code)]
+            fn returns_a_response() where #ty: ::auth_runtime::diagnostics::HandlerResponse {}
+        });
+    }
+    // The future must be `Send`; rustc names the value held across an `.await` when it is not.
+    let args = sig.inputs.iter().map(|_| quote!(::core::todo!()));
+    items.extend(quote_spanned! {name.span()=>
+        #[allow(dead_code, unreachable_code, unused_variables, clippy::diverging_sub_expression)]
+        fn handler_future_is_send() {
+            fn handlers_must_be_send<T: ::core::marker::Send>(_: T) {}
+            handlers_must_be_send(#name(#(#args),*));
+        }
+    });
+    quote! { const _: () = { #items }; }
+}
+
+fn contains_impl_trait(ty: &Type) -> bool {
+    let text = quote!(#ty).to_string();
+    text.contains("impl ") || text.starts_with("impl")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::captures;
+
+    #[test]
+    fn capture_names() {
+        assert_eq!(captures("/a/{id}/b/{*rest}"), ["id", "rest"]);
+        assert_eq!(captures("/{{x}}/img-{id}"), ["id"]);
+        assert!(captures("/reports").is_empty());
+    }
+}
