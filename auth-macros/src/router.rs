@@ -7,7 +7,7 @@ const REGISTRY_CHECKS: usize = 8;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{DeriveInput, Path, Token, Type};
+use syn::{DeriveInput, LitStr, Path, Token, Type};
 
 use crate::ctxt::Ctxt;
 
@@ -20,6 +20,9 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
     let mut state: Option<Type> = None;
     let mut registry: Option<Path> = None;
     let mut routes: Vec<Path> = Vec::new();
+    // The router's own requirement (group protection, as FAuth's `SecureAPIRouter`).
+    let mut group_login_types: Option<(Span, Vec<LitStr>)> = None;
+    let mut group_scopes: Option<(Span, Vec<LitStr>)> = None;
     let mut found = false;
 
     for attr in input
@@ -48,6 +51,23 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
                 syn::parenthesized!(content in meta.input);
                 let list = content.parse_terminated(Path::parse_mod_style, Token![,])?;
                 routes.extend(list);
+            } else if meta.path.is_ident("login_types") || meta.path.is_ident("requires") {
+                let content;
+                syn::parenthesized!(content in meta.input);
+                let list: Vec<LitStr> = content
+                    .parse_terminated(|input| input.parse::<LitStr>(), Token![,])
+                    .map_err(|e| syn::Error::new(e.span(), "expected a string literal"))?
+                    .into_iter()
+                    .collect();
+                let slot = if meta.path.is_ident("requires") {
+                    &mut group_scopes
+                } else {
+                    &mut group_login_types
+                };
+                if slot.is_some() {
+                    cx.error(meta.path.span(), "duplicate key in `#[secure_router]`");
+                }
+                *slot = Some((meta.path.span(), list));
             } else {
                 let name = meta
                     .path
@@ -55,12 +75,13 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
                     .map(ToString::to_string)
                     .unwrap_or_default();
                 let msg = format!("unknown key `{name}` in `#[secure_router]`");
-                match auth_grammar::closest(&name, ["state", "registry", "routes"]) {
+                let keys = ["state", "registry", "routes", "login_types", "requires"];
+                match auth_grammar::closest(&name, keys) {
                     Some(s) => cx.error_help(meta.path.span(), msg, format!("did you mean `{s}`?")),
                     None => cx.error_help(
                         meta.path.span(),
                         msg,
-                        "the keys are `state`, `registry` and `routes`",
+                        "the keys are `state`, `registry`, `login_types`, `requires` and `routes`",
                     ),
                 }
                 if meta.input.peek(Token![=]) {
@@ -108,6 +129,45 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
             );
         }
     }
+    if let Some((span, list)) = &group_login_types {
+        if list.is_empty() {
+            cx.error_help(
+                *span,
+                "`login_types(...)` needs at least one login type",
+                "write `login_types(\"admin\")`",
+            );
+        }
+        for (i, l) in list.iter().enumerate() {
+            if let Err(e) = auth_grammar::validate_login_type(&l.value()) {
+                cx.error(l.span(), format!("invalid login type `{}`: {e}", l.value()));
+            } else if list[..i].iter().any(|p| p.value() == l.value()) {
+                cx.error(
+                    l.span(),
+                    format!("login type `{}` is listed twice", l.value()),
+                );
+            }
+        }
+    }
+    if let Some((span, list)) = &group_scopes {
+        if list.is_empty() {
+            cx.error_help(
+                *span,
+                "`requires(...)` needs at least one scope",
+                "write `requires(\"admin:read\")`",
+            );
+        }
+        for (i, l) in list.iter().enumerate() {
+            if let Err(e) = auth_grammar::validate_required_scope(&l.value()) {
+                cx.error(l.span(), format!("invalid scope `{}`: {e}", l.value()));
+            } else if list[..i].iter().any(|p| p.value() == l.value()) {
+                cx.error(l.span(), format!("scope `{}` is listed twice", l.value()));
+            }
+        }
+    }
+    let group_login_types: Vec<LitStr> = group_login_types.map(|(_, l)| l).unwrap_or_default();
+    let group_scopes: Vec<LitStr> = group_scopes.map(|(_, l)| l).unwrap_or_default();
+    let has_group = !group_login_types.is_empty() || !group_scopes.is_empty();
+
     let name = &input.ident;
     let p = quote!(::auth_runtime::__private);
     let state_span = state.as_ref().map_or_else(Span::call_site, Spanned::span);
@@ -137,6 +197,11 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
     // extractor of the router's handlers is checked under that assumption, so they add none.
     let state_bound = quote_spanned! {state_span=> #state: ::auth_runtime::diagnostics::AuthState };
     let count = routes.len();
+    let with_group = if has_group {
+        quote! { let router = #p::with_group(router, Self::__AUTH_GROUP); }
+    } else {
+        TokenStream::new()
+    };
     let specs = routes
         .iter()
         .map(|r| quote_spanned! {r.span()=> #p::spec_of(&#r) });
@@ -148,7 +213,7 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
     let problems = routes.iter().enumerate().map(|(i, r)| {
         quote_spanned! {r.span()=>
             const _: () = if let ::core::option::Option::Some(problem) =
-                #p::handler_problem(&#name::__AUTH_SPECS, #i)
+                #p::handler_problem(&#name::__AUTH_SPECS, #name::__AUTH_GROUP, #i)
             {
                 ::core::panic!("{}", problem.as_str())
             };
@@ -171,6 +236,15 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
                 };
             }
         });
+        if has_group {
+            registry_checks.push(quote_spanned! {r=>
+                const _: () = if let ::core::option::Option::Some(problem) =
+                    #p::undeclared_in_group(&#name::__AUTH_REGISTRY, #name::__AUTH_GROUP)
+                {
+                    ::core::panic!("{}", problem.as_str())
+                };
+            });
+        }
         for (i, r) in routes.iter().enumerate() {
             for k in 0..REGISTRY_CHECKS {
                 let rest = k + 1 == REGISTRY_CHECKS;
@@ -190,8 +264,15 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
             #[doc(hidden)]
             const __AUTH_SPECS: [#p::HandlerSpec; #count] = [#(#specs),*];
 
+            #[doc(hidden)]
+            const __AUTH_GROUP: #p::Group = #p::Group {
+                login_types: &[#(#group_login_types),*],
+                scopes: &[#(#group_scopes),*],
+            };
+
             /// The routes of this router: method, path, login types, scopes, policy, public.
-            pub const ROUTES: &'static [#p::RouteInfo] = &#p::route_infos(&Self::__AUTH_SPECS);
+            pub const ROUTES: &'static [#p::RouteInfo] =
+                &#p::route_infos(&Self::__AUTH_SPECS, Self::__AUTH_GROUP);
 
             /// An axum router with every listed handler at its declared method and path.
             pub fn router() -> #p::AxumRouter<#state>
@@ -200,6 +281,7 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
             {
                 let router: #p::AxumRouter<#state> = #p::AxumRouter::new();
                 #(#adds)*
+                #with_group
                 router
             }
 

@@ -14,7 +14,7 @@ use crate::guard::HandlerSpec;
 use crate::manager::AuthManager;
 use crate::policy::{Environment, LoadError, PolicyContext};
 use crate::principal::Principal;
-use crate::route::PolicyRequirement;
+use crate::route::{GroupRequirement, PolicyRequirement};
 use crate::scope::ScopeRequirement;
 
 impl AuthManager {
@@ -25,7 +25,20 @@ impl AuthManager {
         parts: &mut Parts,
         spec: &HandlerSpec,
     ) -> Result<Principal, AuthError> {
-        let principal = self.authenticate(parts, spec.login_types).await?;
+        // The router's own requirement, if it has one (`#[secure_router(login_types(...),
+        // requires(...))]`), combines with the handler's.
+        let group = parts.extensions.get::<GroupRequirement>().copied();
+        let accepted = match group {
+            Some(g) if spec.login_types.is_empty() => g.login_types,
+            _ => spec.login_types,
+        };
+        let principal = self.authenticate(parts, accepted).await?;
+        if let Some(g) = group {
+            self.check_login_type(&principal, g.login_types)?;
+            if !g.scopes.is_empty() {
+                self.check_scopes(&principal, ScopeRequirement::All(g.scopes))?;
+            }
+        }
         self.check_scopes(&principal, spec.scopes)?;
         self.check_roles(&principal, spec.roles)?;
         if let Some(policy) = spec.policy {

@@ -8,7 +8,7 @@
 use auth_grammar::{RouteConflict, route_conflict};
 
 use crate::guard::HandlerSpec;
-use crate::route::RouteInfo;
+use crate::route::{GroupRequirement, RouteInfo};
 
 /// A fixed-size string buffer usable in `const fn`, for compile error messages.
 #[derive(Clone, Copy)]
@@ -55,11 +55,18 @@ const NO_ROUTE: RouteInfo = RouteInfo {
     scopes: crate::scope::ScopeRequirement::None,
     policy: None,
     public: false,
+    group: GroupRequirement {
+        login_types: &[],
+        scopes: &[],
+    },
 };
 
 /// The route table of a router. A handler without a route gets an empty method and path (its
 /// compile error comes from [`handler_problem`]; `add_route` skips it).
-pub const fn route_infos<const N: usize>(specs: &[HandlerSpec; N]) -> [RouteInfo; N] {
+pub const fn route_infos<const N: usize>(
+    specs: &[HandlerSpec; N],
+    group: GroupRequirement,
+) -> [RouteInfo; N] {
     let mut out = [NO_ROUTE; N];
     let mut i = 0;
     while i < N {
@@ -79,6 +86,7 @@ pub const fn route_infos<const N: usize>(specs: &[HandlerSpec; N]) -> [RouteInfo
             scopes: spec.scopes,
             policy: spec.policy,
             public: spec.public,
+            group,
         };
         i += 1;
     }
@@ -90,11 +98,31 @@ pub const fn route_infos<const N: usize>(specs: &[HandlerSpec; N]) -> [RouteInfo
 /// compile (one mistake, one error).
 pub const fn handler_problem<const N: usize>(
     specs: &[HandlerSpec; N],
+    group: GroupRequirement,
     i: usize,
 ) -> Option<Message> {
     let spec = &specs[i];
     if spec.invalid {
         return None;
+    }
+    if spec.public && !group.is_empty() {
+        return Some(
+            Message::new()
+                .push("handler `")
+                .push(spec.handler)
+                .push("` is `#[public]`, but this router requires a signed-in caller for every handler it lists\n\nhelp: list the public handler in another `SecureRouter`, or remove `#[public]`"),
+        );
+    }
+    if !spec.login_types.is_empty()
+        && !group.login_types.is_empty()
+        && !any_shared(spec.login_types, group.login_types)
+    {
+        return Some(
+            Message::new()
+                .push("handler `")
+                .push(spec.handler)
+                .push("` accepts none of the login types this router allows, so no token could call it\n\nhelp: give the handler a login type the router lists, or list it in another `SecureRouter`"),
+        );
     }
     let (Some(method), Some(path)) = (spec.method, spec.path) else {
         return Some(
@@ -138,6 +166,49 @@ pub const fn handler_problem<const N: usize>(
             });
         }
         j += 1;
+    }
+    None
+}
+
+const fn any_shared(a: &[&str], b: &[&str]) -> bool {
+    let mut i = 0;
+    while i < a.len() {
+        let mut j = 0;
+        while j < b.len() {
+            if auth_grammar::str_eq(a[i], b[j]) {
+                return true;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The first name of a router's own requirement (its login types, then its scopes) that is
+/// not declared in the registry.
+pub const fn undeclared_in_group(
+    registry: &RegistryNames,
+    group: GroupRequirement,
+) -> Option<Message> {
+    let mut i = 0;
+    while i < group.login_types.len() {
+        if let Some(m) = check_declared(
+            registry,
+            "(router)",
+            NameKind::LoginType,
+            group.login_types[i],
+        ) {
+            return Some(m);
+        }
+        i += 1;
+    }
+    let mut i = 0;
+    while i < group.scopes.len() {
+        if let Some(m) = check_declared(registry, "(router)", NameKind::Scope, group.scopes[i]) {
+            return Some(m);
+        }
+        i += 1;
     }
     None
 }

@@ -16,9 +16,12 @@ use crate::route::PolicyRequirement;
 use crate::scope::ScopeRequirement;
 
 pub use crate::SecureRouter as SecureRouterTrait;
-pub use crate::checks::{Message, RegistryNames, handler_problem, route_infos, undeclared};
+pub use crate::checks::{
+    Message, RegistryNames, handler_problem, route_infos, undeclared, undeclared_in_group,
+};
 pub use crate::diagnostics::{Routable, SecuredHandler, spec_of};
 pub use crate::registry::Registry;
+pub use crate::route::GroupRequirement as Group;
 pub use crate::route::PolicyRequirement as Policy;
 pub use crate::route::RouteInfo;
 pub use crate::scope::ScopeRequirement as Scopes;
@@ -92,6 +95,15 @@ where
             }
         }
     }
+}
+
+/// Makes a router's own requirement known to the guards of its handlers (a request extension,
+/// set by a route layer: nothing the client sends).
+pub fn with_group<S>(router: Router<S>, group: crate::route::GroupRequirement) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    router.route_layer(axum::Extension(group))
 }
 
 /// Adds one handler to the router at its declared method and path.

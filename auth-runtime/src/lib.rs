@@ -90,7 +90,7 @@ pub use manager::{AuthManager, AuthManagerBuilder, ConfigError, LoginType, Token
 pub use password::{PasswordCheck, PasswordError, PasswordHasher, PasswordPolicy};
 pub use principal::{CurrentUser, Principal, Resource, UserLoader};
 pub use registry::Registry;
-pub use route::{PolicyRequirement, Requirement, RouteInfo};
+pub use route::{GroupRequirement, PolicyRequirement, Requirement, RouteInfo};
 pub use scope::{
     ActionHierarchy, GrantedScopes, HierarchicalScopes, ScopeRequirement, ScopeValidator,
     SimpleScopes,

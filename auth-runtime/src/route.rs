@@ -26,6 +26,24 @@ pub struct Requirement {
     pub policy: Option<PolicyRequirement>,
 }
 
+/// What a whole `SecureRouter` requires of every handler it lists:
+/// `#[secure_router(login_types("admin"), requires("admin:read"), routes(...))]`. It combines
+/// with each handler's own attributes (login types intersect, scopes add up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupRequirement {
+    /// Login types every handler accepts at most; empty: no restriction.
+    pub login_types: &'static [&'static str],
+    /// Scopes every handler requires in addition to its own.
+    pub scopes: &'static [&'static str],
+}
+
+impl GroupRequirement {
+    /// Whether the group requires nothing.
+    pub const fn is_empty(&self) -> bool {
+        self.login_types.is_empty() && self.scopes.is_empty()
+    }
+}
+
 /// One route of a [`SecureRouter`](crate::SecureRouter): returned by `routes()`.
 ///
 /// ```
@@ -50,6 +68,7 @@ pub struct Requirement {
 /// assert!(routes[1].public);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RouteInfo {
     /// The handler function's name.
     pub handler: &'static str,
@@ -67,9 +86,34 @@ pub struct RouteInfo {
     pub policy: Option<PolicyRequirement>,
     /// `#[public]`: no credential needed.
     pub public: bool,
+    /// What the router requires of all its handlers (`#[secure_router(login_types(...),
+    /// requires(...))]`), on top of the fields above.
+    pub group: GroupRequirement,
 }
 
 impl RouteInfo {
+    /// The login types accepted, the handler's and the router's combined: the handler's when
+    /// the router names none, the router's when the handler names none, otherwise those both
+    /// name. Empty: any login type.
+    pub fn effective_login_types(&self) -> Vec<&'static str> {
+        match (self.login_types, self.group.login_types) {
+            (own, []) => own.to_vec(),
+            ([], group) => group.to_vec(),
+            (own, group) => own.iter().copied().filter(|l| group.contains(l)).collect(),
+        }
+    }
+
+    /// Every scope that must be granted: the router's, then the handler's own (for a handler
+    /// with `#[requires(any(...))]`, only one of its own scopes is needed besides the
+    /// router's; see [`scopes`](Self::scopes)).
+    pub fn effective_scopes(&self) -> Vec<&'static str> {
+        let mut all: Vec<&'static str> = self.group.scopes.to_vec();
+        if let ScopeRequirement::All(own) = self.scopes {
+            all.extend(own.iter().filter(|s| !self.group.scopes.contains(s)));
+        }
+        all
+    }
+
     /// The requirement of this route.
     pub fn requirement(&self) -> Requirement {
         Requirement {
