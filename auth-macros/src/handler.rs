@@ -2,7 +2,7 @@
 //! rewrite the function once.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ItemFn, LitStr, Meta};
 
@@ -442,7 +442,10 @@ fn checked_names(
 fn rewrite(mut func: ItemFn, spec: &Spec, invalid: bool) -> TokenStream {
     let name = &func.sig.ident;
     let vis = &func.vis;
-    let marker = format_ident!("__auth_route_{}", name);
+    // The marker type carrying the handler's declaration has the handler's own name: a braced
+    // struct lives in the type namespace only, so it does not clash with the function, it is
+    // imported wherever the function is, and errors that show the guard read `Guard<get_report>`.
+    let marker = name.clone();
     let name_str = name.to_string();
     let p = quote!(::auth_runtime::__private);
 
@@ -481,7 +484,7 @@ fn rewrite(mut func: ItemFn, spec: &Spec, invalid: bool) -> TokenStream {
     let marker_def = quote_spanned! {name.span()=>
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
-        #vis struct #marker;
+        #vis struct #marker {}
     };
     quote! {
         #marker_def

@@ -195,7 +195,7 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
 
     // The state must give the manager: one error, on the state, if it does not. Every guard and
     // extractor of the router's handlers is checked under that assumption, so they add none.
-    let state_bound = quote_spanned! {state_span=> #state: ::auth_runtime::diagnostics::AuthState };
+    let state_bound = quote_spanned! {state_span=> #state: ::auth_runtime::__private::AuthState };
     let count = routes.len();
     let with_group = if has_group {
         quote! { let router = #p::with_group(router, Self::__AUTH_GROUP); }

@@ -195,7 +195,7 @@ pub(crate) fn checks(func: &ItemFn) -> TokenStream {
         // Every token of the predicate carries the return type's span, so the error is there.
         items.extend(quote_spanned! {ty.span()=>
             #[allow(dead_code)]
-            fn returns_a_response() where #ty: ::auth_runtime::diagnostics::HandlerResponse {}
+            fn returns_a_response() where #ty: ::auth_runtime::__private::HandlerResponse {}
         });
     }
     // The future must be `Send`; rustc names the value held across an `.await` when it is not.

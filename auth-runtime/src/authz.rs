@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use serde_json::Map;
 
 use crate::error::{AuthError, MissingScopes};
-use crate::guard::HandlerSpec;
+use crate::handler::HandlerSpec;
 use crate::manager::AuthManager;
 use crate::policy::{Environment, LoadError, PolicyContext};
 use crate::principal::Principal;

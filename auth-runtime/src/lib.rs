@@ -67,7 +67,7 @@ mod authz;
 mod checks;
 mod credential;
 #[doc(hidden)]
-pub mod diagnostics;
+pub mod handler;
 mod error;
 mod guard;
 mod keys;

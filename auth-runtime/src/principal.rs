@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-use crate::diagnostics::AuthState;
+use crate::handler::AuthState;
 use crate::error::{AuthError, InvalidToken};
 use crate::scope::GrantedScopes;
 
