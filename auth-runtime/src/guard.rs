@@ -9,8 +9,8 @@ pub use crate::checks::{
     Message, RegistryNames, handler_problem, route_infos, undeclared, undeclared_in_group,
 };
 pub use crate::handler::{
-    AuthState, Guard, HandlerResponse, HandlerSpec, RouteSpec, Routable, SecuredHandler,
-    add_route, spec_of, with_group,
+    AuthState, Guard, HandlerResponse, HandlerSpec, Routable, RouteSpec, SecuredHandler, add_route,
+    spec_of, with_group,
 };
 pub use crate::registry::Registry;
 pub use crate::route::GroupRequirement as Group;
@@ -19,4 +19,3 @@ pub use crate::route::RouteInfo;
 pub use crate::scope::ScopeRequirement as Scopes;
 pub use auth_grammar::{RouteConflict, route_conflict};
 pub use axum::Router as AxumRouter;
-

@@ -66,10 +66,10 @@ pub mod accounts;
 mod authz;
 mod checks;
 mod credential;
-#[doc(hidden)]
-pub mod handler;
 mod error;
 mod guard;
+#[doc(hidden)]
+pub mod handler;
 mod keys;
 mod manager;
 mod password;

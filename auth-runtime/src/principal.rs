@@ -10,8 +10,8 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-use crate::handler::AuthState;
 use crate::error::{AuthError, InvalidToken};
+use crate::handler::AuthState;
 use crate::scope::GrantedScopes;
 
 struct Data {

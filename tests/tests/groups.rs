@@ -94,5 +94,8 @@ fn routes_report_the_effective_requirement() {
     assert_eq!(routes[0].effective_login_types(), ["admin"]);
     assert_eq!(routes[1].effective_scopes(), ["admin:read", "users:write"]);
     assert!(UserApi::routes()[0].group.is_empty());
-    assert_eq!(UserApi::routes()[0].effective_login_types(), Vec::<&str>::new());
+    assert_eq!(
+        UserApi::routes()[0].effective_login_types(),
+        Vec::<&str>::new()
+    );
 }
