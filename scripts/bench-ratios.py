@@ -2,13 +2,25 @@
 """Prints criterion's mean estimates of one benchmark group and their ratios to a baseline.
 
 Usage: scripts/bench-ratios.py GROUP BASELINE   (after `cargo bench -p benches --bench ...`)
+
+Reads criterion's output where criterion writes it: $CRITERION_HOME, else
+$CARGO_TARGET_DIR/criterion, else target/criterion in the repository.
 """
 import json
+import os
 import pathlib
 import sys
 
 group, baseline = sys.argv[1], sys.argv[2]
-root = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion" / group
+if os.environ.get("CRITERION_HOME"):
+    criterion = pathlib.Path(os.environ["CRITERION_HOME"])
+elif os.environ.get("CARGO_TARGET_DIR"):
+    criterion = pathlib.Path(os.environ["CARGO_TARGET_DIR"]) / "criterion"
+else:
+    criterion = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"
+root = criterion / group
+if not root.is_dir():
+    sys.exit(f"no criterion results in {root}: run `cargo bench -p benches --bench ...` first")
 means = {}
 for est in sorted(root.glob("*/new/estimates.json")):
     data = json.loads(est.read_text())
