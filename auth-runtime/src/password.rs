@@ -288,6 +288,12 @@ impl PasswordHasher {
     ///
     /// Returns a new hasher with its own semaphore (hashers cloned earlier keep the old one).
     /// Rejects `n == 0` (every call would wait forever) and `n > Semaphore::MAX_PERMITS`.
+    ///
+    /// The default (as many jobs as CPUs) gives the most logins per second; measured in a
+    /// login storm, it keeps a cheap route's p99 near its idle value on a machine of its own
+    /// (BENCHMARKS.md, "Login storm"). A small deployment that shares its CPUs and cares more
+    /// about tail latency than about login throughput can leave one CPU to the async workers
+    /// with `available_parallelism() - 1` (at least 1), at about 0.7× the logins per second.
     pub fn with_concurrency(self, n: usize) -> Result<Self, PasswordError> {
         if n == 0 || n > Semaphore::MAX_PERMITS {
             return Err(PasswordError::InvalidConfig {
