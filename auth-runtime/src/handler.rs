@@ -176,30 +176,42 @@ where
 {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let spec = &R::SPEC;
-        if spec.public {
-            // Nothing to check but the request's own consistency (DESIGN §5: two
-            // `Authorization` headers are a 400 everywhere).
-            let mut values = parts.headers.get_all(AUTHORIZATION).iter();
-            if values.next().is_some() && values.next().is_some() {
-                let manager = state.auth_manager();
-                return Err(manager.render_error(&AuthError::DuplicateAuthorization));
-            }
-            return Ok(Guard(PhantomData));
+    fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+        // Everything happens in one non-generic function, compiled once for all handlers; the
+        // per-handler part is this wrapper (compile time grows with the number of handlers).
+        let check = run_guard(parts, state.auth_manager(), &R::SPEC);
+        async move { check.await.map(|()| Guard(PhantomData)) }
+    }
+}
+
+/// The checks of one handler's declaration, for every guard.
+async fn run_guard(
+    parts: &mut Parts,
+    manager: AuthManager,
+    spec: &'static HandlerSpec,
+) -> Result<(), Response> {
+    if spec.public {
+        // Nothing to check but the request's own consistency (DESIGN §5: two
+        // `Authorization` headers are a 400 everywhere).
+        let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+        if values.next().is_some() && values.next().is_some() {
+            return Err(manager.render_error(&AuthError::DuplicateAuthorization));
         }
-        let manager = state.auth_manager();
-        match manager.check(parts, spec).await {
-            Ok(_) => Ok(Guard(PhantomData)),
-            Err(error) => {
-                tracing::debug!(
-                    handler = spec.handler,
-                    status = error.status().as_u16(),
-                    reason = %error,
-                    "request rejected"
-                );
-                Err(manager.render_error(&error))
-            }
+        return Ok(());
+    }
+    match manager.check(parts, spec).await {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            tracing::debug!(
+                handler = spec.handler,
+                status = error.status().as_u16(),
+                reason = %error,
+                "request rejected"
+            );
+            Err(manager.render_error(&error))
         }
     }
 }
