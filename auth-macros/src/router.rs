@@ -212,10 +212,13 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
     // evaluated at compile time and spanned on its name in `routes(...)`.
     let problems = routes.iter().enumerate().map(|(i, r)| {
         quote_spanned! {r.span()=>
-            const _: () = if let ::core::option::Option::Some(problem) =
-                #p::handler_problem(&#name::__AUTH_SPECS, #name::__AUTH_GROUP, #i)
-            {
-                ::core::panic!("{}", problem.as_str())
+            // (No let chains: the expansion is compiled in the user's edition.)
+            const _: () = if #name::__AUTH_SCREEN[#i] {
+                if let ::core::option::Option::Some(problem) =
+                    #p::handler_problem(&#name::__AUTH_SPECS, #name::__AUTH_GROUP, #i)
+                {
+                    ::core::panic!("{}", problem.as_str())
+                }
             };
         }
     });
@@ -269,6 +272,10 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
                 login_types: &[#(#group_login_types),*],
                 scopes: &[#(#group_scopes),*],
             };
+
+            #[doc(hidden)]
+            const __AUTH_SCREEN: [bool; #count] =
+                #p::problem_screen(&Self::__AUTH_SPECS, Self::__AUTH_GROUP);
 
             /// The routes of this router: method, path, login types, scopes, policy, public.
             pub const ROUTES: &'static [#p::RouteInfo] =

@@ -93,6 +93,140 @@ pub const fn route_infos<const N: usize>(
     out
 }
 
+/// How many capture positions of a path the screen remembers; a path with more is compared in
+/// full with every other route (exact, only slower).
+const MAX_CAPTURES: usize = 8;
+
+/// A route reduced to hashes, so that a router compares its routes cheaply at compile time and
+/// runs the exact comparison only where the hashes say two routes may conflict.
+#[derive(Clone, Copy)]
+struct RouteKey {
+    /// The method.
+    method: u64,
+    /// The path with every capture reduced to its kind (`{id}` and `{name}` hash the same).
+    shape: u64,
+    /// The hash of the normalized path before each capture, the last bit saying whether the
+    /// capture is a wildcard.
+    captures: [u64; MAX_CAPTURES],
+    count: usize,
+    /// More captures than `captures` holds.
+    overflow: bool,
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0100_0000_01b3;
+
+const fn fnv(hash: u64, byte: u8) -> u64 {
+    (hash ^ byte as u64).wrapping_mul(FNV_PRIME)
+}
+
+const fn hash_str(s: &str) -> u64 {
+    let bytes = s.as_bytes();
+    let mut hash = FNV_OFFSET;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash = fnv(hash, bytes[i]);
+        i += 1;
+    }
+    hash
+}
+
+const EMPTY_KEY: RouteKey = RouteKey {
+    method: 0,
+    shape: 0,
+    captures: [0; MAX_CAPTURES],
+    count: 0,
+    overflow: false,
+};
+
+const fn route_key(method: &str, path: &str) -> RouteKey {
+    let bytes = path.as_bytes();
+    let mut key = EMPTY_KEY;
+    key.method = hash_str(method);
+    let mut hash = FNV_OFFSET;
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = i + 1 < bytes.len()
+            && ((bytes[i] == b'{' && bytes[i + 1] == b'{')
+                || (bytes[i] == b'}' && bytes[i + 1] == b'}'));
+        if escaped {
+            hash = fnv(fnv(hash, bytes[i]), bytes[i]);
+            i += 2;
+            continue;
+        }
+        if bytes[i] == b'{' {
+            let wildcard = i + 1 < bytes.len() && bytes[i + 1] == b'*';
+            if key.count < MAX_CAPTURES {
+                key.captures[key.count] = (hash & !1) | wildcard as u64;
+                key.count += 1;
+            } else {
+                key.overflow = true;
+            }
+            hash = fnv(hash, if wildcard { 2 } else { 1 });
+            while i < bytes.len() && bytes[i] != b'}' {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        hash = fnv(hash, bytes[i]);
+        i += 1;
+    }
+    key.shape = hash;
+    key
+}
+
+/// Whether two routes may conflict (never misses one; a hash collision only costs an exact
+/// comparison).
+const fn may_conflict(a: &RouteKey, b: &RouteKey) -> bool {
+    if a.shape == b.shape || a.overflow || b.overflow {
+        return true;
+    }
+    let mut i = 0;
+    while i < a.count {
+        let mut j = 0;
+        while j < b.count {
+            if (a.captures[i] | 1) == (b.captures[j] | 1) && a.captures[i] != b.captures[j] {
+                return true;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Which handlers of a router may have a problem: computed once per router from hashes of
+/// the routes, so that each handler's check ([`handler_problem`]) runs its exact comparisons
+/// only when one is likely. Never misses a problem.
+pub const fn problem_screen<const N: usize>(
+    specs: &[HandlerSpec; N],
+    group: GroupRequirement,
+) -> [bool; N] {
+    let mut keys = [EMPTY_KEY; N];
+    let mut flagged = [false; N];
+    let mut i = 0;
+    while i < N {
+        let spec = &specs[i];
+        match (spec.method, spec.path) {
+            (Some(m), Some(p)) if !spec.invalid => keys[i] = route_key(m, p),
+            _ => flagged[i] = !spec.invalid,
+        }
+        if !spec.invalid && (spec.public || !spec.login_types.is_empty()) && !group.is_empty() {
+            flagged[i] = true;
+        }
+        let mut j = 0;
+        while j < i && !flagged[i] {
+            if may_conflict(&keys[j], &keys[i]) && specs[j].method.is_some() {
+                flagged[i] = true;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    flagged
+}
+
 /// The first problem of handler `i` of a router: no route, or a route that cannot share the
 /// router with an earlier handler's. `None` for a handler whose attributes already failed to
 /// compile (one mistake, one error).

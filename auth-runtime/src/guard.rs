@@ -6,7 +6,8 @@
 
 pub use crate::SecureRouter as SecureRouterTrait;
 pub use crate::checks::{
-    Message, RegistryNames, handler_problem, route_infos, undeclared, undeclared_in_group,
+    Message, RegistryNames, handler_problem, problem_screen, route_infos, undeclared,
+    undeclared_in_group,
 };
 pub use crate::handler::{
     AuthState, Guard, HandlerResponse, HandlerSpec, Routable, RouteSpec, SecuredHandler, add_route,
