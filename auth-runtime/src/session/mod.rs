@@ -169,8 +169,8 @@ impl AuthManager {
     ///
     /// The refresh token must be current: a spent one revokes the session (401). Scopes and
     /// claims are re-read from the user store when the manager has one (they can shrink, never
-    /// grow; an account that is no longer active ends the session); otherwise they are carried
-    /// over.
+    /// grow; an account that is no longer active, or a subject that is no account of the store,
+    /// ends the session); otherwise they are carried over.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
         let sessions = self.sessions_or_err()?;
         let old = self.verify(refresh_token, REFRESH, &[])?;
