@@ -26,6 +26,22 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
         }
     };
 
+    if crate::context::in_impl_block(func.sig.fn_token.span) {
+        // One error, and the function as written (without our attributes), so that nothing
+        // generated for it adds errors of its own.
+        cx.error_help(
+            func.sig.ident.span(),
+            format!(
+                "`{}` is in an `impl` block, but a secured handler must be a free function",
+                func.sig.ident
+            ),
+            "move it out of the `impl` block, next to the `SecureRouter` that lists it (a `SecureRouter` lists handlers by path, such as `reports::list`)",
+        );
+        func.attrs.retain(|a| Kind::of_path(a.path()).is_none());
+        let errors = cx.into_compile_errors();
+        return quote! { #errors #func };
+    }
+
     // The attribute being expanded, then its siblings in source order.
     let mut attrs = vec![attr::parse(kind, Span::call_site(), args, &mut cx)];
     let mut kept = Vec::new();

@@ -8,6 +8,7 @@
 use proc_macro::TokenStream;
 
 mod attr;
+mod context;
 mod ctxt;
 mod handler;
 mod registry;
