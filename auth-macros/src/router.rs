@@ -129,41 +129,18 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
             );
         }
     }
-    if let Some((span, list)) = &group_login_types {
-        if list.is_empty() {
-            cx.error_help(
-                *span,
-                "`login_types(...)` needs at least one login type",
-                "write `login_types(\"admin\")`",
-            );
-        }
-        for (i, l) in list.iter().enumerate() {
-            if let Err(e) = auth_grammar::validate_login_type(&l.value()) {
-                cx.error(l.span(), format!("invalid login type `{}`: {e}", l.value()));
-            } else if list[..i].iter().any(|p| p.value() == l.value()) {
-                cx.error(
-                    l.span(),
-                    format!("login type `{}` is listed twice", l.value()),
-                );
-            }
-        }
-    }
-    if let Some((span, list)) = &group_scopes {
-        if list.is_empty() {
-            cx.error_help(
-                *span,
-                "`requires(...)` needs at least one scope",
-                "write `requires(\"admin:read\")`",
-            );
-        }
-        for (i, l) in list.iter().enumerate() {
-            if let Err(e) = auth_grammar::validate_required_scope(&l.value()) {
-                cx.error(l.span(), format!("invalid scope `{}`: {e}", l.value()));
-            } else if list[..i].iter().any(|p| p.value() == l.value()) {
-                cx.error(l.span(), format!("scope `{}` is listed twice", l.value()));
-            }
-        }
-    }
+    check_group_list(
+        &mut cx,
+        &group_login_types,
+        ("login_types", "login type", "\"admin\""),
+        |v| auth_grammar::validate_login_type(v).map_err(|e| e.to_string()),
+    );
+    check_group_list(
+        &mut cx,
+        &group_scopes,
+        ("requires", "scope", "\"admin:read\""),
+        |v| auth_grammar::validate_required_scope(v).map_err(|e| e.to_string()),
+    );
     let group_login_types: Vec<LitStr> = group_login_types.map(|(_, l)| l).unwrap_or_default();
     let group_scopes: Vec<LitStr> = group_scopes.map(|(_, l)| l).unwrap_or_default();
     let has_group = !group_login_types.is_empty() || !group_scopes.is_empty();
@@ -318,4 +295,32 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
     };
     crate::debug_print("SecureRouter", &out);
     out
+}
+
+/// Checks one list of a router's own requirement (`login_types(...)`, `requires(...)`): not
+/// empty, every name valid, none twice. `what` is (key, kind of name, example).
+fn check_group_list(
+    cx: &mut Ctxt,
+    list: &Option<(Span, Vec<LitStr>)>,
+    (key, kind, example): (&str, &str, &str),
+    validate: impl Fn(&str) -> Result<(), String>,
+) {
+    let Some((span, list)) = list else {
+        return;
+    };
+    if list.is_empty() {
+        cx.error_help(
+            *span,
+            format!("`{key}(...)` needs at least one {kind}"),
+            format!("write `{key}({example})`"),
+        );
+    }
+    for (i, l) in list.iter().enumerate() {
+        let value = l.value();
+        if let Err(e) = validate(&value) {
+            cx.error(l.span(), format!("invalid {kind} `{value}`: {e}"));
+        } else if list[..i].iter().any(|p| p.value() == value) {
+            cx.error(l.span(), format!("{kind} `{value}` is listed twice"));
+        }
+    }
 }

@@ -272,12 +272,7 @@ impl AuthManager {
         let Some(sessions) = self.sessions() else {
             return Ok(());
         };
-        let sid = principal
-            .session_id()
-            .ok_or_else(|| AuthError::InvalidToken {
-                realm: principal.login_type().to_owned(),
-                reason: InvalidToken::MissingClaim("sid"),
-            })?;
+        let sid = session_of(principal)?;
         match sessions
             .cache
             .check(
@@ -301,13 +296,7 @@ impl AuthManager {
     /// this instance at once and on every instance within the staleness bound.
     pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
         self.sessions_or_err()?;
-        let sid = principal
-            .session_id()
-            .ok_or_else(|| AuthError::InvalidToken {
-                realm: principal.login_type().to_owned(),
-                reason: InvalidToken::MissingClaim("sid"),
-            })?;
-        self.revoke_session_id(sid).await
+        self.revoke_session_id(session_of(principal)?).await
     }
 
     async fn revoke_session_id(&self, sid: &str) -> Result<(), AuthError> {
@@ -359,6 +348,16 @@ impl Sessions {
     async fn cache_refresh_now(&self) -> Result<(), crate::store::StoreError> {
         self.cache.refresh_now(&self.store).await
     }
+}
+
+/// The session id of a principal; a token without one is invalid where sessions are checked.
+fn session_of(principal: &Principal) -> Result<&str, AuthError> {
+    principal
+        .session_id()
+        .ok_or_else(|| AuthError::InvalidToken {
+            realm: principal.login_type().to_owned(),
+            reason: InvalidToken::MissingClaim("sid"),
+        })
 }
 
 fn pair(access: crate::token::Signed, refresh_token: String) -> TokenPair {
