@@ -7,7 +7,7 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, Type};
+use syn::{FnArg, ItemFn, Pat, PathArguments, ReturnType, Type};
 
 use crate::ctxt::Ctxt;
 
@@ -18,17 +18,6 @@ fn type_name(ty: &Type) -> Option<&syn::PathSegment> {
         Type::Path(p) if p.qself.is_none() => p.path.segments.last(),
         Type::Group(g) => type_name(&g.elem),
         Type::Paren(p) => type_name(&p.elem),
-        _ => None,
-    }
-}
-
-/// The first generic type argument of a path segment (`T` in `Option<T>`).
-fn first_type_arg(segment: &syn::PathSegment) -> Option<&Type> {
-    match &segment.arguments {
-        PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
-            GenericArgument::Type(t) => Some(t),
-            _ => None,
-        }),
         _ => None,
     }
 }
@@ -167,13 +156,6 @@ pub(crate) fn check(func: &ItemFn, route: &RouteShape, cx: &mut Ctxt) {
                 format!("`#[public]` handler `{}` takes a `{name}`, which needs a signed-in caller", sig.ident),
                 "take `Option<Principal>` to read the caller when there is one, or replace `#[public]` with `#[authenticated]`",
             );
-        }
-        if name == "Option"
-            && let Some(inner) = first_type_arg(segment).and_then(type_name)
-            && inner.ident == "CurrentUser"
-            && route.public
-        {
-            // `Option<CurrentUser<_>>` is fine: nothing to report.
         }
     }
 }

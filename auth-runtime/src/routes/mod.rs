@@ -70,7 +70,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
-/// Two routes with the same method and path: one of the app's and one of the built-in ones.
+/// Two routes axum cannot have in one router (the same method and path, captures named
+/// differently, or a capture and a wildcard at one place): one of the app's and one of the
+/// built-in ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteConflict {
     /// The method.
@@ -100,7 +102,7 @@ pub fn find_conflict(app: &[RouteInfo], builtin: &[RouteInfo]) -> Option<RouteCo
     app.iter().find_map(|a| {
         builtin
             .iter()
-            .find(|b| auth_grammar::routes_collide(a.method, a.path, b.method, b.path))
+            .find(|b| auth_grammar::route_conflict(a.method, a.path, b.method, b.path).is_some())
             .map(|b| RouteConflict {
                 method: a.method,
                 path: a.path,
@@ -128,4 +130,45 @@ where
     S: Clone + Send + Sync + 'static,
 {
     app.merge(AccountRoutes::router().with_state(manager.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(handler: &'static str, method: &'static str, path: &'static str) -> RouteInfo {
+        RouteInfo {
+            handler,
+            method,
+            path,
+            ..AccountRoutes::routes()[0]
+        }
+    }
+
+    /// Every conflict axum would panic on at the merge is found, not only same-method duplicates.
+    #[test]
+    fn conflicts_with_the_account_routes() {
+        let builtin = AccountRoutes::routes();
+        let duplicate = [route("mine", "POST", "/auth/login")];
+        let found = find_conflict(&duplicate, builtin).expect("duplicate");
+        assert_eq!(found.builtin_handler, "login");
+        let fine = [
+            route("other", "GET", "/reports/{id}"),
+            route("files", "GET", "/auth/{*rest}"),
+        ];
+        assert_eq!(find_conflict(&fine, builtin), None);
+        // Built-in routes with captures (API keys come next) conflict by shape too.
+        let keys = [route("delete_key", "DELETE", "/auth/api-keys/{id}")];
+        let wildcard = [route("files", "GET", "/auth/api-keys/{*rest}")];
+        let found = find_conflict(&wildcard, &keys).expect("capture and wildcard");
+        assert_eq!(
+            (found.app_handler, found.builtin_handler),
+            ("files", "delete_key")
+        );
+        let renamed = [route("get_key", "GET", "/auth/api-keys/{key_id}")];
+        assert!(
+            find_conflict(&renamed, &keys).is_some(),
+            "capture names differ"
+        );
+    }
 }
