@@ -23,8 +23,7 @@ use crate::scope::ScopeRequirement;
 /// with `FromRef<State> for AuthManager` (implemented for you by the blanket impl).
 ///
 /// ```
-/// use auth_runtime::{AuthManager, LoginType, SigningKey};
-/// use auth_runtime::handler::AuthState;
+/// use auth_runtime::{AuthManager, AuthState, LoginType, SigningKey};
 /// use axum::extract::FromRef;
 ///
 /// #[derive(Clone)]
@@ -75,7 +74,7 @@ impl<T: IntoResponse> HandlerResponse for T {}
 #[diagnostic::on_unimplemented(
     message = "this handler cannot be served with the router's state `{S}`",
     label = "an argument of this handler is not an extractor for `{S}`",
-    note = "a handler that takes `State<T>` needs a router with `#[secure_router(state = T, ...)]` (or a state from which `T` is taken with `FromRef`); every other argument must be an extractor for that state"
+    note = "a handler that takes `State<T>` (its signature is in the line above) needs a router declared with `#[secure_router(state = T, ...)]`, or a router state from which `T` is taken with `FromRef`; every other argument must be an extractor for the router's state"
 )]
 pub trait Routable<T, S>: Handler<T, S> {}
 
@@ -83,7 +82,23 @@ pub trait Routable<T, S>: Handler<T, S> {}
 impl<H: Handler<T, S>, T, S> Routable<T, S> for H {}
 
 /// Implemented by every handler whose first parameter is a [`Guard`], i.e. every handler the
-/// attribute macros rewrote. `M` is inferred.
+/// attribute macros rewrote; a [`SecureRouter`](trait@crate::SecureRouter) accepts only these
+/// (secure by default: a handler without an auth attribute does not compile there). `M` is
+/// inferred.
+///
+/// ```
+/// use auth_runtime::SecuredHandler;
+/// use auth_runtime::prelude::*;
+///
+/// #[requires("reports:read")]
+/// #[route(GET, "/reports")]
+/// async fn list_reports() -> &'static str { "reports" }
+///
+/// fn declared_route<F: SecuredHandler<M>, M>(_handler: F) -> Option<&'static str> {
+///     F::SPEC.path
+/// }
+/// assert_eq!(declared_route(list_reports), Some("/reports"));
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a secured handler",
     label = "this handler has no auth attribute",
@@ -166,7 +181,23 @@ pub trait RouteSpec: 'static {
 }
 
 /// The extractor the macros insert as a handler's first parameter: it runs the checks of
-/// `R::SPEC` before any other extractor (and before the body is read).
+/// `R::SPEC` before any other extractor (and before the body is read). `R` is a type the macros
+/// emit next to the handler, with the handler's own name, so a rewritten handler's signature
+/// reads `fn(Guard<list_reports>, ...)` in its documentation and in compile errors.
+///
+/// A guard is created only by a passing check; handlers never name it.
+///
+/// ```
+/// use auth_runtime::Guard;
+/// use auth_runtime::prelude::*;
+///
+/// #[requires("reports:read")]
+/// async fn list_reports() -> &'static str { "reports" }
+///
+/// // What the macro turned the handler into: the guard comes first.
+/// fn takes_a_guard<R, Fut>(_handler: impl FnOnce(Guard<R>) -> Fut) {}
+/// takes_a_guard(list_reports);
+/// ```
 pub struct Guard<R>(PhantomData<fn() -> R>);
 
 impl<S, R> FromRequestParts<S> for Guard<R>
