@@ -23,6 +23,11 @@ impl Ctxt {
         self.errors.push(error);
     }
 
+    /// How many errors so far.
+    pub(crate) fn len(&self) -> usize {
+        self.errors.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.errors.is_empty()
     }

@@ -81,6 +81,7 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
     func.attrs = kept;
 
     let spec = check(&attrs, &func, &mut cx);
+    let before = cx.len();
     crate::signature::check(
         &func,
         &crate::signature::RouteShape {
@@ -89,6 +90,8 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
         },
         &mut cx,
     );
+    // A signature with these errors is no axum handler: routers listing it get a stand-in.
+    let unroutable = cx.len() > before;
     if func.sig.asyncness.is_none() {
         cx.error_help(
             func.sig.fn_token.span,
@@ -107,7 +110,7 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
 
     let invalid = !cx.is_empty();
     let errors = cx.into_compile_errors();
-    let out = rewrite(func, &spec, invalid);
+    let out = rewrite(func, &spec, invalid, unroutable);
     let out = quote! { #errors #out };
     crate::debug_print("handler", &out);
     out
@@ -455,9 +458,9 @@ fn checked_names(
     valid
 }
 
-fn rewrite(mut func: ItemFn, spec: &Spec, invalid: bool) -> TokenStream {
-    let name = &func.sig.ident;
-    let vis = &func.vis;
+fn rewrite(mut func: ItemFn, spec: &Spec, invalid: bool, unroutable: bool) -> TokenStream {
+    let name = func.sig.ident.clone();
+    let vis = func.vis.clone();
     // The marker type carrying the handler's declaration has the handler's own name: a braced
     // struct lives in the type namespace only, so it does not clash with the function, it is
     // imported wherever the function is, and errors that show the guard read `Guard<get_report>`.
@@ -494,8 +497,24 @@ fn rewrite(mut func: ItemFn, spec: &Spec, invalid: bool) -> TokenStream {
     let guard: syn::FnArg = syn::parse_quote_spanned! {name.span()=>
         _: #p::Guard<#marker>
     };
-    func.sig.inputs.insert(0, guard);
-    let signature_checks = crate::signature::checks(&func);
+    let (func, signature_checks) = if unroutable {
+        // Its signature errors are reported already. A router that lists it would add "cannot
+        // be served" errors about the same arguments: it gets a valid handler of the same name
+        // instead, and the function as written sits inside, so that its body is still checked
+        // (the crate does not compile, so the stand-in never runs).
+        let attrs = std::mem::take(&mut func.attrs);
+        func.vis = syn::Visibility::Inherited;
+        let inner = quote! { #(#attrs)* #[allow(dead_code)] #func };
+        let stub = quote_spanned! {name.span()=>
+            #vis async fn #name(#guard) -> ::core::convert::Infallible {
+                #inner
+                ::core::unreachable!()
+            }
+        };
+        (stub, TokenStream::new())
+    } else {
+        (split_handler(func, &guard), TokenStream::new())
+    };
 
     let marker_def = quote_spanned! {name.span()=>
         #[doc(hidden)]
@@ -519,5 +538,73 @@ fn rewrite(mut func: ItemFn, spec: &Spec, invalid: bool) -> TokenStream {
             };
         }
         #func
+    }
+}
+
+/// The handler as axum sees it: a function taking the guard first, whose future is declared
+/// `Send` and whose output a response, calling the function as written (inside it, unchanged).
+/// A future that is not `Send` or a return type that is not a response is then one error, on
+/// the handler (rustc names the value held across `.await`), and the function stays a valid
+/// axum handler for every router that lists it: no second error there.
+fn split_handler(mut func: ItemFn, guard: &syn::FnArg) -> TokenStream {
+    let name = func.sig.ident.clone();
+    let vis = std::mem::replace(&mut func.vis, syn::Visibility::Inherited);
+    let (mut outer_attrs, mut inner_attrs) = (Vec::new(), Vec::new());
+    for attr in std::mem::take(&mut func.attrs) {
+        let path = attr.path();
+        let is = |n: &str| path.is_ident(n);
+        if is("doc") || is("cfg") || is("cfg_attr") || is("deprecated") {
+            outer_attrs.push(attr);
+        } else if is("allow") || is("warn") || is("deny") || is("forbid") {
+            outer_attrs.push(attr.clone());
+            inner_attrs.push(attr);
+        } else {
+            inner_attrs.push(attr);
+        }
+    }
+    func.attrs = inner_attrs;
+
+    let mut params = Vec::new();
+    let mut args = Vec::new();
+    for (i, input) in func.sig.inputs.iter().enumerate() {
+        let syn::FnArg::Typed(t) = input else {
+            continue;
+        };
+        let arg = match &*t.pat {
+            syn::Pat::Ident(p) if p.subpat.is_none() => p.ident.clone(),
+            _ => quote::format_ident!("arg{}", i),
+        };
+        let ty = &t.ty;
+        params.push(quote!(#arg: #ty));
+        args.push(arg);
+    }
+    // The output bound carries the return type's span (an error there says the type is not a
+    // response), the `Send` bound the handler's name (rustc then names the value held across
+    // an `.await`).
+    let ret_span = match &func.sig.output {
+        syn::ReturnType::Default => name.span(),
+        syn::ReturnType::Type(_, ty) => ty.span(),
+    };
+    let future = quote_spanned! {ret_span=>
+        impl ::core::future::Future<Output = impl ::auth_runtime::__private::HandlerResponse>
+    };
+    let send = quote_spanned!(name.span()=> + ::core::marker::Send);
+    // The item's own tokens carry the original's spans, so that "defined here" notes show the
+    // handler as written.
+    let first = func
+        .sig
+        .asyncness
+        .map_or(func.sig.fn_token.span, |a| a.span);
+    let mut body = proc_macro2::Group::new(
+        proc_macro2::Delimiter::Brace,
+        quote! {
+            #func
+            #name(#(#args),*)
+        },
+    );
+    body.set_span(func.block.brace_token.span.join());
+    quote_spanned! {first=>
+        #(#outer_attrs)*
+        #vis fn #name(#guard, #(#params),*) -> #future #send #body
     }
 }

@@ -1,13 +1,11 @@
 //! Checks of a handler's signature where it is written, as `axum::debug_handler` does: what can
 //! be told from the tokens (an argument that cannot be an extractor, a body extractor that is
 //! not last, a `Path` on a route without captures, a `Principal` on a public handler, generic
-//! handlers) is an error on the argument; what needs types (the return type is a response, the
-//! future is `Send`) becomes a check item spanned on the signature.
+//! handlers) is an error on the argument. What needs types (the return type is a response, the
+//! future is `Send`) is checked by the handler's rewritten signature (`handler.rs`).
 
-use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, Pat, PathArguments, ReturnType, Type};
+use syn::{FnArg, ItemFn, Pat, PathArguments, Type};
 
 use crate::ctxt::Ctxt;
 
@@ -158,43 +156,6 @@ pub(crate) fn check(func: &ItemFn, route: &RouteShape, cx: &mut Ctxt) {
             );
         }
     }
-}
-
-/// Check items that need types: the return type is a response, and the future is `Send` (so
-/// that axum can run it). Spanned on the return type and on the handler's name, so the errors
-/// land on the signature, not on a `routes(...)` list. `func` is the rewritten handler (its
-/// guard argument included).
-pub(crate) fn checks(func: &ItemFn) -> TokenStream {
-    let sig = &func.sig;
-    if !sig.generics.params.is_empty() {
-        return TokenStream::new();
-    }
-    let name = &sig.ident;
-    let mut items = TokenStream::new();
-    if let ReturnType::Type(_, ty) = &sig.output
-        && !contains_impl_trait(ty)
-    {
-        // Every token of the predicate carries the return type's span, so the error is there.
-        items.extend(quote_spanned! {ty.span()=>
-            #[allow(dead_code)]
-            fn returns_a_response() where #ty: ::auth_runtime::__private::HandlerResponse {}
-        });
-    }
-    // The future must be `Send`; rustc names the value held across an `.await` when it is not.
-    let args = sig.inputs.iter().map(|_| quote!(::core::todo!()));
-    items.extend(quote_spanned! {name.span()=>
-        #[allow(dead_code, unreachable_code, unused_variables, clippy::diverging_sub_expression)]
-        fn handler_future_is_send() {
-            fn handlers_must_be_send<T: ::core::marker::Send>(_: T) {}
-            handlers_must_be_send(#name(#(#args),*));
-        }
-    });
-    quote! { const _: () = { #items }; }
-}
-
-fn contains_impl_trait(ty: &Type) -> bool {
-    let text = quote!(#ty).to_string();
-    text.contains("impl ") || text.starts_with("impl")
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ where
     label = "a handler must return a type that implements `IntoResponse`",
     note = "return `Json<T>`, `String`, `StatusCode`, `(StatusCode, Json<T>)`, a `Result` of responses, or `impl IntoResponse`"
 )]
-pub trait HandlerResponse {}
+pub trait HandlerResponse: IntoResponse {}
 
 #[diagnostic::do_not_recommend]
 impl<T: IntoResponse> HandlerResponse for T {}
@@ -72,7 +72,7 @@ impl<T: IntoResponse> HandlerResponse for T {}
 /// A handler the router can serve with its state: axum's `Handler`, with a message that says
 /// what to look at.
 #[diagnostic::on_unimplemented(
-    message = "this handler cannot be served with the router's state `{S}`",
+    message = "this handler cannot be served by a router whose state is `{S}`",
     label = "an argument of this handler is not an extractor for `{S}`",
     note = "a handler that takes `State<T>` (its signature is in the line above) needs a router declared with `#[secure_router(state = T, ...)]`, or a router state from which `T` is taken with `FromRef`; every other argument must be an extractor for the router's state"
 )]
@@ -185,7 +185,11 @@ pub trait RouteSpec: 'static {
 /// emit next to the handler, with the handler's own name, so a rewritten handler's signature
 /// reads `fn(Guard<list_reports>, ...)` in its documentation and in compile errors.
 ///
-/// A guard is created only by a passing check; handlers never name it.
+/// The macros turn `async fn list_reports(args...) -> T` into
+/// `fn list_reports(Guard<list_reports>, args...) -> impl Future<Output = impl IntoResponse> + Send`,
+/// which calls the function as written: a return type that is not a response, or a future that
+/// is not `Send`, is then an error on the handler itself, and never a second one in the routers
+/// that list it. A guard is created only by a passing check; handlers never name it.
 ///
 /// ```
 /// use auth_runtime::Guard;
