@@ -58,7 +58,17 @@ where
     }
 }
 
-/// A handler's return type must be a response.
+/// What a secured handler returns: any [`IntoResponse`], under a name whose compile error says
+/// so on the handler's return type ("`Report` is not a response", with the usual fixes).
+/// A rewritten handler's signature reads `-> impl Future<Output = impl HandlerResponse> + Send`.
+///
+/// ```
+/// use auth_runtime::HandlerResponse;
+/// use axum::http::StatusCode;
+///
+/// fn is_a_response(_: impl HandlerResponse) {}
+/// is_a_response((StatusCode::CREATED, "made"));
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a response",
     label = "a handler must return a type that implements `IntoResponse`",

@@ -84,12 +84,12 @@ pub mod store;
 pub mod throttle;
 mod token;
 
-pub use handler::{AuthState, Guard, SecuredHandler};
+pub use error::{AuthError, ErrorRenderer, InvalidToken, MissingScopes, Problem, ProblemJson};
+pub use handler::{AuthState, Guard, HandlerResponse, SecuredHandler};
 // Re-exported at the root (hidden) so that compile errors name them `Routable`, `spec_of`, ...
 // instead of with the path of the hidden module.
-pub use error::{AuthError, ErrorRenderer, InvalidToken, MissingScopes, Problem, ProblemJson};
 #[doc(hidden)]
-pub use handler::{HandlerResponse, Routable, add_route, spec_of};
+pub use handler::{Routable, add_route, spec_of};
 pub use keys::{KeyError, MIN_HMAC_SECRET_LEN, SigningKey};
 pub use manager::{AuthManager, AuthManagerBuilder, ConfigError, LoginType, TokenLocation};
 pub use password::{PasswordCheck, PasswordError, PasswordHasher, PasswordPolicy};
