@@ -10,6 +10,7 @@ use auth_runtime::store::{
     Account, AccountStatus, NewAccount, NewSession, Revocation, RevocationKind, Rotation,
     SessionStore, SqlStore, StoreError, UserStore,
 };
+use auth_runtime::{AuthManager, LoginType, SessionConfig, SigningKey, TokenRequest};
 use serde_json::{Map, Value, json};
 use tokio::sync::Barrier;
 
@@ -17,6 +18,8 @@ use common::db::{Backend, TestDb, on_both, postgres_base_url, redact, with_datab
 
 const T0: u64 = 1_700_000_000;
 const DAY: u64 = 86_400;
+/// The store's schema migrations (`auth-runtime/migrations/*/`).
+const MIGRATIONS: i64 = 2;
 
 fn claims(value: Value) -> Map<String, Value> {
     match value {
@@ -883,6 +886,137 @@ async fn revocations_filter_by_seq_and_expiry() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn purge_deletes_only_expired_sessions_and_revocations() {
+    on_both(
+        "purge_deletes_only_expired_sessions_and_revocations",
+        |db| async move {
+            let store = db.store().await;
+            let ending = |id: &str, end: u64| NewSession::new(id, "7", "user", "j1", T0, end);
+            store
+                .create_session(ending("ended", T0 + 100))
+                .await
+                .unwrap();
+            store
+                .create_session(ending("at-now", T0 + 200))
+                .await
+                .unwrap();
+            store
+                .create_session(ending("live", T0 + 300))
+                .await
+                .unwrap();
+            store
+                .create_session(ending("revoked-live", T0 + 300))
+                .await
+                .unwrap();
+            // Revocations expiring at 150 and 250 (after T0); one of them is the logout of
+            // "revoked-live".
+            store
+                .revoke_session("revoked-live", T0, T0 + 150)
+                .await
+                .unwrap();
+            store.revoke_subject("9", T0, T0, T0 + 250).await.unwrap();
+
+            let purged = store.purge_expired(T0 + 200).await.unwrap();
+            assert_eq!(
+                (purged.sessions, purged.revocations),
+                (2, 1),
+                "ended and at-now sessions, the revocation that expired at 150"
+            );
+            assert_eq!(
+                db.scalar("SELECT COUNT(*) FROM auth_sessions").await,
+                2,
+                "live and revoked-live stay"
+            );
+            assert_eq!(
+                session_kinds(&store.revocations(0, 0).await.unwrap()),
+                [RevocationKind::Subject {
+                    subject: "9".to_owned(),
+                    cutoff: T0
+                }]
+            );
+            // What stays still works: the live session rotates, the revoked one does not.
+            assert_eq!(
+                rotate(&store, "live", "j1", "j2", T0 + 201).await,
+                Rotation::Rotated
+            );
+            assert_eq!(
+                rotate(&store, "revoked-live", "j1", "j2", T0 + 201).await,
+                Rotation::Revoked
+            );
+            // A deleted session is unknown, which refuses the refresh as an expired one does.
+            assert_eq!(
+                rotate(&store, "ended", "j1", "j2", T0 + 201).await,
+                Rotation::Unknown
+            );
+
+            // Again: nothing left to delete.
+            let again = store.purge_expired(T0 + 200).await.unwrap();
+            assert_eq!((again.sessions, again.revocations), (0, 0));
+            store.close().await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_serving_manager_purges_expired_rows_in_the_background() {
+    on_both(
+        "a_serving_manager_purges_expired_rows_in_the_background",
+        |db| async move {
+            let store = db.store().await;
+            // Ended long ago (T0 is in 2023).
+            store
+                .create_session(NewSession::new("old", "7", "user", "j1", T0, T0 + 100))
+                .await
+                .unwrap();
+            store.revoke_session("old", T0, T0 + 100).await.unwrap();
+            let manager = AuthManager::builder()
+                .login_type(LoginType::new("user").key(SigningKey::hs256("u", &[7; 32])))
+                .store(store.clone())
+                .session_config(SessionConfig::default().purge_interval(Duration::from_secs(1)))
+                .build()
+                .unwrap();
+            let pair = manager
+                .create_session(&TokenRequest::new("user", "ann"))
+                .await
+                .unwrap();
+            // The first checked request starts the instance's poller, which purges first.
+            manager
+                .authenticate_token(&pair.access_token, &["user"])
+                .await
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while db
+                .scalar("SELECT COUNT(*) FROM auth_sessions WHERE id = 'old'")
+                .await
+                > 0
+            {
+                assert!(
+                    Instant::now() < deadline,
+                    "the expired session was not purged"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert_eq!(db.scalar("SELECT COUNT(*) FROM auth_revocations").await, 0);
+            // The live session stays, and its token still works.
+            assert_eq!(db.scalar("SELECT COUNT(*) FROM auth_sessions").await, 1);
+            manager
+                .authenticate_token(&pair.access_token, &["user"])
+                .await
+                .unwrap();
+            assert_eq!(
+                manager.purge_expired().await.unwrap(),
+                Default::default(),
+                "nothing left for an explicit purge"
+            );
+            drop(manager);
+            store.close().await;
+        },
+    )
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Lifecycle: restart, concurrent start-up, outages, URLs
 // ---------------------------------------------------------------------------------------------
@@ -936,14 +1070,43 @@ async fn a_restarted_store_keeps_every_row() {
             .await
             .unwrap();
         assert_eq!(second.id, "2");
-        // The migration ran once.
+        // Each migration ran once (two so far).
         assert_eq!(
             db.scalar("SELECT COUNT(*) FROM auth_schema_version").await,
-            1
+            MIGRATIONS
         );
         reopened.close().await;
     })
     .await;
+}
+
+/// Instances started at once on a new SQLite file race to switch it to WAL, which SQLite refuses
+/// with "database is locked" without waiting: every one must still connect (one round failed
+/// about one time in twelve before the store retried).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_first_starts_on_a_new_sqlite_file_all_connect() {
+    for _ in 0..20 {
+        let db = TestDb::sqlite().await;
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let url = db.url.clone();
+                tokio::spawn(async move { SqlStore::connect(&url).await })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await.expect("task"));
+        }
+        for store in outcomes.iter().flatten() {
+            store.close().await;
+        }
+        db.cleanup().await;
+        let errors: Vec<String> = outcomes
+            .into_iter()
+            .filter_map(|o| o.err().map(|e| e.to_string()))
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -961,7 +1124,7 @@ async fn concurrent_start_ups_migrate_once() {
         }
         assert_eq!(
             db.scalar("SELECT COUNT(*) FROM auth_schema_version").await,
-            1
+            MIGRATIONS
         );
         stores[0]
             .create_user(new_user("a@example.com", T0))

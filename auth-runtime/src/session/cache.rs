@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use crate::store::{Revocation, RevocationKind, SessionStore, StoreError};
+use crate::store::{Purged, Revocation, RevocationKind, SessionStore, StoreError};
 
 /// How far behind the highest sequence number seen each poll reads again: a transaction that
 /// took a lower sequence number but committed later (PostgreSQL sequences are not commit-ordered)
@@ -77,6 +77,7 @@ pub(crate) struct RevocationCache {
     poller: Mutex<bool>,
     staleness: Duration,
     poll_interval: Duration,
+    purge_interval: Duration,
 }
 
 /// Why a token could not be checked.
@@ -86,13 +87,18 @@ pub(crate) enum CheckError {
 }
 
 impl RevocationCache {
-    pub(crate) fn new(staleness: Duration, poll_interval: Duration) -> Self {
+    pub(crate) fn new(
+        staleness: Duration,
+        poll_interval: Duration,
+        purge_interval: Duration,
+    ) -> Self {
         RevocationCache {
             list: RwLock::new(List::default()),
             refreshing: tokio::sync::Mutex::new(()),
             poller: Mutex::new(false),
             staleness,
             poll_interval,
+            purge_interval,
         }
     }
 
@@ -212,13 +218,21 @@ impl RevocationCache {
         let cache: Weak<Self> = Arc::downgrade(self);
         let store = Arc::downgrade(store);
         let interval = self.poll_interval;
+        let purge_interval = self.purge_interval;
+        let purging = runtime.clone();
         runtime.spawn(async move {
             let _running = PollerFlag(cache.clone());
+            let mut next_purge = Instant::now();
             loop {
                 tokio::time::sleep(interval).await;
                 let (Some(cache), Some(store)) = (cache.upgrade(), store.upgrade()) else {
                     return;
                 };
+                if Instant::now() >= next_purge {
+                    next_purge = Instant::now() + purge_interval;
+                    // In its own task: a long delete must not hold up the revocation polls.
+                    purging.spawn(purge(Arc::clone(&store)));
+                }
                 let result = {
                     let _one_at_a_time = cache.refreshing.lock().await;
                     cache.refresh(&store).await
@@ -228,6 +242,19 @@ impl RevocationCache {
                 }
             }
         });
+    }
+}
+
+/// Deletes expired sessions and revocations (see `SessionStore::purge_expired`).
+async fn purge(store: Arc<dyn SessionStore>) {
+    match store.purge_expired(crate::token::now()).await {
+        Ok(purged) if purged != Purged::default() => tracing::debug!(
+            sessions = purged.sessions,
+            revocations = purged.revocations,
+            "expired sessions and revocations deleted"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "deleting expired sessions and revocations failed"),
     }
 }
 

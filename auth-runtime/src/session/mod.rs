@@ -25,7 +25,7 @@ pub(crate) use cache::{CheckError, RevocationCache};
 use crate::error::{AuthError, InvalidToken};
 use crate::manager::AuthManager;
 use crate::principal::Principal;
-use crate::store::{NewSession, RevocationKind, Rotation, SessionStore};
+use crate::store::{NewSession, Purged, RevocationKind, Rotation, SessionStore};
 use crate::token::{
     ACCESS, REFRESH, RESERVED_CLAIMS, TokenError, TokenPair, TokenRequest, now, random_id,
 };
@@ -47,17 +47,20 @@ pub struct SessionConfig {
     idle: Duration,
     staleness: Duration,
     poll: Duration,
+    purge: Duration,
 }
 
 impl Default for SessionConfig {
     /// Sessions end 7 days after sign-in or after 1 day without a refresh; revocations are
-    /// read every 250 ms and never trusted when older than 1 s.
+    /// read every 250 ms and never trusted when older than 1 s; expired rows are deleted every
+    /// hour.
     fn default() -> Self {
         SessionConfig {
             absolute: Duration::from_secs(7 * 24 * 3600),
             idle: Duration::from_secs(24 * 3600),
             staleness: Duration::from_secs(1),
             poll: Duration::from_millis(250),
+            purge: Duration::from_secs(3600),
         }
     }
 }
@@ -92,6 +95,30 @@ impl SessionConfig {
         self
     }
 
+    /// How often each instance deletes expired sessions and revocations from the store
+    /// ([`SessionStore::purge_expired`]), in the
+    /// background, first when its revocation poller starts (at the first checked request).
+    /// At least 1 s. Several instances purging is harmless; [`AuthManager::purge_expired`]
+    /// does it on demand.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use auth_runtime::SessionConfig;
+    ///
+    /// let config = SessionConfig::default().purge_interval(Duration::from_secs(600));
+    /// assert_eq!(config.purge(), Duration::from_secs(600));
+    /// assert_eq!(SessionConfig::default().purge(), Duration::from_secs(3600));
+    /// ```
+    pub fn purge_interval(mut self, interval: Duration) -> Self {
+        self.purge = interval.max(Duration::from_secs(1));
+        self
+    }
+
+    /// The configured purge interval.
+    pub fn purge(&self) -> Duration {
+        self.purge
+    }
+
     /// The configured staleness bound.
     pub fn staleness(&self) -> Duration {
         self.staleness
@@ -121,7 +148,11 @@ impl Sessions {
     pub(crate) fn new(store: Arc<dyn SessionStore>, config: SessionConfig, remember: u64) -> Self {
         Sessions {
             store,
-            cache: Arc::new(RevocationCache::new(config.staleness, config.poll)),
+            cache: Arc::new(RevocationCache::new(
+                config.staleness,
+                config.poll,
+                config.purge,
+            )),
             config,
             remember,
         }
@@ -306,6 +337,30 @@ impl AuthManager {
             .cache
             .apply_local(RevocationKind::Session(sid.to_owned()), until);
         Ok(())
+    }
+
+    /// Deletes the store's expired sessions and revocations now and says how many (each
+    /// instance also does it every [`SessionConfig::purge_interval`]). Without a session store
+    /// it is [`TokenError::NoSessionStore`].
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey, TokenError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let stateless = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u", &[1; 32])))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(matches!(stateless.purge_expired().await, Err(TokenError::NoSessionStore)));
+    /// # }
+    /// ```
+    pub async fn purge_expired(&self) -> Result<Purged, TokenError> {
+        let sessions = self.sessions_or_err()?;
+        sessions
+            .store
+            .purge_expired(now())
+            .await
+            .map_err(TokenError::Store)
     }
 
     /// Ends every other session of the principal's subject (after a password change). Returns

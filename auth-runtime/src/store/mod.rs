@@ -407,4 +407,32 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// The revocations with `seq > after` that have not expired at `now`, in `seq` order.
     fn revocations(&self, after: i64, now: u64) -> StoreFuture<'_, Vec<Revocation>>;
+
+    /// Deletes what can no longer matter at `now`: sessions whose absolute end is at or before
+    /// `now` (revoked or not: none of their tokens can be refreshed), and revocations that
+    /// expired at or before `now` (every token they revoke has expired). Deleting twice, or
+    /// from several instances at once, is harmless. The manager calls it periodically
+    /// ([`SessionConfig::purge_interval`](crate::SessionConfig::purge_interval)).
+    ///
+    /// The default deletes nothing, for stores that expire rows by themselves (a TTL).
+    fn purge_expired(&self, now: u64) -> StoreFuture<'_, Purged> {
+        let _ = now;
+        Box::pin(async { Ok(Purged::default()) })
+    }
+}
+
+/// What [`SessionStore::purge_expired`] deleted.
+///
+/// ```
+/// use auth_runtime::store::Purged;
+///
+/// let nothing = Purged::default();
+/// assert_eq!((nothing.sessions, nothing.revocations), (0, 0));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Expired session rows deleted.
+    pub sessions: u64,
+    /// Expired revocation rows deleted.
+    pub revocations: u64,
 }

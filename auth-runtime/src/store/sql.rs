@@ -42,7 +42,7 @@ use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::{
-    Account, AccountStatus, NewAccount, NewSession, Revocation, RevocationKind, Rotation,
+    Account, AccountStatus, NewAccount, NewSession, Purged, Revocation, RevocationKind, Rotation,
     SessionStore, StoreError, StoreFuture, UserStore,
 };
 
@@ -61,18 +61,32 @@ struct Migration {
 }
 
 /// The SQLite schema, in version order.
-const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "accounts_sessions",
-    sql: include_str!("../../migrations/sqlite/0001_accounts_sessions.sql"),
-}];
+const SQLITE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "accounts_sessions",
+        sql: include_str!("../../migrations/sqlite/0001_accounts_sessions.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "sessions_expiry_index",
+        sql: include_str!("../../migrations/sqlite/0002_sessions_expiry_index.sql"),
+    },
+];
 
 /// The PostgreSQL schema, in version order.
-const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "accounts_sessions",
-    sql: include_str!("../../migrations/postgres/0001_accounts_sessions.sql"),
-}];
+const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "accounts_sessions",
+        sql: include_str!("../../migrations/postgres/0001_accounts_sessions.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "sessions_expiry_index",
+        sql: include_str!("../../migrations/postgres/0002_sessions_expiry_index.sql"),
+    },
+];
 
 /// The table that records applied migrations (same text on both backends).
 const CREATE_SCHEMA_VERSION: &str = "CREATE TABLE IF NOT EXISTS auth_schema_version (\
@@ -354,12 +368,35 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
         })?;
     }
 
-    SqlitePoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
-        .await
-        .map_err(|e| db_error(&SQLITE, e))
+    // Instances starting at once on a new file race to switch it to WAL, which SQLite refuses
+    // with "database is locked" without waiting for the busy timeout: retry within it.
+    let started = std::time::Instant::now();
+    let mut attempt: u64 = 0;
+    loop {
+        let result = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await;
+        match result {
+            Err(e) if sqlite_busy(&e) && started.elapsed() < SQLITE_BUSY_TIMEOUT => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(10 * attempt.min(10))).await;
+            }
+            result => return result.map_err(|e| db_error(&SQLITE, e)),
+        }
+    }
+}
+
+/// SQLite's "database is locked" (`SQLITE_BUSY`, extended codes included).
+fn sqlite_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == 5),
+        _ => false,
+    }
 }
 
 async fn connect_postgres(url: &str) -> Result<PgPool, StoreError> {
@@ -878,6 +915,30 @@ impl SessionStore for SqlStore {
                 .await
             })?;
             rows.into_iter().map(revocation_from_row).collect()
+        })
+    }
+
+    fn purge_expired(&self, now: u64) -> StoreFuture<'_, Purged> {
+        Box::pin(async move {
+            let now = to_sql(now);
+            let sessions = on_pool!(self, |p, _d| {
+                sqlx::query("DELETE FROM auth_sessions WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(p)
+                    .await
+                    .map(|done| done.rows_affected())
+            })?;
+            let revocations = on_pool!(self, |p, _d| {
+                sqlx::query("DELETE FROM auth_revocations WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(p)
+                    .await
+                    .map(|done| done.rows_affected())
+            })?;
+            Ok(Purged {
+                sessions,
+                revocations,
+            })
         })
     }
 }
