@@ -564,16 +564,34 @@ fn split_handler(mut func: ItemFn, guard: &syn::FnArg) -> TokenStream {
     }
     func.attrs = inner_attrs;
 
+    // The outer function's parameters: the argument's own name where it has one, `arg{i}` for
+    // a pattern (`Path(id)`), unless the handler already names an argument so.
+    let simple = |pat: &syn::Pat| match pat {
+        syn::Pat::Ident(p) if p.subpat.is_none() => Some(p.ident.clone()),
+        _ => None,
+    };
+    let taken: Vec<String> = func
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            syn::FnArg::Typed(t) => simple(&t.pat).map(|i| i.to_string()),
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect();
     let mut params = Vec::new();
     let mut args = Vec::new();
     for (i, input) in func.sig.inputs.iter().enumerate() {
         let syn::FnArg::Typed(t) = input else {
             continue;
         };
-        let arg = match &*t.pat {
-            syn::Pat::Ident(p) if p.subpat.is_none() => p.ident.clone(),
-            _ => quote::format_ident!("arg{}", i),
-        };
+        let arg = simple(&t.pat).unwrap_or_else(|| {
+            let mut name = format!("arg{i}");
+            while taken.contains(&name) {
+                name.insert(0, '_');
+            }
+            quote::format_ident!("{}", name)
+        });
         let ty = &t.ty;
         params.push(quote!(#arg: #ty));
         args.push(arg);
