@@ -1017,6 +1017,105 @@ async fn a_serving_manager_purges_expired_rows_in_the_background() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_pushes_revocations_to_other_instances_and_sqlite_polls() {
+    let sqlite = TestDb::sqlite().await;
+    let store = sqlite.store().await;
+    assert!(
+        store.revocation_wakeups().is_none(),
+        "SQLite has no channel: its instances poll"
+    );
+    store.close().await;
+    sqlite.cleanup().await;
+
+    let db = TestDb::postgres().await;
+    let here = db.store().await;
+    let there = db.store().await;
+    let mut waiter = here.revocation_wakeups().expect("PostgreSQL pushes");
+    // The first wake says the listener is connected (and asks for a read of what came before).
+    tokio::time::timeout(Duration::from_secs(10), waiter.woken())
+        .await
+        .expect("the listener connects");
+    for revoke in 0..3 {
+        match revoke {
+            0 => there.revoke_session("s1", T0, T0 + 100).await.unwrap(),
+            1 => there.revoke_subject("7", T0, T0, T0 + 100).await.unwrap(),
+            _ => {
+                there
+                    .create_session(session("s2", "7", "j1"))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    rotate(&there, "s2", "j1", "j2", T0 + 1).await,
+                    Rotation::Rotated
+                );
+                assert_eq!(
+                    rotate(&there, "s2", "j1", "j3", T0 + 2).await,
+                    Rotation::Reused
+                );
+            }
+        }
+        tokio::time::timeout(Duration::from_secs(10), waiter.woken())
+            .await
+            .unwrap_or_else(|_| panic!("revocation {revoke} was not pushed"));
+    }
+    // Closing the store stops its listener (and its connection).
+    here.close().await;
+    there.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_logout_reaches_another_instance_before_its_next_poll() {
+    let db = TestDb::postgres().await;
+    // Polls so rare that only a push can explain the revocation arriving within the test.
+    let config = SessionConfig::default()
+        .staleness_bound(Duration::from_secs(3600))
+        .poll_interval(Duration::from_secs(1800));
+    let instance = |store: SqlStore| {
+        AuthManager::builder()
+            .login_type(LoginType::new("user").key(SigningKey::hs256("u", &[7; 32])))
+            .store(store)
+            .session_config(config)
+            .build()
+            .unwrap()
+    };
+    let a = instance(db.store().await);
+    let b = instance(db.store().await);
+    let pair = a
+        .create_session(&TokenRequest::new("user", "ann"))
+        .await
+        .unwrap();
+    // B reads its revocation list and starts listening.
+    b.authenticate_token(&pair.access_token, &["user"])
+        .await
+        .unwrap();
+    let principal = a
+        .authenticate_token(&pair.access_token, &["user"])
+        .await
+        .unwrap();
+    a.logout(&principal).await.unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match b.authenticate_token(&pair.access_token, &["user"]).await {
+            Err(e) => {
+                assert_eq!(e.status(), axum::http::StatusCode::UNAUTHORIZED, "{e}");
+                break;
+            }
+            Ok(_) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "instance B still accepts the token of a session A ended"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    drop((a, b));
+    db.cleanup().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Lifecycle: restart, concurrent start-up, outages, URLs
 // ---------------------------------------------------------------------------------------------

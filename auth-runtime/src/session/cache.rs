@@ -3,7 +3,9 @@
 //! Revocations are rare events and requests are many, so a request never queries the store:
 //! it looks the token's session and subject up in this list. A background task reads new
 //! revocations every poll interval (one query per instance, whatever the traffic); a revocation
-//! made by this instance is applied to its own list at once. If the list has not been refreshed
+//! made by this instance is applied to its own list at once, and a store that can push (PostgreSQL
+//! `LISTEN/NOTIFY`, see `SessionStore::revocation_wakeups`) wakes the task as soon as another
+//! instance records one; polling remains the backstop. If the list has not been refreshed
 //! successfully within the staleness bound (the store is unreachable, the task stalled), the
 //! next request refreshes it inline; if that fails too, it is answered 503: a stale list never
 //! allows.
@@ -216,6 +218,9 @@ impl RevocationCache {
             *running = true;
         }
         let cache: Weak<Self> = Arc::downgrade(self);
+        // Where the store can push revocations (PostgreSQL `LISTEN/NOTIFY`), a wake-up reads
+        // them at once; the poll interval stays the backstop.
+        let mut wakeups = store.revocation_wakeups();
         let store = Arc::downgrade(store);
         let interval = self.poll_interval;
         let purge_interval = self.purge_interval;
@@ -224,7 +229,15 @@ impl RevocationCache {
             let _running = PollerFlag(cache.clone());
             let mut next_purge = Instant::now();
             loop {
-                tokio::time::sleep(interval).await;
+                match &mut wakeups {
+                    Some(waiter) => {
+                        if tokio::time::timeout(interval, waiter.woken()).await.is_ok() {
+                            // Woken: let a burst of revocations arrive, read them in one go.
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                    }
+                    None => tokio::time::sleep(interval).await,
+                }
                 let (Some(cache), Some(store)) = (cache.upgrade(), store.upgrade()) else {
                     return;
                 };

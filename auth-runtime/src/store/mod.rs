@@ -12,6 +12,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -418,6 +419,70 @@ pub trait SessionStore: Send + Sync + 'static {
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, Purged> {
         let _ = now;
         Box::pin(async { Ok(Purged::default()) })
+    }
+
+    /// A signal that fires when a revocation may have been recorded by another instance, so
+    /// that each instance reads the new revocations at once rather than at its next poll
+    /// ([`SqlStore`] on PostgreSQL: `LISTEN/NOTIFY`). Each call subscribes anew.
+    ///
+    /// Only a hint: the poll interval and the staleness bound hold without it, and a lost
+    /// channel costs latency, never correctness. The default is `None` (polling only).
+    fn revocation_wakeups(&self) -> Option<RevocationWaiter> {
+        None
+    }
+}
+
+/// The sending side of [`SessionStore::revocation_wakeups`], for stores that learn of other
+/// instances' revocations (a pub/sub channel): [`wake`](Self::wake) on each, hand out
+/// [`subscribe`](Self::subscribe)d waiters.
+///
+/// ```
+/// use auth_runtime::store::RevocationWakeup;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let wakeup = RevocationWakeup::new();
+/// let mut waiter = wakeup.subscribe();
+/// wakeup.wake(); // before anyone waits: kept for the next wait
+/// waiter.woken().await;
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RevocationWakeup(Arc<tokio::sync::watch::Sender<u64>>);
+
+impl RevocationWakeup {
+    /// A signal nobody has fired yet.
+    pub fn new() -> Self {
+        RevocationWakeup(Arc::new(tokio::sync::watch::Sender::new(0)))
+    }
+
+    /// Wakes every waiter (one that is not waiting now returns at once from its next wait).
+    pub fn wake(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A waiter for the wakes from now on.
+    pub fn subscribe(&self) -> RevocationWaiter {
+        RevocationWaiter(self.0.subscribe())
+    }
+}
+
+impl Default for RevocationWakeup {
+    fn default() -> Self {
+        RevocationWakeup::new()
+    }
+}
+
+/// Waits for a [`RevocationWakeup`].
+#[derive(Debug)]
+pub struct RevocationWaiter(tokio::sync::watch::Receiver<u64>);
+
+impl RevocationWaiter {
+    /// Returns after the next wake, or at once if there was one since the last wait. Never
+    /// returns once the signal is gone (its store dropped).
+    pub async fn woken(&mut self) {
+        if self.0.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 

@@ -19,7 +19,9 @@
 //! a reader that saw 6 would skip 5 forever; every transaction that inserts a revocation
 //! therefore takes a transaction-scoped advisory lock just before the insert (and writes
 //! nothing else after it), which makes `seq` order the commit order. SQLite serializes writers
-//! anyway.
+//! anyway. On PostgreSQL the same transaction sends `NOTIFY auth_revocations` (delivered at
+//! commit), which each store's listener turns into a wake-up of its instance's poller
+//! ([`SessionStore::revocation_wakeups`]).
 //!
 //! # Migrations
 //! The schema ships in the crate (`migrations/{sqlite,postgres}/NNNN_name.sql`, embedded with
@@ -33,17 +35,18 @@
 //! migration: add the next file and list it in [`SQLITE_MIGRATIONS`] / [`POSTGRES_MIGRATIONS`].
 
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use std::{fmt, future::Future};
 
 use serde_json::{Map, Value};
 use sqlx::Executor as _;
-use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgListener, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::{
-    Account, AccountStatus, NewAccount, NewSession, Purged, Revocation, RevocationKind, Rotation,
-    SessionStore, StoreError, StoreFuture, UserStore,
+    Account, AccountStatus, NewAccount, NewSession, Purged, Revocation, RevocationKind,
+    RevocationWaiter, RevocationWakeup, Rotation, SessionStore, StoreError, StoreFuture, UserStore,
 };
 
 /// How long a caller waits for a pooled connection (or a new one) before the store is
@@ -103,6 +106,8 @@ struct Dialect {
     migration_lock: Option<&'static str>,
     /// Serializes revocation inserts so that `seq` order is commit order (see the module docs).
     revocation_lock: Option<&'static str>,
+    /// Tells the other instances, at commit, that a revocation was recorded.
+    revocation_notify: Option<&'static str>,
     /// Reads a session row to classify a failed rotation (locking it where that means
     /// something).
     session_for_rotation: &'static str,
@@ -114,6 +119,7 @@ const SQLITE: Dialect = Dialect {
     begin: "BEGIN IMMEDIATE",
     migration_lock: None,
     revocation_lock: None,
+    revocation_notify: None,
     session_for_rotation: "SELECT refresh_jti, revoked_at, expires_at, last_used_at \
                            FROM auth_sessions WHERE id = $1",
     migrations: SQLITE_MIGRATIONS,
@@ -125,6 +131,7 @@ const POSTGRES: Dialect = Dialect {
     begin: "BEGIN",
     migration_lock: Some("SELECT pg_advisory_xact_lock(7022364553343296360)"),
     revocation_lock: Some("SELECT pg_advisory_xact_lock(7022364553342592374)"),
+    revocation_notify: Some("SELECT pg_notify('auth_revocations', '')"),
     session_for_rotation: "SELECT refresh_jti, revoked_at, expires_at, last_used_at \
                            FROM auth_sessions WHERE id = $1 FOR UPDATE",
     migrations: POSTGRES_MIGRATIONS,
@@ -193,6 +200,9 @@ macro_rules! insert_revocation {
             .bind($expires)
             .execute(&mut *$tx)
             .await?;
+        if let Some(notify) = $d.revocation_notify {
+            sqlx::query(notify).execute(&mut *$tx).await?;
+        }
     };
 }
 
@@ -205,6 +215,8 @@ macro_rules! insert_revocation {
 #[derive(Clone)]
 pub struct SqlStore {
     pool: Pool,
+    /// PostgreSQL: where the revocation listener connects, and the listener once started.
+    listener: Option<Arc<Listener>>,
 }
 
 impl fmt::Debug for SqlStore {
@@ -230,9 +242,17 @@ impl SqlStore {
     /// instances may connect to one database at once: migrations are applied once, under a
     /// lock.
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        let mut listener = None;
         let pool = match scheme(url).as_deref() {
             Some("sqlite") => Pool::Sqlite(connect_sqlite(url).await?),
-            Some("postgres" | "postgresql") => Pool::Postgres(connect_postgres(url).await?),
+            Some("postgres" | "postgresql") => {
+                let (pool, options) = connect_postgres(url).await?;
+                listener = Some(Arc::new(Listener {
+                    options,
+                    started: Mutex::new(None),
+                }));
+                Pool::Postgres(pool)
+            }
             Some(other) => {
                 return Err(StoreError::Backend(format!(
                     "unsupported database URL scheme `{other}` (expected sqlite: or postgres:)"
@@ -244,7 +264,7 @@ impl SqlStore {
                 ));
             }
         };
-        let store = SqlStore { pool };
+        let store = SqlStore { pool, listener };
         if let Err(e) = store.migrate().await {
             store.close().await;
             return Err(e);
@@ -263,6 +283,9 @@ impl SqlStore {
     /// Closes the pool (every clone's): waits for the connections in use to come back, then
     /// closes them all. Every later call fails with [`StoreError::Unavailable`].
     pub async fn close(&self) {
+        if let Some(listener) = &self.listener {
+            listener.stop();
+        }
         match &self.pool {
             Pool::Sqlite(p) => p.close().await,
             Pool::Postgres(p) => p.close().await,
@@ -399,14 +422,88 @@ fn sqlite_busy(e: &sqlx::Error) -> bool {
     }
 }
 
-async fn connect_postgres(url: &str) -> Result<PgPool, StoreError> {
+async fn connect_postgres(url: &str) -> Result<(PgPool, PgConnectOptions), StoreError> {
     let options = PgConnectOptions::from_str(url).map_err(|e| db_error(&POSTGRES, e))?;
-    PgPoolOptions::new()
+    let pool = PgPoolOptions::new()
         .max_connections(10)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
-        .map_err(|e| db_error(&POSTGRES, e))
+        .map_err(|e| db_error(&POSTGRES, e))?;
+    Ok((pool, options))
+}
+
+/// The channel of revocation notifications (PostgreSQL).
+const REVOCATION_CHANNEL: &str = "auth_revocations";
+
+/// A store's PostgreSQL revocation listener: started by the first
+/// [`SessionStore::revocation_wakeups`], on its own connection (outside the pool, so that
+/// closing the pool never waits for it), stopped by [`SqlStore::close`] or with the last clone.
+struct Listener {
+    options: PgConnectOptions,
+    started: Mutex<Option<(RevocationWakeup, tokio::task::AbortHandle)>>,
+}
+
+impl Listener {
+    fn subscribe(&self) -> Option<RevocationWaiter> {
+        let mut started = self.started.lock().unwrap_or_else(|p| p.into_inner());
+        if started.is_none() {
+            let runtime = tokio::runtime::Handle::try_current().ok()?;
+            let wakeup = RevocationWakeup::new();
+            let task = runtime.spawn(listen_for_revocations(self.options.clone(), wakeup.clone()));
+            *started = Some((wakeup, task.abort_handle()));
+        }
+        started.as_ref().map(|(wakeup, _)| wakeup.subscribe())
+    }
+
+    fn stop(&self) {
+        if let Some((_, task)) = self
+            .started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Wakes the pollers on every notification, and whenever the connection was (re)established:
+/// what was recorded while nobody listened is read then. Failures only cost latency (the
+/// pollers still poll), so they are logged at debug level and retried every second.
+async fn listen_for_revocations(options: PgConnectOptions, wakeup: RevocationWakeup) {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(options);
+    loop {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(REVOCATION_CHANNEL).await {
+                Ok(()) => {
+                    wakeup.wake();
+                    loop {
+                        match listener.try_recv().await {
+                            // `None`: the connection was lost; the next call reconnects.
+                            Ok(_) => wakeup.wake(),
+                            Err(e) => {
+                                tracing::debug!(error = %e, "revocation listener lost its connection");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "revocation listener could not listen"),
+            },
+            Err(e) => tracing::debug!(error = %e, "revocation listener could not connect"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Maps a driver error: unreachable → `Unavailable`, unique violation → `Conflict`, anything
@@ -916,6 +1013,10 @@ impl SessionStore for SqlStore {
             })?;
             rows.into_iter().map(revocation_from_row).collect()
         })
+    }
+
+    fn revocation_wakeups(&self) -> Option<RevocationWaiter> {
+        self.listener.as_ref()?.subscribe()
     }
 
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, Purged> {
