@@ -466,6 +466,7 @@ fn rewrite(mut func: ItemFn, spec: &Spec, invalid: bool, unroutable: bool) -> To
     // imported wherever the function is, and errors that show the guard read `Guard<get_report>`.
     let marker = name.clone();
     let name_str = name.to_string();
+    let summary = doc_summary(&func.attrs);
     let p = quote!(::auth_runtime::__private);
 
     let method = match &spec.route {
@@ -527,6 +528,8 @@ fn rewrite(mut func: ItemFn, spec: &Spec, invalid: bool, unroutable: bool) -> To
         impl #p::RouteSpec for #marker {
             const SPEC: #p::HandlerSpec = #p::HandlerSpec {
                 handler: #name_str,
+                summary: #summary,
+                module: ::core::module_path!(),
                 method: #method,
                 path: #path,
                 public: #public,
@@ -624,5 +627,61 @@ fn split_handler(mut func: ItemFn, guard: &syn::FnArg) -> TokenStream {
     quote_spanned! {first=>
         #(#outer_attrs)*
         #vis fn #name(#guard, #(#params),*) -> #future #send #body
+    }
+}
+
+/// The first paragraph of a doc comment (`///` lines or `#[doc = "..."]`), its lines trimmed
+/// and joined by spaces.
+fn doc_summary(attrs: &[syn::Attribute]) -> String {
+    let mut lines = Vec::new();
+    for attr in attrs {
+        let syn::Meta::NameValue(nv) = &attr.meta else {
+            continue;
+        };
+        if !nv.path.is_ident("doc") {
+            continue;
+        }
+        let syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(text),
+            ..
+        }) = &nv.value
+        else {
+            continue;
+        };
+        // `split`, not `lines`: an empty `///` line is a paragraph break.
+        lines.extend(text.value().split('\n').map(|l| l.trim().to_owned()));
+    }
+    lines
+        .into_iter()
+        .skip_while(String::is_empty)
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::doc_summary;
+
+    #[test]
+    fn summary_is_the_first_paragraph() {
+        let f: syn::ItemFn = syn::parse_quote! {
+            ///
+            /// Reads one report
+            ///   by its id.
+            ///
+            /// Details that are not the summary.
+            #[doc = "More."]
+            async fn get_report() {}
+        };
+        assert_eq!(doc_summary(&f.attrs), "Reads one report by its id.");
+        let none: syn::ItemFn = syn::parse_quote! { async fn health() {} };
+        assert_eq!(doc_summary(&none.attrs), "");
+        let block: syn::ItemFn = syn::parse_quote! {
+            /** Block
+                comment. */
+            async fn b() {}
+        };
+        assert_eq!(doc_summary(&block.attrs), "Block comment.");
     }
 }

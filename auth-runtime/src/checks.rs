@@ -48,6 +48,8 @@ impl Message {
 
 const NO_ROUTE: RouteInfo = RouteInfo {
     handler: "",
+    summary: "",
+    module_path: "",
     method: "",
     path: "",
     login_types: &[],
@@ -73,6 +75,8 @@ pub const fn route_infos<const N: usize>(
         let spec = &specs[i];
         out[i] = RouteInfo {
             handler: spec.handler,
+            summary: spec.summary,
+            module_path: spec.module,
             method: match spec.method {
                 Some(m) => m,
                 None => "",

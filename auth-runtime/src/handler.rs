@@ -165,6 +165,10 @@ pub const fn spec_of<F: SecuredHandler<M>, M>(_handler: &F) -> HandlerSpec {
 pub struct HandlerSpec {
     /// The handler's name.
     pub handler: &'static str,
+    /// The first paragraph of the handler's doc comment, lines joined; empty without one.
+    pub summary: &'static str,
+    /// The module the handler is declared in (`module_path!()`).
+    pub module: &'static str,
     /// `Some` with `#[route]`.
     pub method: Option<&'static str>,
     /// `Some` with `#[route]`.

@@ -72,6 +72,12 @@ impl GroupRequirement {
 pub struct RouteInfo {
     /// The handler function's name.
     pub handler: &'static str,
+    /// The first paragraph of the handler's doc comment, its lines joined by spaces (Markdown
+    /// as written); empty when it has none. For OpenAPI summaries and audits.
+    pub summary: &'static str,
+    /// The module the handler is declared in, as `module_path!()` gives it there
+    /// (`my_app::reports`); with [`handler`](Self::handler), a unique operation id.
+    pub module_path: &'static str,
     /// The HTTP method, upper case.
     pub method: &'static str,
     /// The axum path, such as `/reports/{id}`.

@@ -39,6 +39,10 @@ const EC_PUBLIC: &[u8] = include_bytes!("../keys/ec_public.pem");
 const ED_PRIVATE: &[u8] = include_bytes!("../keys/ed25519_private.pem");
 const ED_PUBLIC: &[u8] = include_bytes!("../keys/ed25519_public.pem");
 
+/// Reads one report
+/// for the caller.
+///
+/// Not part of the summary.
 #[requires("reports:read")]
 #[route(GET, "/reports/{id}")]
 async fn get_report(Path(id): Path<u64>, user: Principal) -> Json<Value> {
@@ -1691,6 +1695,10 @@ fn routes_table_lists_every_route() {
 
     let r = by("get_report");
     assert_eq!(r.scopes, ScopeRequirement::All(&["reports:read"]));
+    // The doc comment's first paragraph, and where the handler lives (for operation ids).
+    assert_eq!(r.summary, "Reads one report for the caller.");
+    assert_eq!(r.module_path, "http");
+    assert_eq!(by("health").summary, "");
     assert!(r.login_types.is_empty() && r.policy.is_none() && !r.public);
     assert_eq!(
         by("both").scopes,

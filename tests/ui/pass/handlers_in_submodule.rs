@@ -1,4 +1,5 @@
-//! A `SecureRouter` lists handlers of other modules by path.
+//! A `SecureRouter` lists handlers of other modules by path, and its route table says which
+//! module each is declared in.
 
 use auth_runtime::prelude::*;
 
@@ -34,4 +35,9 @@ struct Api;
 
 fn main() {
     let _ = Api::router();
+    // Each route knows the module its handler is declared in (unique operation ids).
+    let modules: Vec<&str> = Api::routes().iter().map(|r| r.module_path).collect();
+    assert!(modules[0].ends_with("::handlers"), "{modules:?}");
+    assert!(modules[1].ends_with("::handlers::admin"), "{modules:?}");
+    assert!(!modules[2].contains("::"), "{modules:?}");
 }
