@@ -498,7 +498,7 @@ fn rewrite(mut func: ItemFn, spec: &Spec, invalid: bool, unroutable: bool) -> To
     let guard: syn::FnArg = syn::parse_quote_spanned! {name.span()=>
         _: #p::Guard<#marker>
     };
-    let (func, signature_checks) = if unroutable {
+    let func = if unroutable {
         // Its signature errors are reported already. A router that lists it would add "cannot
         // be served" errors about the same arguments: it gets a valid handler of the same name
         // instead, and the function as written sits inside, so that its body is still checked
@@ -506,15 +506,14 @@ fn rewrite(mut func: ItemFn, spec: &Spec, invalid: bool, unroutable: bool) -> To
         let attrs = std::mem::take(&mut func.attrs);
         func.vis = syn::Visibility::Inherited;
         let inner = quote! { #(#attrs)* #[allow(dead_code)] #func };
-        let stub = quote_spanned! {name.span()=>
+        quote_spanned! {name.span()=>
             #vis async fn #name(#guard) -> ::core::convert::Infallible {
                 #inner
                 ::core::unreachable!()
             }
-        };
-        (stub, TokenStream::new())
+        }
     } else {
-        (split_handler(func, &guard), TokenStream::new())
+        split_handler(func, &guard)
     };
 
     let marker_def = quote_spanned! {name.span()=>
@@ -524,7 +523,6 @@ fn rewrite(mut func: ItemFn, spec: &Spec, invalid: bool, unroutable: bool) -> To
     };
     quote! {
         #marker_def
-        #signature_checks
         impl #p::RouteSpec for #marker {
             const SPEC: #p::HandlerSpec = #p::HandlerSpec {
                 handler: #name_str,

@@ -34,7 +34,10 @@ impl AuthManager {
         };
         let principal = self.authenticate(parts, accepted).await?;
         if let Some(g) = group {
-            self.check_login_type(&principal, g.login_types)?;
+            if !spec.login_types.is_empty() {
+                // (Otherwise `authenticate` accepted the router's login types only.)
+                self.check_login_type(&principal, g.login_types)?;
+            }
             if !g.scopes.is_empty() {
                 self.check_scopes(&principal, ScopeRequirement::All(g.scopes))?;
             }

@@ -356,11 +356,7 @@ impl AuthManager {
     /// ```
     pub async fn purge_expired(&self) -> Result<Purged, TokenError> {
         let sessions = self.sessions_or_err()?;
-        sessions
-            .store
-            .purge_expired(now())
-            .await
-            .map_err(TokenError::Store)
+        Ok(sessions.store.purge_expired(now()).await?)
     }
 
     /// Ends every other session of the principal's subject (after a password change). Returns
