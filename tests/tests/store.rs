@@ -1059,8 +1059,9 @@ async fn postgres_pushes_revocations_to_other_instances_and_sqlite_polls() {
             .await
             .unwrap_or_else(|_| panic!("revocation {revoke} was not pushed"));
     }
-    // Closing the store stops its listener (and its connection).
+    // Closing the store stops its listener (and its connection), and it starts no other.
     here.close().await;
+    assert!(here.revocation_wakeups().is_none());
     there.close().await;
     db.cleanup().await;
 }

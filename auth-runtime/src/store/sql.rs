@@ -1016,7 +1016,11 @@ impl SessionStore for SqlStore {
     }
 
     fn revocation_wakeups(&self) -> Option<RevocationWaiter> {
-        self.listener.as_ref()?.subscribe()
+        match &self.pool {
+            // A closed store starts no listener again (its connection would outlive it).
+            Pool::Postgres(pool) if !pool.is_closed() => self.listener.as_ref()?.subscribe(),
+            _ => None,
+        }
     }
 
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, Purged> {
