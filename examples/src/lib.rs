@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use auth_runtime::accounts::AdminSeed;
+use auth_runtime::accounts::{AccountsConfig, AdminSeed};
 use auth_runtime::policy::{Attr, LoadedResource, PolicyRule};
 use auth_runtime::prelude::*;
 use auth_runtime::routes::{self, RouteConflict};
@@ -120,6 +120,10 @@ pub fn builder(settings: &Settings, store: SqlStore) -> AuthManagerBuilder {
         .role("user", ["reports:read", "billing:read"])
         .role("editor", ["reports:*"])
         .role("admin", ["admin:*", "users:*", "reports:*"])
+        .role("reporter", ["reports:read"])
+        // DESIGN §5: role `admin` is granted on login type `admin` alone, so an admin who signs
+        // in at /auth/login gets a `user` token without `admin:*` or `users:*`.
+        .accounts(AccountsConfig::default().role_login_types("admin", ["admin"]))
         .policies(policies())
         // The account a ban acts on, loaded once: its id feeds the no-self-ban rule, the
         // account goes to the handler.
@@ -165,7 +169,8 @@ pub fn policies() -> Vec<PolicyRule> {
 }
 
 /// Creates the seeded admin unless it exists. Returns the generated password when one was
-/// made (the caller prints it once).
+/// made (the caller prints it once). An account with that email that is no admin is an
+/// error: the operator named an email that someone else holds.
 pub async fn seed_admin(
     manager: &AuthManager,
     settings: &Settings,
@@ -175,6 +180,9 @@ pub async fn seed_admin(
         .await?
     {
         AdminSeed::Created { generated_password } => Ok(generated_password),
+        AdminSeed::NotAdmin => Err(auth_runtime::accounts::AccountError::WrongState(
+            "AUTH_ADMIN_EMAIL names an account that is not an active admin: choose another email",
+        )),
         _ => Ok(None),
     }
 }

@@ -107,19 +107,24 @@ async fn registration_is_pending_until_approved() {
         assert!(hash.starts_with("$argon2id$"), "PHC string");
         assert!(!hash.contains(PASSWORD));
 
-        // The same email in another case is the same account.
+        // The same email in another case is the same account: the same answer as a new
+        // registration (no oracle of which emails have accounts), and nothing changes.
         let reply = server
             .post_json(
                 "/auth/register",
                 None,
-                json!({ "email": "ANN@example.com", "password": PASSWORD }),
+                json!({ "email": "ANN@example.com", "password": "another password 123" }),
             )
             .await;
-        assert_problem(
-            &reply,
-            StatusCode::CONFLICT,
-            "An account with this email already exists",
-        );
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+        assert_eq!(reply.json(), json!({ "status": "pending" }));
+        let again = server
+            .store
+            .user_by_email("ann@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again, account, "the existing account is untouched");
         // Pending accounts cannot sign in.
         assert_problem(
             &server.login("ann@example.com", PASSWORD).await,
@@ -284,15 +289,12 @@ async fn concurrent_registrations_of_one_email_make_one_account() {
         for task in tasks {
             statuses.push(task.await.unwrap());
         }
+        // Every registration gets the same answer; one account exists.
         let created = statuses
             .iter()
             .filter(|s| **s == StatusCode::CREATED)
             .count();
-        let conflicts = statuses
-            .iter()
-            .filter(|s| **s == StatusCode::CONFLICT)
-            .count();
-        assert_eq!((created, conflicts), (1, 15), "{statuses:?}");
+        assert_eq!(created, 16, "{statuses:?}");
         assert_eq!(
             db.scalar("SELECT COUNT(*) FROM auth_users WHERE email = 'race@example.com'")
                 .await,
@@ -660,41 +662,43 @@ async fn concurrent_refresh_with_one_token_gives_exactly_one_200() {
 }
 
 #[tokio::test]
-async fn a_refresh_rereads_roles_which_can_shrink_but_not_grow() {
-    on_both("refresh re-reads", |db| async move {
+async fn a_role_change_ends_refresh_and_the_next_sign_in_carries_the_new_roles() {
+    on_both("role change", |db| async move {
         let server = TestServer::start(&db).await;
         let tokens = server.approved_user("ann@example.com").await;
         let id = server.id_of("ann@example.com").await;
-        // Promoted to editor: the refreshed token does not gain `reports:*`.
+        // New claims with the same roles are no credential change: the refresh carries them.
+        let tenant: Map<String, Value> = [("tenant".to_owned(), json!(7))].into_iter().collect();
+        server
+            .store
+            .set_roles_and_claims(&id, &["user".into()], &tenant)
+            .await
+            .unwrap();
+        let next = refresh(&server, &tokens.refresh).await.tokens();
+        assert_eq!(payload_of(&next.access)["tenant"], 7);
+        // Promoted to editor: a credential change, so the session cannot be refreshed (it
+        // would carry the old grant) ...
         server
             .store
             .set_roles_and_claims(&id, &["user".into(), "editor".into()], &Map::new())
             .await
             .unwrap();
-        let next = refresh(&server, &tokens.refresh).await.tokens();
-        let claims = payload_of(&next.access);
-        assert_eq!(claims["scope"], "reports:read billing:read");
-        assert_eq!(claims["roles"], json!(["user", "editor"]));
-        // Demoted to nothing: the refreshed token has no scope left.
-        server
-            .store
-            .set_roles_and_claims(&id, &[], &Map::new())
-            .await
-            .unwrap();
-        let next = refresh(&server, &next.refresh).await.tokens();
-        assert_eq!(payload_of(&next.access)["scope"], "");
-        assert_eq!(
-            server.get("/reports/1", Some(&next.access)).await.status,
-            StatusCode::FORBIDDEN
-        );
-        // Deactivated in the store: the refresh ends the session.
-        server
-            .store
-            .set_status(&id, AccountStatus::Deactivated)
-            .await
-            .unwrap();
         revoked(&refresh(&server, &next.refresh).await, "user");
-        revoked(&server.get("/auth/me", Some(&next.access)).await, "user");
+        // ... and the next sign-in carries the new roles.
+        let fresh = server.login("ann@example.com", PASSWORD).await.tokens();
+        let claims = payload_of(&fresh.access);
+        assert_eq!(claims["scope"], "reports:read billing:read reports:*");
+        assert_eq!(claims["roles"], json!(["user", "editor"]));
+        // Deactivated in the store: the refresh ends the session.
+        assert!(
+            server
+                .store
+                .transition_status(&id, &[AccountStatus::Active], AccountStatus::Deactivated)
+                .await
+                .unwrap()
+        );
+        revoked(&refresh(&server, &fresh.refresh).await, "user");
+        revoked(&server.get("/auth/me", Some(&fresh.access)).await, "user");
     })
     .await;
 }
@@ -822,21 +826,23 @@ async fn ban_deactivates_real_accounts_and_never_oneself() {
         let user = server.approved_user("ann@example.com").await;
         let ann = server.id_of("ann@example.com").await;
 
-        // Self-ban in any spelling of the id: denied by the rule, on the loaded account.
+        // Self-ban: denied by the rule, on the loaded account. Ids are opaque and compared
+        // exactly, so other spellings are no account at all.
+        assert_problem(
+            &server
+                .post(&format!("/admin/users/{admin_id}/ban"), Some(&admin.access))
+                .await,
+            StatusCode::FORBIDDEN,
+            "Action `users:ban` on resource `users` is denied: an admin cannot ban themselves",
+        );
         for id in [
-            admin_id.clone(),
+            format!("{admin_id}%20"),
             format!("00{admin_id}"),
             format!("+{admin_id}"),
+            admin_id.to_uppercase(),
+            "1".into(),
+            "abc".into(),
         ] {
-            assert_problem(
-                &server
-                    .post(&format!("/admin/users/{id}/ban"), Some(&admin.access))
-                    .await,
-                StatusCode::FORBIDDEN,
-                "Action `users:ban` on resource `users` is denied: an admin cannot ban themselves",
-            );
-        }
-        for id in [format!("{admin_id}%20"), "999999".into(), "abc".into()] {
             assert_problem(
                 &server
                     .post(&format!("/admin/users/{id}/ban"), Some(&admin.access))
@@ -1338,7 +1344,10 @@ async fn a_hash_with_older_parameters_is_replaced_at_sign_in() {
             .await
             .unwrap();
         assert!(old.starts_with("$argon2id$v=19$m=32,t=1,p=1$"));
-        server.store.set_password_hash(&id, &old).await.unwrap();
+        db.execute(&format!(
+            "UPDATE auth_users SET password_hash = '{old}' WHERE public_id = '{id}'"
+        ))
+        .await;
         ok(&server.login("ann@example.com", PASSWORD).await);
         let stored = server.store.user_by_id(&id).await.unwrap().unwrap();
         let new = stored.password_hash.unwrap();
@@ -1436,6 +1445,119 @@ async fn token_errors_render_as_problems_in_handlers() {
         let app = Mine::router().with_state(stateless);
         let reply = common::send(&app, request("POST", "/my/login", None, None)).await;
         assert_problem(&reply, StatusCode::INTERNAL_SERVER_ERROR, "Internal error");
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Roles per login type, caching, body size, the seeded admin's email
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_admin_signing_in_as_a_user_gets_no_admin_scopes() {
+    on_both("roles per login type", |db| async move {
+        let server = TestServer::start(&db).await;
+        let as_user = server
+            .login(common::server::ADMIN_EMAIL, common::server::ADMIN_PASSWORD)
+            .await
+            .tokens();
+        let claims = payload_of(&as_user.access);
+        assert_eq!(claims["login_type"], "user");
+        assert_eq!(claims["scope"], "reports:read billing:read");
+        assert_eq!(claims["roles"], json!(["user"]));
+        let admin = server.admin().await;
+        let claims = payload_of(&admin.access);
+        assert_eq!(claims["login_type"], "admin");
+        assert_eq!(claims["roles"], json!(["user", "admin"]));
+        assert!(
+            claims["scope"].as_str().unwrap().contains("admin:*"),
+            "{claims}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn account_data_is_never_cached() {
+    on_both("no-store", |db| async move {
+        let server = TestServer::start(&db).await;
+        let user = server.approved_user("ann@example.com").await;
+        let admin = server.admin().await;
+        for reply in [
+            server.get("/auth/me", Some(&user.access)).await,
+            server.get("/auth/pending", Some(&admin.access)).await,
+            server.login("ann@example.com", PASSWORD).await,
+        ] {
+            ok(&reply);
+            assert_eq!(
+                reply.headers.get(header::CACHE_CONTROL).unwrap(),
+                "no-store"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bodies_over_64_kib_are_413_and_change_nothing() {
+    on_both("body limit", |db| async move {
+        let server = TestServer::start(&db).await;
+        let big = "x".repeat(3 * 1024 * 1024);
+        let reply = server
+            .post_json(
+                "/auth/register",
+                None,
+                json!({ "email": "big@example.com", "password": big }),
+            )
+            .await;
+        assert_problem(
+            &reply,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The request body is larger than 65536 bytes",
+        );
+        // Just over the limit, as a form without a usable Content-Length of its own.
+        let form = format!("username=a%40b.co&password={}", "y".repeat(64 * 1024));
+        let reply = server.post_form("/auth/login", None, &form).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{}",
+            reply.text()
+        );
+        assert_eq!(db.scalar("SELECT COUNT(*) FROM auth_users").await, 1);
+        // Under it, the same routes work.
+        let reply = server
+            .post_json(
+                "/auth/register",
+                None,
+                json!({ "email": "small@example.com", "password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_seeded_admin_email_held_by_a_user_is_an_error_not_a_silent_exists() {
+    on_both("seed over a user", |db| async move {
+        let server = TestServer::start(&db).await;
+        server.approved_user("taken@example.com").await;
+        assert_eq!(
+            server
+                .manager
+                .ensure_admin("taken@example.com", None)
+                .await
+                .unwrap(),
+            AdminSeed::NotAdmin
+        );
+        let mut settings = common::server::settings(&db);
+        settings.admin_email = "taken@example.com".into();
+        assert!(
+            examples::seed_admin(&server.manager, &settings)
+                .await
+                .is_err()
+        );
     })
     .await;
 }

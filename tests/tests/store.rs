@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auth_runtime::store::{
-    Account, AccountStatus, NewAccount, NewSession, Revocation, RevocationKind, Rotation,
-    SessionStore, SqlStore, StoreError, UserStore,
+    Account, AccountStatus, NewAccount, NewSession, PasswordWrite, Revocation, RevocationKind,
+    Rotation, SessionStore, SqlStore, StoreError, UserStore,
 };
 use auth_runtime::{AuthManager, LoginType, SessionConfig, SigningKey, TokenRequest};
 use serde_json::{Map, Value, json};
@@ -19,7 +19,7 @@ use common::db::{Backend, TestDb, on_both, postgres_base_url, redact, with_datab
 const T0: u64 = 1_700_000_000;
 const DAY: u64 = 86_400;
 /// The store's schema migrations (`auth-runtime/migrations/*/`).
-const MIGRATIONS: i64 = 2;
+const MIGRATIONS: i64 = 3;
 
 fn claims(value: Value) -> Map<String, Value> {
     match value {
@@ -42,6 +42,16 @@ async fn rotate(store: &SqlStore, sid: &str, presented: &str, next: &str, now: u
         .rotate_refresh(sid, presented, next, now, DAY, now + DAY)
         .await
         .expect("rotate_refresh")
+}
+
+/// An account id as `SqlStore` makes them: a random UUID (version 4).
+fn assert_opaque_id(id: &str) {
+    assert_eq!(id.len(), 36, "{id}");
+    assert_eq!(id.as_bytes()[14], b'4', "{id}");
+    assert!(
+        id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()),
+        "{id}"
+    );
 }
 
 fn session_kinds(revocations: &[Revocation]) -> Vec<RevocationKind> {
@@ -86,7 +96,8 @@ async fn accounts_are_created_and_read_by_email_and_by_id() {
                 )
                 .await
                 .expect("create");
-            assert_eq!(first.id, "1");
+            assert_opaque_id(&first.id);
+            assert_eq!(first.credential_version, 0);
             assert_eq!(first.email, "ada@example.com");
             assert_eq!(
                 first.password_hash.as_deref(),
@@ -99,40 +110,39 @@ async fn accounts_are_created_and_read_by_email_and_by_id() {
 
             let by_email = store.user_by_email("ada@example.com").await.unwrap();
             assert_eq!(by_email.as_ref(), Some(&first));
-            let by_id = store.user_by_id("1").await.unwrap();
+            let by_id = store.user_by_id(&first.id).await.unwrap();
             assert_eq!(by_id.as_ref(), Some(&first));
 
-            // Ids 2..=7, so that "007" has an account to find.
+            // Ids are opaque and unrelated to each other: nothing counts up.
+            let mut ids = vec![first.id.clone()];
             for n in 2..=7 {
                 let account = store
                     .create_user(new_user(&format!("user{n}@example.com"), T0 + n))
                     .await
                     .expect("create");
-                assert_eq!(account.id, n.to_string());
+                assert_opaque_id(&account.id);
+                assert!(!ids.contains(&account.id));
                 assert_eq!(account.password_hash, None);
                 assert!(account.roles.is_empty());
                 assert!(account.claims.is_empty());
+                ids.push(account.id);
             }
-            for id in ["7", "007", "+7", "0000007"] {
-                let account = store.user_by_id(id).await.unwrap();
-                let account = account.unwrap_or_else(|| panic!("id {id:?} finds account 7"));
-                assert_eq!(account.id, "7", "id {id:?}");
-                assert_eq!(account.email, "user7@example.com");
-                assert_eq!(account.created_at, T0 + 7);
-            }
+            let seventh = &ids[6];
+            let account = store.user_by_id(seventh).await.unwrap().expect("found");
+            assert_eq!(account.email, "user7@example.com");
+            assert_eq!(account.created_at, T0 + 7);
+            // Ids compare exactly: no case folding, trimming or number parsing.
             for id in [
-                "abc",
-                "7 ",
-                " 7",
-                "",
-                "7.0",
-                "0x7",
-                "-7",
-                "0",
-                "8",
-                "99999999999999999999999",
+                seventh.to_uppercase(),
+                format!("{seventh} "),
+                format!(" {seventh}"),
+                seventh[..35].to_owned(),
+                String::new(),
+                "1".into(),
+                "7".into(),
+                "abc".into(),
             ] {
-                assert_eq!(store.user_by_id(id).await.unwrap(), None, "id {id:?}");
+                assert_eq!(store.user_by_id(&id).await.unwrap(), None, "id {id:?}");
             }
             assert_eq!(
                 store.user_by_email("nobody@example.com").await.unwrap(),
@@ -160,7 +170,7 @@ async fn a_taken_email_is_a_conflict() {
         assert_eq!(again.unwrap_err(), StoreError::Conflict);
         // The first account is untouched; the failed insert used no visible id.
         let account = store.user_by_email("a@example.com").await.unwrap().unwrap();
-        assert_eq!(account.id, "1");
+        assert_opaque_id(&account.id);
         assert_eq!(account.password_hash, None);
         assert_eq!(account.created_at, T0);
         assert_eq!(db.scalar("SELECT COUNT(*) FROM auth_users").await, 1);
@@ -218,21 +228,104 @@ async fn accounts_are_updated_and_unknown_ids_report_false() {
                 .create_user(new_user("a@example.com", T0).roles(["user"]))
                 .await
                 .unwrap();
-            assert_eq!(a.id, "1");
+            let id = a.id.as_str();
+            let store = &store;
+            let version = |id: &str| {
+                let id = id.to_owned();
+                async move {
+                    store
+                        .user_by_id(&id)
+                        .await
+                        .unwrap()
+                        .unwrap()
+                        .credential_version
+                }
+            };
+            assert_eq!(version(id).await, 0);
 
-            assert!(store.set_password_hash("1", "hash-1").await.unwrap());
-            assert!(store.set_password_hash("001", "hash-2").await.unwrap());
-            assert!(store.set_status("+1", AccountStatus::Active).await.unwrap());
-            let roles = vec!["admin".to_owned(), "auditor".to_owned()];
-            let extra = claims(json!({"company_id": 7, "groups": ["x", "y"]}));
+            // Password writes are compare-and-swaps on the current hash. A new password is a
+            // credential change; a rehash is not.
+            db.execute(&format!(
+                "UPDATE auth_users SET password_hash = 'hash-0' WHERE public_id = '{id}'"
+            ))
+            .await;
+            let rehash = PasswordWrite::Rehash;
+            let change = PasswordWrite::Change;
+            assert!(
+                !store
+                    .replace_password_hash(id, "wrong", "hash-x", change)
+                    .await
+                    .unwrap()
+            );
             assert!(
                 store
-                    .set_roles_and_claims("1", &roles, &extra)
+                    .replace_password_hash(id, "hash-0", "hash-1", rehash)
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(version(id).await, 0);
+            assert!(
+                store
+                    .replace_password_hash(id, "hash-1", "hash-2", change)
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(version(id).await, 1);
+            // The loser of a race from "hash-1" changes nothing.
+            assert!(
+                !store
+                    .replace_password_hash(id, "hash-1", "hash-3", rehash)
                     .await
                     .unwrap()
             );
 
-            let stored = store.user_by_id("1").await.unwrap().unwrap();
+            // Status transitions are conditional and change the version.
+            let pending = [AccountStatus::Pending];
+            assert!(
+                store
+                    .transition_status(id, &pending, AccountStatus::Active)
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(version(id).await, 2);
+            assert!(
+                !store
+                    .transition_status(id, &pending, AccountStatus::Rejected)
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !store
+                    .transition_status(id, &[], AccountStatus::Rejected)
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(version(id).await, 2);
+            let roles = vec!["admin".to_owned(), "auditor".to_owned()];
+            let extra = claims(json!({"company_id": 7, "groups": ["x", "y"]}));
+            assert!(
+                store
+                    .set_roles_and_claims(id, &roles, &extra)
+                    .await
+                    .unwrap()
+            );
+            // A role change is a credential change, new claims with the same roles are not.
+            assert_eq!(version(id).await, 3);
+            assert!(
+                store
+                    .set_roles_and_claims(id, &roles, &Map::new())
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(version(id).await, 3);
+            assert!(
+                store
+                    .set_roles_and_claims(id, &roles, &extra)
+                    .await
+                    .unwrap()
+            );
+
+            let stored = store.user_by_id(id).await.unwrap().unwrap();
             assert_eq!(stored.password_hash.as_deref(), Some("hash-2"));
             assert_eq!(stored.status, AccountStatus::Active);
             assert_eq!(stored.roles, roles);
@@ -243,18 +336,29 @@ async fn accounts_are_updated_and_unknown_ids_report_false() {
             // No roles, no claims.
             assert!(
                 store
-                    .set_roles_and_claims("1", &[], &Map::new())
+                    .set_roles_and_claims(id, &[], &Map::new())
                     .await
                     .unwrap()
             );
-            let stored = store.user_by_id("1").await.unwrap().unwrap();
+            let stored = store.user_by_id(id).await.unwrap().unwrap();
             assert!(stored.roles.is_empty());
             assert!(stored.claims.is_empty());
+            assert_eq!(stored.credential_version, 4);
 
-            for id in ["2", "abc", "1 ", "", "-1"] {
-                assert!(!store.set_password_hash(id, "h").await.unwrap(), "{id:?}");
+            let other = format!("{} ", id);
+            for id in ["2", "abc", other.as_str(), "", "-1"] {
                 assert!(
-                    !store.set_status(id, AccountStatus::Rejected).await.unwrap(),
+                    !store
+                        .replace_password_hash(id, "hash-2", "h", change)
+                        .await
+                        .unwrap(),
+                    "{id:?}"
+                );
+                assert!(
+                    !store
+                        .transition_status(id, &[AccountStatus::Active], AccountStatus::Rejected)
+                        .await
+                        .unwrap(),
                     "{id:?}"
                 );
                 assert!(
@@ -268,7 +372,7 @@ async fn accounts_are_updated_and_unknown_ids_report_false() {
 
             // A role that could not be read back as itself is refused, and nothing changes.
             let spaced = vec!["Domain Admins".to_owned()];
-            let refused = store.set_roles_and_claims("1", &spaced, &extra).await;
+            let refused = store.set_roles_and_claims(id, &spaced, &extra).await;
             assert!(
                 matches!(refused, Err(StoreError::Backend(_))),
                 "{refused:?}"
@@ -280,7 +384,7 @@ async fn accounts_are_updated_and_unknown_ids_report_false() {
                 matches!(refused, Err(StoreError::Backend(_))),
                 "{refused:?}"
             );
-            let stored = store.user_by_id("1").await.unwrap().unwrap();
+            let stored = store.user_by_id(id).await.unwrap().unwrap();
             assert!(stored.roles.is_empty());
             assert_eq!(store.user_by_email("b@example.com").await.unwrap(), None);
             store.close().await;
@@ -294,6 +398,7 @@ async fn users_with_status_lists_oldest_first() {
     on_both("users_with_status_lists_oldest_first", |db| async move {
         let store = db.store().await;
         // Created out of order; c and d tie on created_at (then the id decides).
+        let mut ids = std::collections::HashMap::new();
         for (email, at, status) in [
             ("c@example.com", T0 + 300, AccountStatus::Pending),
             ("a@example.com", T0 + 100, AccountStatus::Pending),
@@ -302,10 +407,11 @@ async fn users_with_status_lists_oldest_first() {
             ("b@example.com", T0 + 200, AccountStatus::Pending),
             ("y@example.com", T0 + 10, AccountStatus::Rejected),
         ] {
-            store
+            let account = store
                 .create_user(NewAccount::new(email, status, at))
                 .await
                 .unwrap();
+            ids.insert(email, account.id);
         }
         let emails = |accounts: Vec<Account>| -> Vec<String> {
             accounts.into_iter().map(|a| a.email).collect()
@@ -316,7 +422,7 @@ async fn users_with_status_lists_oldest_first() {
             .unwrap();
         assert_eq!(
             pending.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
-            ["2", "5", "1", "4"]
+            ["a", "b", "c", "d"].map(|n| ids[format!("{n}@example.com").as_str()].as_str())
         );
         assert_eq!(
             emails(pending),
@@ -353,7 +459,16 @@ async fn users_with_status_lists_oldest_first() {
                 .is_empty()
         );
         // A status change moves the account between lists.
-        assert!(store.set_status("2", AccountStatus::Active).await.unwrap());
+        assert!(
+            store
+                .transition_status(
+                    &ids["a@example.com"],
+                    &[AccountStatus::Pending],
+                    AccountStatus::Active
+                )
+                .await
+                .unwrap()
+        );
         assert_eq!(
             emails(
                 store
@@ -388,7 +503,7 @@ async fn claims_round_trip_as_json() {
             .await
             .unwrap();
         assert_eq!(created.claims, extra);
-        let stored = store.user_by_id("1").await.unwrap().unwrap();
+        let stored = store.user_by_id(&created.id).await.unwrap().unwrap();
         assert_eq!(stored.claims, extra);
         assert_eq!(stored.claims["unsigned"], json!(u64::MAX));
         assert_eq!(stored.claims["big"], json!(i64::MAX));
@@ -396,7 +511,7 @@ async fn claims_round_trip_as_json() {
         let replaced = claims(json!({"only": "this"}));
         assert!(
             store
-                .set_roles_and_claims("1", &[], &replaced)
+                .set_roles_and_claims(&created.id, &[], &replaced)
                 .await
                 .unwrap()
         );
@@ -412,12 +527,15 @@ async fn unreadable_rows_are_backend_errors() {
     on_both("unreadable_rows_are_backend_errors", |db| async move {
         let store = db.store().await;
         db.execute(
-            "INSERT INTO auth_users (email, password_hash, status, roles, claims, created_at, \
-             updated_at) VALUES ('weird@example.com', NULL, 'suspended', '', '{}', 1, 1); \
-             INSERT INTO auth_users (email, password_hash, status, roles, claims, created_at, \
-             updated_at) VALUES ('json@example.com', NULL, 'pending', '', 'not json', 2, 2); \
-             INSERT INTO auth_users (email, password_hash, status, roles, claims, created_at, \
-             updated_at) VALUES ('array@example.com', NULL, 'active', '', '[1]', 3, 3);",
+            "INSERT INTO auth_users (public_id, email, password_hash, status, roles, claims, \
+             created_at, updated_at) \
+             VALUES ('w1', 'weird@example.com', NULL, 'suspended', '', '{}', 1, 1); \
+             INSERT INTO auth_users (public_id, email, password_hash, status, roles, claims, \
+             created_at, updated_at) \
+             VALUES ('w2', 'json@example.com', NULL, 'pending', '', 'not json', 2, 2); \
+             INSERT INTO auth_users (public_id, email, password_hash, status, roles, claims, \
+             created_at, updated_at) \
+             VALUES ('w3', 'array@example.com', NULL, 'active', '', '[1]', 3, 3);",
         )
         .await;
         for email in ["weird@example.com", "json@example.com", "array@example.com"] {
@@ -427,7 +545,7 @@ async fn unreadable_rows_are_backend_errors() {
                 "{email}: {read:?}"
             );
         }
-        let read = store.user_by_id("2").await;
+        let read = store.user_by_id("w2").await;
         assert!(matches!(read, Err(StoreError::Backend(_))), "{read:?}");
         let read = store.users_with_status(AccountStatus::Pending).await;
         assert!(matches!(read, Err(StoreError::Backend(_))), "{read:?}");
@@ -1152,7 +1270,7 @@ async fn a_restarted_store_keeps_every_row() {
 
         let reopened = db.store().await;
         assert_eq!(
-            reopened.user_by_id("1").await.unwrap().as_ref(),
+            reopened.user_by_id(&account.id).await.unwrap().as_ref(),
             Some(&account)
         );
         assert_eq!(reopened.revocations(0, T0).await.unwrap(), revocations);
@@ -1231,7 +1349,7 @@ async fn concurrent_start_ups_migrate_once() {
             .await
             .unwrap();
         let seen = stores[3].user_by_email("a@example.com").await.unwrap();
-        assert_eq!(seen.map(|a| a.id).as_deref(), Some("1"));
+        assert_eq!(seen.map(|a| a.email).as_deref(), Some("a@example.com"));
         for store in stores {
             store.close().await;
         }
@@ -1258,12 +1376,18 @@ async fn assert_unavailable(store: &SqlStore, label: &str) {
         ),
         ("user_by_id", store.user_by_id("1").await.map(drop)),
         (
-            "set_password_hash",
-            store.set_password_hash("1", "h").await.map(drop),
+            "replace_password_hash",
+            store
+                .replace_password_hash("1", "h", "i", PasswordWrite::Change)
+                .await
+                .map(drop),
         ),
         (
-            "set_status",
-            store.set_status("1", AccountStatus::Active).await.map(drop),
+            "transition_status",
+            store
+                .transition_status("1", &[AccountStatus::Pending], AccountStatus::Active)
+                .await
+                .map(drop),
         ),
         (
             "set_roles_and_claims",
@@ -1281,7 +1405,10 @@ async fn assert_unavailable(store: &SqlStore, label: &str) {
         ),
         (
             "create_session",
-            store.create_session(session("sx", "1", "j")).await,
+            store
+                .create_session(session("sx", "1", "j"))
+                .await
+                .map(drop),
         ),
         (
             "rotate_refresh",
@@ -1337,7 +1464,13 @@ async fn a_closed_store_is_unavailable() {
         assert_unavailable(&clone, "closed").await;
         // Nothing was lost: a new store sees the rows.
         let reopened = db.store().await;
-        assert!(reopened.user_by_id("1").await.unwrap().is_some());
+        assert!(
+            reopened
+                .user_by_email("a@example.com")
+                .await
+                .unwrap()
+                .is_some()
+        );
         reopened.close().await;
     })
     .await;
@@ -1449,11 +1582,11 @@ async fn url_forms_are_accepted() {
     std::fs::remove_dir_all(&dir).unwrap();
 
     let memory = SqlStore::connect("sqlite::memory:").await.expect("memory");
-    memory
+    let m = memory
         .create_user(new_user("m@example.com", T0))
         .await
         .unwrap();
-    assert!(memory.user_by_id("1").await.unwrap().is_some());
+    assert!(memory.user_by_id(&m.id).await.unwrap().is_some());
     memory.close().await;
 
     // postgresql:// works like postgres://.

@@ -55,6 +55,8 @@ pub enum AccountError {
     Unprocessable(String),
     /// The request body has a media type the route does not take (415).
     UnsupportedMediaType(&'static str),
+    /// The request body is larger than the route reads (413); the limit in bytes.
+    PayloadTooLarge(usize),
     /// Too many failed sign-ins (429 with `Retry-After`).
     Throttled(Duration),
     /// The manager has no account store.
@@ -83,6 +85,7 @@ impl AccountError {
             AccountError::NotFound => StatusCode::NOT_FOUND,
             AccountError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AccountError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            AccountError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AccountError::NoUserStore => StatusCode::INTERNAL_SERVER_ERROR,
             AccountError::Auth(e) => e.status(),
         }
@@ -113,6 +116,9 @@ impl AccountError {
                 format!("The request body must be {expected}")
             }
             AccountError::Throttled(_) => "Too many failed sign-in attempts; retry later".into(),
+            AccountError::PayloadTooLarge(limit) => {
+                format!("The request body is larger than {limit} bytes")
+            }
             AccountError::NoUserStore => "Internal error".into(),
             AccountError::Auth(e) => e.detail(),
         }

@@ -5,7 +5,13 @@ mod error;
 mod service;
 
 pub use error::AccountError;
-pub use service::{AdminSeed, normalize_email};
+pub use service::{AdminSeed, Registration, normalize_email};
+
+/// The `tracing` target of security events: sign-in results, throttling, registrations,
+/// approvals, bans, password changes, refresh-token reuse. Events name accounts by id and
+/// never carry a password, a hash, a token or an email. Route it to an audit log with a
+/// target filter such as `auth_runtime::security=info`.
+pub const SECURITY_EVENTS: &str = "auth_runtime::security";
 
 use std::fmt;
 use std::sync::Arc;
@@ -22,6 +28,7 @@ pub const USER_LOGIN_TYPE: &str = "user";
 pub const ADMIN_LOGIN_TYPE: &str = "admin";
 
 type ClaimsHook = dyn Fn(&Account) -> Map<String, Value> + Send + Sync;
+type ExistingAccountHook = dyn Fn(&Account) + Send + Sync;
 
 /// How accounts become tokens.
 ///
@@ -50,6 +57,10 @@ pub struct AccountsConfig {
     pub(crate) default_roles: Vec<String>,
     pub(crate) admin_role: String,
     pub(crate) claims: Option<Arc<ClaimsHook>>,
+    /// role → the only login types it is granted on (a role not listed: every login type).
+    pub(crate) role_login_types: Vec<(String, Vec<String>)>,
+    pub(crate) reveal_existing: bool,
+    pub(crate) on_existing: Option<Arc<ExistingAccountHook>>,
 }
 
 impl Default for AccountsConfig {
@@ -59,6 +70,9 @@ impl Default for AccountsConfig {
             default_roles: vec!["user".into()],
             admin_role: "admin".into(),
             claims: None,
+            role_login_types: Vec::new(),
+            reveal_existing: false,
+            on_existing: None,
         }
     }
 }
@@ -69,6 +83,9 @@ impl fmt::Debug for AccountsConfig {
             .field("default_roles", &self.default_roles)
             .field("admin_role", &self.admin_role)
             .field("claims", &self.claims.is_some())
+            .field("role_login_types", &self.role_login_types)
+            .field("reveal_existing", &self.reveal_existing)
+            .field("on_existing", &self.on_existing.is_some())
             .finish()
     }
 }
@@ -86,6 +103,62 @@ impl AccountsConfig {
         self
     }
 
+    /// Grants `role` only on these login types: on any other, a token carries neither the
+    /// role nor its scopes. Roles not named here are granted on every login type.
+    ///
+    /// ```
+    /// use auth_runtime::accounts::AccountsConfig;
+    ///
+    /// // An admin signing in at /auth/login gets a `user` token without admin scopes.
+    /// let config = AccountsConfig::default().role_login_types("admin", ["admin"]);
+    /// # let _ = config;
+    /// ```
+    pub fn role_login_types<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        role: impl Into<String>,
+        login_types: I,
+    ) -> Self {
+        let role = role.into();
+        self.role_login_types.retain(|(r, _)| *r != role);
+        self.role_login_types
+            .push((role, login_types.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// Whether registering an email that already has an account says so (409 Conflict).
+    /// Off by default: such a registration does the same work and gets the same `201` as a
+    /// new one, changes nothing, and calls the [`on_existing_account`](Self::on_existing_account)
+    /// hook, so registration is no oracle of which emails have accounts.
+    pub fn reveal_existing_accounts(mut self, reveal: bool) -> Self {
+        self.reveal_existing = reveal;
+        self
+    }
+
+    /// Called when someone registers an email that already has an account (with that
+    /// account), for instance to mail its owner. It runs on the request's task: hand slow
+    /// work to a task of its own so the answer's timing stays the same.
+    ///
+    /// ```
+    /// use auth_runtime::accounts::AccountsConfig;
+    ///
+    /// let config = AccountsConfig::default().on_existing_account(|account| {
+    ///     tracing::info!(account = %account.id, "registration attempted for an existing account");
+    /// });
+    /// # let _ = config;
+    /// ```
+    pub fn on_existing_account(mut self, hook: impl Fn(&Account) + Send + Sync + 'static) -> Self {
+        self.on_existing = Some(Arc::new(hook));
+        self
+    }
+
+    /// Whether `role` is granted on `login_type`.
+    fn grants_on(&self, role: &str, login_type: &str) -> bool {
+        self.role_login_types
+            .iter()
+            .find(|(r, _)| r == role)
+            .is_none_or(|(_, types)| types.iter().any(|t| t == login_type))
+    }
+
     /// Adds extra claims computed from the account (they may not use reserved names).
     pub fn claims(
         mut self,
@@ -97,9 +170,10 @@ impl AccountsConfig {
 }
 
 impl AuthManager {
-    /// The token an account gets for `login_type`: its role scopes and extra claims. `None`
-    /// when the account may not have one (not active, or not an admin asking for an admin
-    /// token).
+    /// The token an account gets for `login_type`: the scopes of its roles granted on that
+    /// login type ([`AccountsConfig::role_login_types`]) and extra claims; a session opened
+    /// with it is bound to the account's credential version. `None` when the account may not
+    /// have one (not active, or not an admin asking for an admin token).
     pub fn account_grant(&self, account: &Account, login_type: &str) -> Option<TokenRequest> {
         let config = self.accounts_config();
         if account.status != AccountStatus::Active {
@@ -108,8 +182,13 @@ impl AuthManager {
         if login_type == ADMIN_LOGIN_TYPE && !account.roles.contains(&config.admin_role) {
             return None;
         }
+        let roles: Vec<&String> = account
+            .roles
+            .iter()
+            .filter(|role| config.grants_on(role, login_type))
+            .collect();
         let mut scopes: Vec<String> = Vec::new();
-        for role in &account.roles {
+        for role in &roles {
             for scope in self.role_scopes(role).unwrap_or_default() {
                 if !scopes.contains(scope) {
                     scopes.push(scope.clone());
@@ -124,7 +203,7 @@ impl AuthManager {
         );
         claims.insert(
             "roles".into(),
-            Value::from(account.roles.iter().map(String::as_str).collect::<Vec<_>>()),
+            Value::from(roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()),
         );
         if let Some(hook) = &config.claims {
             claims.extend(hook(account));
@@ -132,7 +211,8 @@ impl AuthManager {
         Some(
             TokenRequest::new(login_type, account.id.as_str())
                 .scopes(scopes)
-                .claims(claims),
+                .claims(claims)
+                .account_version(account.credential_version),
         )
     }
 }

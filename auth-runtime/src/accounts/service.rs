@@ -5,11 +5,11 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use super::{ADMIN_LOGIN_TYPE, AccountError};
+use super::{ADMIN_LOGIN_TYPE, AccountError, SECURITY_EVENTS};
 use crate::manager::AuthManager;
 use crate::principal::Principal;
-use crate::store::{Account, AccountStatus, NewAccount, UserStore};
-use crate::token::{TokenPair, now};
+use crate::store::{Account, AccountStatus, NewAccount, PasswordWrite, StoreError, UserStore};
+use crate::token::{TokenError, TokenPair, now};
 
 /// The longest email accepted (RFC 5321's path limit).
 const MAX_EMAIL_LEN: usize = 254;
@@ -60,14 +60,42 @@ impl AuthManager {
     /// Registers an account awaiting approval, with the configured default roles. The email
     /// is normalized; the password must meet the policy (checked before hashing). Two
     /// concurrent registrations of one email create exactly one account.
-    pub async fn register(&self, email: &str, password: &str) -> Result<Account, AccountError> {
+    ///
+    /// An email that already has an account is no error unless
+    /// [`AccountsConfig::reveal_existing_accounts`](super::AccountsConfig::reveal_existing_accounts)
+    /// says so: the same hashing work is done, nothing changes, the
+    /// [`on_existing_account`](super::AccountsConfig::on_existing_account) hook is called, and
+    /// the answer is [`Registration::Existing`], which the built-in route answers exactly like
+    /// a new registration.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<Registration, AccountError> {
         let users = self.user_store()?;
         let email = normalize_email(email).ok_or(AccountError::InvalidEmail)?;
         let hash = self.password_hasher().hash(password).await?;
         let account = NewAccount::new(email, AccountStatus::Pending, now())
             .password_hash(hash)
             .roles(self.accounts_config().default_roles.iter().cloned());
-        Ok(users.create_user(account).await?)
+        let email = account.email.clone();
+        match users.create_user(account).await {
+            Ok(account) => {
+                tracing::info!(target: SECURITY_EVENTS, event = "registered", account = %account.id);
+                Ok(Registration::Created(account))
+            }
+            Err(StoreError::Conflict) if !self.accounts_config().reveal_existing => {
+                tracing::info!(target: SECURITY_EVENTS, event = "registration_for_existing_account");
+                if let (Some(hook), Some(existing)) = (
+                    self.accounts_config().on_existing.as_ref(),
+                    users.user_by_email(&email).await?,
+                ) {
+                    hook(&existing);
+                }
+                Ok(Registration::Existing)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Signs in with email and password for `login_type` and opens a session.
@@ -112,23 +140,43 @@ impl AuthManager {
         let grant = self
             .account_grant(&account, login_type)
             .ok_or(AccountError::NotAllowed)?;
-        Ok(self.create_session(&grant).await?)
+        // The session is bound to the credential version read above: if the password changed
+        // or the account was banned since, no session opens.
+        match self.create_session(&grant).await {
+            Ok(pair) => {
+                tracing::info!(target: SECURITY_EVENTS, event = "signed_in", account = %account.id, login_type);
+                Ok(pair)
+            }
+            Err(TokenError::AccountChanged { .. }) => {
+                tracing::info!(target: SECURITY_EVENTS, event = "sign_in_refused_account_changed", account = %account.id);
+                Err(AccountError::InvalidCredentials)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
-    /// Replaces a hash made with older argon2 parameters; a failure is logged, not fatal (the
+    /// Replaces a hash made with older argon2 parameters, only if it is still the hash that
+    /// was verified (a password change meanwhile wins); a failure is logged, not fatal (the
     /// old hash still works).
     async fn rehash(&self, account: &Account, password: &str) {
+        let Some(old) = account.password_hash.as_deref() else {
+            return;
+        };
         let outcome = async {
             let hash = self.password_hasher().hash(password).await?;
-            self.user_store()?
-                .set_password_hash(&account.id, &hash)
-                .await?;
-            Ok::<(), AccountError>(())
+            Ok::<bool, AccountError>(
+                self.user_store()?
+                    .replace_password_hash(&account.id, old, &hash, PasswordWrite::Rehash)
+                    .await?,
+            )
         }
         .await;
         match outcome {
-            Ok(()) => {
+            Ok(true) => {
                 tracing::info!(account = %account.id, "password rehashed with current parameters")
+            }
+            Ok(false) => {
+                tracing::info!(account = %account.id, "password rehash skipped: the hash changed meanwhile")
             }
             Err(e) => tracing::warn!(account = %account.id, error = %e, "password rehash failed"),
         }
@@ -162,9 +210,18 @@ impl AuthManager {
         }
         throttle.record_success(key, None, Instant::now());
         let hash = self.password_hasher().hash(new).await?;
-        if !users.set_password_hash(&account.id, &hash).await? {
-            return Err(AccountError::NotFound);
+        // Only from the hash just verified: of two concurrent changes one wins, and the other
+        // (checked against a password that is no longer current) is refused.
+        let old = account.password_hash.as_deref().unwrap_or_default();
+        if !users
+            .replace_password_hash(&account.id, old, &hash, PasswordWrite::Change)
+            .await?
+        {
+            return Err(AccountError::WrongState(
+                "The password was changed by another request; sign in again",
+            ));
         }
+        tracing::info!(target: SECURITY_EVENTS, event = "password_changed", account = %account.id);
         self.revoke_other_sessions(principal).await?;
         Ok(())
     }
@@ -199,18 +256,21 @@ impl AuthManager {
             .user_by_email(&email)
             .await?
             .ok_or(AccountError::NotFound)?;
-        if account.status == decision {
+        // Only a pending account moves: an approval racing a ban cannot reactivate it.
+        if users
+            .transition_status(&account.id, &[AccountStatus::Pending], decision)
+            .await?
+        {
+            tracing::info!(target: SECURITY_EVENTS, event = "registration_decided", account = %account.id, decision = decision.as_str());
             return Ok(());
         }
-        if account.status != AccountStatus::Pending {
-            return Err(AccountError::WrongState(
+        match users.user_by_email(&email).await? {
+            Some(now) if now.status == decision => Ok(()),
+            Some(_) => Err(AccountError::WrongState(
                 "The account is not awaiting approval",
-            ));
+            )),
+            None => Err(AccountError::NotFound),
         }
-        if !users.set_status(&account.id, decision).await? {
-            return Err(AccountError::NotFound);
-        }
-        Ok(())
     }
 
     /// Deactivates (bans) an account: it can no longer sign in, and every token it holds stops
@@ -221,9 +281,22 @@ impl AuthManager {
             .user_by_id(account_id)
             .await?
             .ok_or(AccountError::NotFound)?;
-        users
-            .set_status(&account.id, AccountStatus::Deactivated)
+        // The status (and the credential version) changes before the sessions are revoked:
+        // a sign-in in flight either sees the change or has its session revoked below.
+        let changed = users
+            .transition_status(
+                &account.id,
+                &[
+                    AccountStatus::Pending,
+                    AccountStatus::Active,
+                    AccountStatus::Rejected,
+                ],
+                AccountStatus::Deactivated,
+            )
             .await?;
+        if changed {
+            tracing::info!(target: SECURITY_EVENTS, event = "deactivated", account = %account.id);
+        }
         if self.sessions().is_some() {
             self.revoke_subject(&account.id).await?;
         }
@@ -240,8 +313,12 @@ impl AuthManager {
     ) -> Result<AdminSeed, AccountError> {
         let users = self.user_store()?;
         let email = normalize_email(email).ok_or(AccountError::InvalidEmail)?;
-        if users.user_by_email(&email).await?.is_some() {
-            return Ok(AdminSeed::Exists);
+        if let Some(existing) = users.user_by_email(&email).await? {
+            return Ok(if self.is_admin(&existing) {
+                AdminSeed::Exists
+            } else {
+                AdminSeed::NotAdmin
+            });
         }
         let generated = password.is_none().then(random_password);
         let password = password.or(generated.as_deref()).unwrap_or_default();
@@ -270,6 +347,17 @@ impl AuthManager {
     }
 }
 
+/// What [`AuthManager::register`] did. The built-in route answers both the same way.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Registration {
+    /// A new account, awaiting approval.
+    Created(Account),
+    /// The email already had an account; nothing changed (see
+    /// [`AccountsConfig::on_existing_account`](super::AccountsConfig::on_existing_account)).
+    Existing,
+}
+
 /// What [`AuthManager::ensure_admin`] did.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -279,8 +367,12 @@ pub enum AdminSeed {
         /// The generated password (show it once, never log it elsewhere).
         generated_password: Option<String>,
     },
-    /// An account with that email exists already; nothing was changed.
+    /// An admin account with that email exists already; nothing was changed.
     Exists,
+    /// An account with that email exists but cannot sign in as an admin (not active, or
+    /// without the admin role); nothing was changed. The operator should pick another email
+    /// or grant the role.
+    NotAdmin,
 }
 
 impl std::fmt::Debug for AdminSeed {
@@ -294,6 +386,7 @@ impl std::fmt::Debug for AdminSeed {
                 )
                 .finish(),
             AdminSeed::Exists => f.write_str("Exists"),
+            AdminSeed::NotAdmin => f.write_str("NotAdmin"),
         }
     }
 }

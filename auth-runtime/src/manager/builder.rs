@@ -25,6 +25,8 @@ pub struct AuthManagerBuilder {
     sessions: Option<Arc<dyn SessionStore>>,
     session_config: SessionConfig,
     users: Option<Arc<dyn UserStore>>,
+    /// Whether `users` and `sessions` are one store ([`store`](Self::store)).
+    one_store: bool,
     accounts: AccountsConfig,
     passwords: Option<PasswordHasher>,
     throttle: ThrottleConfig,
@@ -42,6 +44,7 @@ impl AuthManagerBuilder {
             sessions: None,
             session_config: SessionConfig::default(),
             users: None,
+            one_store: false,
             accounts: AccountsConfig::default(),
             passwords: None,
             throttle: ThrottleConfig::default(),
@@ -66,6 +69,7 @@ impl AuthManagerBuilder {
     /// (see [`session`](crate::session)).
     pub fn sessions(mut self, store: impl SessionStore) -> Self {
         self.sessions = Some(Arc::new(store));
+        self.one_store = false;
         self
     }
 
@@ -79,13 +83,18 @@ impl AuthManagerBuilder {
     /// routes use it, and a refresh re-reads the account's roles and status.
     pub fn users(mut self, store: impl UserStore) -> Self {
         self.users = Some(Arc::new(store));
+        self.one_store = false;
         self
     }
 
     /// Uses one store for accounts and sessions, such as
-    /// [`SqlStore`](crate::store::SqlStore).
+    /// [`SqlStore`](crate::store::SqlStore). The store then checks, in the transaction that
+    /// records a session, that its account has not changed since the sign-in read it
+    /// ([`SessionStore::create_session`]).
     pub fn store<S: UserStore + SessionStore + Clone>(self, store: S) -> Self {
-        self.users(store.clone()).sessions(store)
+        let mut builder = self.users(store.clone()).sessions(store);
+        builder.one_store = true;
+        builder
     }
 
     /// How accounts become tokens: default roles, the admin role, extra claims.
@@ -183,6 +192,7 @@ impl AuthManagerBuilder {
                     renderer: self.renderer,
                     sessions,
                     users: self.users,
+                    one_store: self.one_store,
                     accounts: self.accounts,
                     passwords: self.passwords.unwrap_or_default(),
                     password_change_throttle: LoginThrottle::new(ThrottleConfig {

@@ -36,6 +36,8 @@ struct Inner {
     renderer: Box<dyn ErrorRenderer>,
     sessions: Option<Sessions>,
     users: Option<Arc<dyn UserStore>>,
+    /// `users` and `sessions` are one store: it checks credential versions itself.
+    one_store: bool,
     accounts: AccountsConfig,
     passwords: PasswordHasher,
     throttle: LoginThrottle,
@@ -112,6 +114,12 @@ impl AuthManager {
     /// The scopes a role stands for; `None` for a role nobody configured.
     pub(crate) fn role_scopes(&self, role: &str) -> Option<&[String]> {
         self.inner.roles.get(role).map(Vec::as_slice)
+    }
+
+    /// Whether the session store also holds the accounts (and checks credential versions in
+    /// the transaction that records a session).
+    pub(crate) fn accounts_in_session_store(&self) -> bool {
+        self.inner.one_store
     }
 
     /// The session store and revocation list, if sessions are configured.

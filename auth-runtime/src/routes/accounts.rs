@@ -38,6 +38,8 @@ async fn register(
     State(manager): State<AuthManager>,
     JsonBody(body): JsonBody<Registration>,
 ) -> Result<(StatusCode, Json<Value>), AccountError> {
+    // A new account and an email that already had one get the same answer (no oracle of
+    // which emails have accounts), unless the app chose to reveal existing accounts.
     manager.register(&body.email, &body.password).await?;
     Ok((StatusCode::CREATED, Json(json!({ "status": "pending" }))))
 }
@@ -132,11 +134,20 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Account data must not be kept by any cache either.
+fn no_store(body: Value) -> Response {
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// The caller: account id, email, login type, scopes and roles.
 #[authenticated]
 #[route(GET, "/auth/me")]
-async fn me(principal: Principal) -> Json<Value> {
-    Json(json!({
+async fn me(principal: Principal) -> Response {
+    no_store(json!({
         "sub": principal.subject(),
         "email": principal.claim("email"),
         "login_type": principal.login_type(),
@@ -168,9 +179,9 @@ async fn change_password(
 /// The accounts awaiting approval.
 #[login_type("admin")]
 #[route(GET, "/auth/pending")]
-async fn pending(State(manager): State<AuthManager>) -> Result<Json<Value>, AccountError> {
+async fn pending(State(manager): State<AuthManager>) -> Result<Response, AccountError> {
     let accounts = manager.pending_accounts().await?;
-    Ok(Json(Value::Array(
+    Ok(no_store(Value::Array(
         accounts
             .iter()
             .map(|a| json!({ "id": a.id, "email": a.email, "created_at": a.created_at }))

@@ -49,10 +49,32 @@ fn kind(req: &Request) -> Kind {
     }
 }
 
-async fn bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, AccountError> {
-    Bytes::from_request(req, state)
+/// The largest request body the account routes read: 64 KiB. A larger one is a 413, refused
+/// from its `Content-Length` before anything is read, or as soon as the limit is passed.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+async fn bytes<S: Send + Sync>(req: Request, _state: &S) -> Result<Bytes, AccountError> {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(AccountError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
         .await
-        .map_err(|e| AccountError::BadRequest(format!("The request body cannot be read: {e}")))
+        .map_err(|e| {
+            let too_large = e
+                .into_inner()
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
+            if too_large {
+                AccountError::PayloadTooLarge(MAX_BODY_BYTES)
+            } else {
+                AccountError::BadRequest("The request body cannot be read".into())
+            }
+        })
 }
 
 /// A deserialization error in words that never echo the body (which may hold a password).

@@ -45,7 +45,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
 pub use accounts::AccountRoutes;
-pub use body::{JsonBody, JsonOrForm};
+pub use body::{JsonBody, JsonOrForm, MAX_BODY_BYTES};
 
 use crate::SecureRouter;
 use crate::manager::AuthManager;

@@ -173,25 +173,55 @@ impl AuthManager {
 
     /// Opens a session for `request` and returns its first access and refresh tokens.
     ///
-    /// This is how a login handler issues tokens when the manager has a session store.
+    /// This is how a login handler issues tokens when the manager has a session store. A
+    /// request made by [`account_grant`](AuthManager::account_grant) binds the session to the
+    /// account's credential version: if the account changed since it was read (a password
+    /// change, a ban, a role change while the sign-in was in flight), no session is opened and
+    /// the answer is [`TokenError::AccountChanged`].
     pub async fn create_session(&self, request: &TokenRequest) -> Result<TokenPair, TokenError> {
         let sessions = self.sessions_or_err()?;
         let prepared = self.prepare(request)?;
         let sid = random_id();
+        // Taken before the session is recorded: a revocation of the subject that comes after
+        // the record has a later cutoff, so it covers these tokens.
         let iat = now();
         let expires_at = iat + sessions.config.absolute.as_secs();
         let refresh = self.sign(&prepared, REFRESH, &sid, iat, Some(expires_at))?;
-        sessions
-            .store
-            .create_session(NewSession::new(
-                sid.clone(),
-                prepared.subject.clone(),
-                prepared.login_type.name.to_string(),
-                refresh.jti.clone(),
-                iat,
-                expires_at,
-            ))
-            .await?;
+        let mut record = NewSession::new(
+            sid.clone(),
+            prepared.subject.clone(),
+            prepared.login_type.name.to_string(),
+            refresh.jti.clone(),
+            iat,
+            expires_at,
+        );
+        let version = request.bound_version();
+        let in_store = self.accounts_in_session_store();
+        if let (Some(version), true) = (version, in_store) {
+            record = record.credential_version(version);
+        }
+        let changed = || TokenError::AccountChanged {
+            login_type: prepared.login_type.name.to_string(),
+        };
+        if !sessions.store.create_session(record).await? {
+            return Err(changed());
+        }
+        if let (Some(version), false, Some(users)) = (version, in_store, self.users()) {
+            // The session store cannot see the account: read it again now that the session is
+            // recorded. A credential change updates the account before it revokes sessions,
+            // so either it revokes this session or this read sees the new version.
+            let current = users.user_by_id(&prepared.subject).await?;
+            let unchanged = current.is_some_and(|a| {
+                a.status == crate::store::AccountStatus::Active && a.credential_version == version
+            });
+            if !unchanged {
+                sessions
+                    .store
+                    .revoke_session(&sid, iat, iat + sessions.remember)
+                    .await?;
+                return Err(changed());
+            }
+        }
         let access = self.sign(&prepared, ACCESS, &sid, iat, None)?;
         Ok(pair(access, refresh.token))
     }

@@ -105,8 +105,9 @@ impl fmt::Display for AccountStatus {
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Account {
-    /// The account id: the `sub` of its tokens. Canonical (a store that parses ids, such as
-    /// [`SqlStore`], returns the same string for `7`, `007` and `+7`).
+    /// The account id: the `sub` of its tokens. Opaque: [`SqlStore`] gives new accounts 128
+    /// random bits (in UUID form), so an id says nothing about how many accounts exist or
+    /// which one is next; a store compares ids exactly.
     pub id: String,
     /// The email, as normalized when it was stored (trimmed, lower case).
     pub email: String,
@@ -120,6 +121,11 @@ pub struct Account {
     pub claims: Map<String, Value>,
     /// Creation time, seconds since the Unix epoch.
     pub created_at: u64,
+    /// Changes with every credential change: a new password, a status change (approval, ban,
+    /// deactivation), a role change. Sessions record the version they were opened with; a
+    /// session of another version is refused at its next refresh, and a sign-in that read an
+    /// older version opens none (see [`SessionStore::create_session`]).
+    pub credential_version: u64,
 }
 
 impl fmt::Debug for Account {
@@ -132,6 +138,7 @@ impl fmt::Debug for Account {
             .field("roles", &self.roles)
             .field("claims", &self.claims)
             .field("created_at", &self.created_at)
+            .field("credential_version", &self.credential_version)
             .finish_non_exhaustive()
     }
 }
@@ -147,7 +154,14 @@ impl Account {
             roles: Vec::new(),
             claims: Map::new(),
             created_at: 0,
+            credential_version: 0,
         }
+    }
+
+    /// Sets the credential version.
+    pub fn with_credential_version(mut self, version: u64) -> Self {
+        self.credential_version = version;
+        self
     }
 
     /// Sets the password hash.
@@ -249,14 +263,33 @@ pub trait UserStore: Send + Sync + 'static {
     /// The account with this id (`None` also for an id that cannot be one).
     fn user_by_id<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Account>>;
 
-    /// Replaces the password hash; `false` if there is no such account.
-    fn set_password_hash<'a>(&'a self, id: &'a str, hash: &'a str) -> StoreFuture<'a, bool>;
+    /// Replaces the password hash of account `id` **if it is still `current`** (a
+    /// compare-and-swap: of two writes from one hash, one wins; a rehash at sign-in that
+    /// races a password change cannot undo it). A [`PasswordWrite::Change`] changes the
+    /// account's credential version, a [`PasswordWrite::Rehash`] (the same password hashed
+    /// with current parameters) does not. `false` if there is no such account or its hash is
+    /// no longer `current`.
+    fn replace_password_hash<'a>(
+        &'a self,
+        id: &'a str,
+        current: &'a str,
+        new: &'a str,
+        write: PasswordWrite,
+    ) -> StoreFuture<'a, bool>;
 
-    /// Sets the status; `false` if there is no such account.
-    fn set_status<'a>(&'a self, id: &'a str, status: AccountStatus) -> StoreFuture<'a, bool>;
+    /// Moves account `id` to status `to` **if its status is one of `from`** (a conditional
+    /// update: an approval racing a ban cannot reactivate the banned account), changing its
+    /// credential version. `false` if there is no such account or its status is not in `from`.
+    fn transition_status<'a>(
+        &'a self,
+        id: &'a str,
+        from: &'a [AccountStatus],
+        to: AccountStatus,
+    ) -> StoreFuture<'a, bool>;
 
-    /// Replaces roles and extra claims (for sign-ins that bring them, such as OIDC groups);
-    /// `false` if there is no such account.
+    /// Replaces roles and extra claims (for sign-ins that bring them, such as OIDC groups),
+    /// changing the credential version when the roles change; `false` if there is no such
+    /// account.
     fn set_roles_and_claims<'a>(
         &'a self,
         id: &'a str,
@@ -266,6 +299,16 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// Every account with this status, oldest first.
     fn users_with_status(&self, status: AccountStatus) -> StoreFuture<'_, Vec<Account>>;
+}
+
+/// What a [`UserStore::replace_password_hash`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PasswordWrite {
+    /// A new password: a credential change (the credential version changes).
+    Change,
+    /// The same password hashed with current parameters: sessions live on.
+    Rehash,
 }
 
 /// A session to create: one refresh-token family.
@@ -284,6 +327,10 @@ pub struct NewSession {
     pub created_at: u64,
     /// Absolute end of the session: no refresh after it.
     pub expires_at: u64,
+    /// The credential version of the account `subject` when the sign-in read it, for a store
+    /// that also holds the account (see [`SessionStore::create_session`]); `None` when the
+    /// subject is no account of this store.
+    pub credential_version: Option<u64>,
 }
 
 impl NewSession {
@@ -303,7 +350,22 @@ impl NewSession {
             refresh_jti: refresh_jti.into(),
             created_at,
             expires_at,
+            credential_version: None,
         }
+    }
+
+    /// Binds the session to the account's credential version (see
+    /// [`SessionStore::create_session`]).
+    ///
+    /// ```
+    /// use auth_runtime::store::NewSession;
+    ///
+    /// let session = NewSession::new("sid", "account-id", "user", "jti", 0, 60).credential_version(3);
+    /// assert_eq!(session.credential_version, Some(3));
+    /// ```
+    pub fn credential_version(mut self, version: u64) -> Self {
+        self.credential_version = Some(version);
+        self
     }
 }
 
@@ -355,13 +417,23 @@ pub enum RevocationKind {
 
 /// Sessions (refresh-token families) and revocations.
 pub trait SessionStore: Send + Sync + 'static {
-    /// Records a new session.
-    fn create_session(&self, session: NewSession) -> StoreFuture<'_, ()>;
+    /// Records a new session. `Ok(false)` (nothing recorded) when the session carries a
+    /// [`credential_version`](NewSession::credential_version) and its subject's account is,
+    /// in the same transaction, no longer active with that version: the account changed
+    /// (password change, ban, role change) while the sign-in was in flight.
+    ///
+    /// A session recorded with a credential version is refreshed only while the account is
+    /// active with that version ([`rotate_refresh`](Self::rotate_refresh) answers
+    /// [`Rotation::Revoked`] otherwise).
+    fn create_session(&self, session: NewSession) -> StoreFuture<'_, bool>;
 
     /// Atomically replaces the session's current refresh `jti` `presented` by `next` (a
     /// compare-and-swap: of two concurrent calls with the same `presented`, exactly one gets
     /// [`Rotation::Rotated`]), provided the session is not revoked, `now` is before its absolute
     /// end and within `idle_timeout` seconds of its last use (which becomes `now`).
+    ///
+    /// A session recorded with a credential version whose account is no longer active with
+    /// that version is revoked ([`Rotation::Revoked`]).
     ///
     /// When `presented` is not the current `jti` of a live session, it was spent: the session
     /// is revoked and a [`RevocationKind::Session`] recorded (expiring at
@@ -387,7 +459,9 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> StoreFuture<'a, ()>;
 
     /// Revokes every live session of `subject` except `except` (password change): each gets
-    /// a [`RevocationKind::Session`]. Returns how many were revoked.
+    /// a [`RevocationKind::Session`]. The kept session, if it was recorded with a credential
+    /// version, moves to the account's current one (the change that led here changed it), so
+    /// it stays refreshable. Returns how many were revoked.
     fn revoke_other_sessions<'a>(
         &'a self,
         subject: &'a str,

@@ -45,8 +45,9 @@ use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgListener, PgPool, PgPo
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::{
-    Account, AccountStatus, NewAccount, NewSession, Purged, Revocation, RevocationKind,
-    RevocationWaiter, RevocationWakeup, Rotation, SessionStore, StoreError, StoreFuture, UserStore,
+    Account, AccountStatus, NewAccount, NewSession, PasswordWrite, Purged, Revocation,
+    RevocationKind, RevocationWaiter, RevocationWakeup, Rotation, SessionStore, StoreError,
+    StoreFuture, UserStore,
 };
 
 /// How long a caller waits for a pooled connection (or a new one) before the store is
@@ -75,6 +76,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         description: "sessions_expiry_index",
         sql: include_str!("../../migrations/sqlite/0002_sessions_expiry_index.sql"),
     },
+    Migration {
+        version: 3,
+        description: "credential_versions",
+        sql: include_str!("../../migrations/sqlite/0003_credential_versions.sql"),
+    },
 ];
 
 /// The PostgreSQL schema, in version order.
@@ -88,6 +94,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 2,
         description: "sessions_expiry_index",
         sql: include_str!("../../migrations/postgres/0002_sessions_expiry_index.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "credential_versions",
+        sql: include_str!("../../migrations/postgres/0003_credential_versions.sql"),
     },
 ];
 
@@ -111,8 +122,39 @@ struct Dialect {
     /// Reads a session row to classify a failed rotation (locking it where that means
     /// something).
     session_for_rotation: &'static str,
+    /// Reads the account a new session belongs to (locking it against a concurrent
+    /// credential change where that means something).
+    account_for_session: &'static str,
     migrations: &'static [Migration],
 }
+
+/// Whether a session's recorded credential version is its account's current one (always true
+/// for a session without one): an SQL expression over `auth_sessions`.
+macro_rules! session_version_current {
+    () => {
+        "(auth_sessions.credential_version IS NULL OR EXISTS (SELECT 1 FROM auth_users u \
+         WHERE u.public_id = auth_sessions.subject AND u.status = 'active' \
+         AND u.credential_version = auth_sessions.credential_version))"
+    };
+}
+
+macro_rules! session_for_rotation {
+    () => {
+        concat!(
+            "SELECT refresh_jti, revoked_at, expires_at, last_used_at, CAST(CASE WHEN ",
+            session_version_current!(),
+            " THEN 1 ELSE 0 END AS BIGINT) FROM auth_sessions WHERE id = $1"
+        )
+    };
+}
+const SESSION_FOR_ROTATION: &str = session_for_rotation!();
+
+macro_rules! account_for_session {
+    () => {
+        "SELECT status, credential_version FROM auth_users WHERE public_id = $1"
+    };
+}
+const ACCOUNT_FOR_SESSION: &str = account_for_session!();
 
 const SQLITE: Dialect = Dialect {
     name: "sqlite",
@@ -120,8 +162,8 @@ const SQLITE: Dialect = Dialect {
     migration_lock: None,
     revocation_lock: None,
     revocation_notify: None,
-    session_for_rotation: "SELECT refresh_jti, revoked_at, expires_at, last_used_at \
-                           FROM auth_sessions WHERE id = $1",
+    session_for_rotation: SESSION_FOR_ROTATION,
+    account_for_session: ACCOUNT_FOR_SESSION,
     migrations: SQLITE_MIGRATIONS,
 };
 
@@ -132,23 +174,42 @@ const POSTGRES: Dialect = Dialect {
     migration_lock: Some("SELECT pg_advisory_xact_lock(7022364553343296360)"),
     revocation_lock: Some("SELECT pg_advisory_xact_lock(7022364553342592374)"),
     revocation_notify: Some("SELECT pg_notify('auth_revocations', '')"),
-    session_for_rotation: "SELECT refresh_jti, revoked_at, expires_at, last_used_at \
-                           FROM auth_sessions WHERE id = $1 FOR UPDATE",
+    session_for_rotation: concat!(session_for_rotation!(), " FOR UPDATE"),
+    // FOR SHARE: a credential change (an UPDATE of the row) waits for this transaction, or
+    // this read waits for it and sees the new version. Either way the new session is revoked
+    // by the change or never recorded.
+    account_for_session: concat!(account_for_session!(), " FOR SHARE"),
     migrations: POSTGRES_MIGRATIONS,
 };
 
 const INSERT_REVOCATION: &str = "INSERT INTO auth_revocations \
      (kind, subject, cutoff, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
 
-const SELECT_USER_BY_EMAIL: &str = "SELECT id, email, password_hash, status, roles, claims, \
-     created_at FROM auth_users WHERE email = $1";
-const SELECT_USER_BY_ID: &str = "SELECT id, email, password_hash, status, roles, claims, \
-     created_at FROM auth_users WHERE id = $1";
-const SELECT_USERS_BY_STATUS: &str = "SELECT id, email, password_hash, status, roles, claims, \
-     created_at FROM auth_users WHERE status = $1 ORDER BY created_at, id";
+macro_rules! select_user {
+    ($where:literal) => {
+        concat!(
+            "SELECT public_id, email, password_hash, status, roles, claims, created_at, \
+             credential_version FROM auth_users ",
+            $where
+        )
+    };
+}
+const SELECT_USER_BY_EMAIL: &str = select_user!("WHERE email = $1");
+const SELECT_USER_BY_ID: &str = select_user!("WHERE public_id = $1");
+const SELECT_USERS_BY_STATUS: &str = select_user!("WHERE status = $1 ORDER BY created_at, id");
 
-/// An `auth_users` row: id, email, password_hash, status, roles, claims, created_at.
-type UserRow = (i64, String, Option<String>, String, String, String, i64);
+/// An `auth_users` row: public_id, email, password_hash, status, roles, claims, created_at,
+/// credential_version.
+type UserRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+);
 
 /// An `auth_revocations` row: seq, kind, subject, cutoff, expires_at.
 type RevocationRow = (i64, String, String, Option<i64>, i64);
@@ -209,9 +270,9 @@ macro_rules! insert_revocation {
 /// Accounts ([`UserStore`]) and sessions ([`SessionStore`]) on SQLite or PostgreSQL, chosen by
 /// the URL given to [`SqlStore::connect`].
 ///
-/// Cloning is cheap: clones share one connection pool. Account ids are the decimal form of
-/// an integer key; an id that does not parse as one (`"abc"`, `"7 "`) is no account, and
-/// `"007"` or `"+7"` is the account `"7"`.
+/// Cloning is cheap: clones share one connection pool. Account ids are opaque: 128 random
+/// bits in UUID form for new accounts (accounts created before schema migration 3 keep their
+/// decimal ids), compared exactly.
 #[derive(Clone)]
 pub struct SqlStore {
     pool: Pool,
@@ -572,9 +633,21 @@ fn from_sql(t: i64) -> u64 {
     u64::try_from(t).unwrap_or(0)
 }
 
-/// An account id as the integer key; `None` (no such account) if it is not one.
-fn parse_id(id: &str) -> Option<i64> {
-    id.parse::<i64>().ok()
+/// A new account id: 122 random bits in the form of a UUID (version 4), so that ids reveal
+/// neither the number of accounts nor the next one.
+fn new_account_id() -> String {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// Roles as stored: space-separated. A role that is empty or holds whitespace could not be
@@ -597,7 +670,7 @@ fn encode_claims(claims: &Map<String, Value>) -> Result<String, StoreError> {
 }
 
 fn account_from_row(row: UserRow) -> Result<Account, StoreError> {
-    let (id, email, password_hash, status, roles, claims, created_at) = row;
+    let (id, email, password_hash, status, roles, claims, created_at, version) = row;
     let status = AccountStatus::parse(&status)
         .ok_or_else(|| StoreError::Backend(format!("account {id}: unknown status {status:?}")))?;
     let claims: Map<String, Value> = serde_json::from_str(&claims).map_err(|e| {
@@ -611,6 +684,7 @@ fn account_from_row(row: UserRow) -> Result<Account, StoreError> {
         roles: roles.split_whitespace().map(str::to_owned).collect(),
         claims,
         created_at: from_sql(created_at),
+        credential_version: from_sql(version),
     })
 }
 
@@ -646,29 +720,33 @@ impl UserStore for SqlStore {
             let roles = encode_roles(&account.roles)?;
             let claims = encode_claims(&account.claims)?;
             let created_at = to_sql(account.created_at);
-            let id: i64 = on_pool!(self, |p, _d| {
-                sqlx::query_scalar(
-                    "INSERT INTO auth_users \
-                     (email, password_hash, status, roles, claims, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+            let id = new_account_id();
+            on_pool!(self, |p, _d| {
+                sqlx::query(
+                    "INSERT INTO auth_users (public_id, email, password_hash, status, roles, \
+                     claims, created_at, updated_at, credential_version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 0)",
                 )
+                .bind(&id)
                 .bind(&account.email)
                 .bind(account.password_hash.as_deref())
                 .bind(account.status.as_str())
                 .bind(&roles)
                 .bind(&claims)
                 .bind(created_at)
-                .fetch_one(p)
+                .execute(p)
                 .await
+                .map(|_| ())
             })?;
             Ok(Account {
-                id: id.to_string(),
+                id,
                 email: account.email,
                 password_hash: account.password_hash,
                 status: account.status,
                 roles: account.roles,
                 claims: account.claims,
                 created_at: account.created_at,
+                credential_version: 0,
             })
         })
     }
@@ -687,9 +765,6 @@ impl UserStore for SqlStore {
 
     fn user_by_id<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Account>> {
         Box::pin(async move {
-            let Some(id) = parse_id(id) else {
-                return Ok(None);
-            };
             let row: Option<UserRow> = on_pool!(self, |p, _d| {
                 sqlx::query_as(SELECT_USER_BY_ID)
                     .bind(id)
@@ -700,19 +775,30 @@ impl UserStore for SqlStore {
         })
     }
 
-    fn set_password_hash<'a>(&'a self, id: &'a str, hash: &'a str) -> StoreFuture<'a, bool> {
+    fn replace_password_hash<'a>(
+        &'a self,
+        id: &'a str,
+        current: &'a str,
+        new: &'a str,
+        write: PasswordWrite,
+    ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let Some(id) = parse_id(id) else {
-                return Ok(false);
+            let bump: i64 = match write {
+                PasswordWrite::Rehash => 0,
+                _ => 1,
             };
             let now = to_sql(unix_now());
             let updated = on_pool!(self, |p, _d| {
                 let r = sqlx::query(
-                    "UPDATE auth_users SET password_hash = $1, updated_at = $2 WHERE id = $3",
+                    "UPDATE auth_users SET password_hash = $1, updated_at = $2, \
+                     credential_version = credential_version + $3 \
+                     WHERE public_id = $4 AND password_hash = $5",
                 )
-                .bind(hash)
+                .bind(new)
                 .bind(now)
+                .bind(bump)
                 .bind(id)
+                .bind(current)
                 .execute(p)
                 .await?;
                 Ok(r.rows_affected())
@@ -721,21 +807,31 @@ impl UserStore for SqlStore {
         })
     }
 
-    fn set_status<'a>(&'a self, id: &'a str, status: AccountStatus) -> StoreFuture<'a, bool> {
+    fn transition_status<'a>(
+        &'a self,
+        id: &'a str,
+        from: &'a [AccountStatus],
+        to: AccountStatus,
+    ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let Some(id) = parse_id(id) else {
+            if from.is_empty() {
                 return Ok(false);
-            };
+            }
+            // `$4, $5, …`: one placeholder per allowed status (at most four).
+            let allowed: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 4)).collect();
+            let sql = format!(
+                "UPDATE auth_users SET status = $1, updated_at = $2, \
+                 credential_version = credential_version + 1 \
+                 WHERE public_id = $3 AND status IN ({})",
+                allowed.join(", ")
+            );
             let now = to_sql(unix_now());
             let updated = on_pool!(self, |p, _d| {
-                let r =
-                    sqlx::query("UPDATE auth_users SET status = $1, updated_at = $2 WHERE id = $3")
-                        .bind(status.as_str())
-                        .bind(now)
-                        .bind(id)
-                        .execute(p)
-                        .await?;
-                Ok(r.rows_affected())
+                let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now).bind(id);
+                for status in from {
+                    query = query.bind(status.as_str());
+                }
+                Ok(query.execute(p).await?.rows_affected())
             })?;
             Ok(updated > 0)
         })
@@ -748,16 +844,16 @@ impl UserStore for SqlStore {
         claims: &'a Map<String, Value>,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let Some(id) = parse_id(id) else {
-                return Ok(false);
-            };
             let roles = encode_roles(roles)?;
             let claims = encode_claims(claims)?;
             let now = to_sql(unix_now());
             let updated = on_pool!(self, |p, _d| {
+                // A role change is a credential change; new claims alone are not.
                 let r = sqlx::query(
-                    "UPDATE auth_users SET roles = $1, claims = $2, updated_at = $3 \
-                     WHERE id = $4",
+                    "UPDATE auth_users SET claims = $2, updated_at = $3, \
+                     credential_version = credential_version \
+                     + CASE WHEN roles = $1 THEN 0 ELSE 1 END, roles = $1 \
+                     WHERE public_id = $4",
                 )
                 .bind(&roles)
                 .bind(&claims)
@@ -784,19 +880,37 @@ impl UserStore for SqlStore {
     }
 }
 
-/// What a failed compare-and-swap found when it read the session.
-type SessionProbe = (String, Option<i64>, i64, i64);
+/// What a failed compare-and-swap found when it read the session: refresh_jti, revoked_at,
+/// expires_at, last_used_at, and 1 if its credential version is current (else 0).
+type SessionProbe = (String, Option<i64>, i64, i64, i64);
 
 impl SessionStore for SqlStore {
-    fn create_session(&self, session: NewSession) -> StoreFuture<'_, ()> {
+    fn create_session(&self, session: NewSession) -> StoreFuture<'_, bool> {
         Box::pin(async move {
             let created_at = to_sql(session.created_at);
             let expires_at = to_sql(session.expires_at);
-            on_pool!(self, |p, _d| {
+            let version = session.credential_version.map(to_sql);
+            on_pool!(self, |p, d| {
+                let mut tx = p.begin_with(d.begin).await?;
+                if let Some(version) = version {
+                    // Inside the transaction that records the session: the account must
+                    // still be active with the version the sign-in read.
+                    let account: Option<(String, i64)> = sqlx::query_as(d.account_for_session)
+                        .bind(&session.subject)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let current = account.is_some_and(|(status, v)| {
+                        status == AccountStatus::Active.as_str() && v == version
+                    });
+                    if !current {
+                        tx.rollback().await?;
+                        return Ok(false);
+                    }
+                }
                 sqlx::query(
                     "INSERT INTO auth_sessions (id, subject, login_type, refresh_jti, \
-                     created_at, last_used_at, expires_at, revoked_at) \
-                     VALUES ($1, $2, $3, $4, $5, $5, $6, NULL)",
+                     created_at, last_used_at, expires_at, revoked_at, credential_version) \
+                     VALUES ($1, $2, $3, $4, $5, $5, $6, NULL, $7)",
                 )
                 .bind(&session.id)
                 .bind(&session.subject)
@@ -804,9 +918,11 @@ impl SessionStore for SqlStore {
                 .bind(&session.refresh_jti)
                 .bind(created_at)
                 .bind(expires_at)
-                .execute(p)
+                .bind(version)
+                .execute(&mut *tx)
                 .await?;
-                Ok(())
+                tx.commit().await?;
+                Ok(true)
             })
         })
     }
@@ -828,11 +944,12 @@ impl SessionStore for SqlStore {
             on_pool!(self, |p, d| {
                 // The first statement writes: on SQLite the write lock is held from BEGIN.
                 let mut tx = p.begin_with(d.begin).await?;
-                let swapped = sqlx::query(
+                let swapped = sqlx::query(concat!(
                     "UPDATE auth_sessions SET refresh_jti = $1, last_used_at = $2 \
                      WHERE id = $3 AND refresh_jti = $4 AND revoked_at IS NULL \
-                     AND expires_at > $2 AND last_used_at >= $5",
-                )
+                     AND expires_at > $2 AND last_used_at >= $5 AND ",
+                    session_version_current!()
+                ))
                 .bind(next)
                 .bind(now)
                 .bind(sid)
@@ -852,14 +969,16 @@ impl SessionStore for SqlStore {
                     .await?;
                 let outcome = match probe {
                     None => Rotation::Unknown,
-                    Some((_, Some(_), _, _)) => Rotation::Revoked,
-                    Some((_, None, expires_at, last_used_at))
+                    Some((_, Some(_), _, _, _)) => Rotation::Revoked,
+                    Some((_, None, expires_at, last_used_at, _))
                         if expires_at <= now || last_used_at < idle_floor =>
                     {
                         Rotation::Expired
                     }
-                    Some(_) => {
-                        // A live session whose current jti is another: `presented` was spent.
+                    Some(probe) => {
+                        // A live session whose account changed since it was opened (0), or
+                        // whose current jti is another: `presented` was spent. Either way the
+                        // session ends here.
                         sqlx::query(
                             "UPDATE auth_sessions SET revoked_at = $1 \
                              WHERE id = $2 AND revoked_at IS NULL",
@@ -877,7 +996,11 @@ impl SessionStore for SqlStore {
                             now,
                             revocation_expires_at
                         );
-                        Rotation::Reused
+                        if probe.4 == 0 {
+                            Rotation::Revoked
+                        } else {
+                            Rotation::Reused
+                        }
                     }
                 };
                 tx.commit().await?;
@@ -932,6 +1055,20 @@ impl SessionStore for SqlStore {
             let revocation_expires_at = to_sql(revocation_expires_at);
             on_pool!(self, |p, d| {
                 let mut tx = p.begin_with(d.begin).await?;
+                // The kept session (the one that changed the password) moves to the account's
+                // current credential version, so that it can still be refreshed.
+                if let Some(kept) = except {
+                    sqlx::query(
+                        "UPDATE auth_sessions SET credential_version = \
+                         (SELECT u.credential_version FROM auth_users u \
+                          WHERE u.public_id = auth_sessions.subject) \
+                         WHERE id = $1 AND subject = $2 AND credential_version IS NOT NULL",
+                    )
+                    .bind(kept)
+                    .bind(subject)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 // Live: not revoked and not past its absolute end (an expired session's
                 // tokens have expired too).
                 let mut revoked: Vec<String> = sqlx::query_scalar(
@@ -1075,13 +1212,13 @@ mod tests {
     }
 
     #[test]
-    fn ids_parse_as_integers_only() {
-        assert_eq!(parse_id("7"), Some(7));
-        assert_eq!(parse_id("007"), Some(7));
-        assert_eq!(parse_id("+7"), Some(7));
-        assert_eq!(parse_id("7 "), None);
-        assert_eq!(parse_id("abc"), None);
-        assert_eq!(parse_id(""), None);
+    fn account_ids_are_random_uuids() {
+        let a = new_account_id();
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.as_bytes()[14], b'4', "{a}");
+        assert!(matches!(a.as_bytes()[19], b'8' | b'9' | b'a' | b'b'), "{a}");
+        assert_eq!(a.matches('-').count(), 4);
+        assert_ne!(a, new_account_id());
     }
 
     #[test]
@@ -1107,12 +1244,13 @@ mod tests {
     fn unreadable_rows_are_backend_errors() {
         let row = |status: &str, claims: &str| -> UserRow {
             (
-                1,
+                "1".into(),
                 "a@b".into(),
                 None,
                 status.into(),
                 String::new(),
                 claims.into(),
+                0,
                 0,
             )
         };

@@ -80,6 +80,9 @@ pub struct TokenRequest {
     subject: String,
     scopes: Vec<String>,
     claims: Map<String, Value>,
+    /// The credential version of the account the token is for, when it comes from
+    /// [`AuthManager::account_grant`]: the session opened with it is bound to that version.
+    account_version: Option<u64>,
 }
 
 impl TokenRequest {
@@ -90,7 +93,19 @@ impl TokenRequest {
             subject: subject.into(),
             scopes: Vec::new(),
             claims: Map::new(),
+            account_version: None,
         }
+    }
+
+    /// Binds the session opened with this request to an account's credential version.
+    pub(crate) fn account_version(mut self, version: u64) -> Self {
+        self.account_version = Some(version);
+        self
+    }
+
+    /// The account credential version the request is bound to, if any.
+    pub(crate) fn bound_version(&self) -> Option<u64> {
+        self.account_version
     }
 
     /// Replaces the granted scopes. Takes arrays (`["a:b"]`, and `[]`), slices and vectors of
@@ -213,6 +228,12 @@ pub enum TokenError {
     SessionRequired,
     /// The session store failed.
     Store(StoreError),
+    /// The account changed (new password, ban, role change) between reading it and opening
+    /// the session: no session was opened. Answered 401, as a revoked token.
+    AccountChanged {
+        /// The login type of the refused session.
+        login_type: String,
+    },
 }
 
 impl fmt::Display for TokenError {
@@ -237,6 +258,9 @@ impl fmt::Display for TokenError {
                 "this manager checks sessions: issue tokens with `create_session`, not `create_access_token`",
             ),
             TokenError::Store(e) => write!(f, "{e}"),
+            TokenError::AccountChanged { .. } => {
+                f.write_str("the account changed while the session was being opened")
+            }
         }
     }
 }
@@ -253,6 +277,10 @@ impl From<TokenError> for AuthError {
     fn from(e: TokenError) -> Self {
         match e {
             TokenError::Store(s) => AuthError::from(s),
+            TokenError::AccountChanged { login_type } => AuthError::InvalidToken {
+                realm: login_type,
+                reason: crate::error::InvalidToken::Revoked,
+            },
             other => {
                 tracing::error!(error = %other, "a token could not be issued");
                 AuthError::Internal
