@@ -1579,6 +1579,13 @@ async fn url_forms_are_accepted() {
         store.close().await;
     }
     assert!(path.exists());
+    // It holds password hashes: only its owner may read it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 
     let memory = SqlStore::connect("sqlite::memory:").await.expect("memory");

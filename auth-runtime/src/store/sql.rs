@@ -452,6 +452,10 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
         })?;
     }
 
+    if !in_memory {
+        create_private_file(options.get_filename())?;
+    }
+
     // Instances starting at once on a new file race to switch it to WAL, which SQLite refuses
     // with "database is locked" without waiting for the busy timeout: retry within it.
     let started = std::time::Instant::now();
@@ -469,6 +473,23 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
             }
             result => return result.map_err(|e| db_error(&SQLITE, e)),
         }
+    }
+}
+
+/// Creates the database file, readable and writable by its owner only (mode 0600 on Unix: it
+/// holds password hashes), unless it exists. SQLite creates its `-wal` and `-shm` files with
+/// the database file's permissions.
+fn create_private_file(path: &std::path::Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "cannot create the SQLite database file: {e}"
+        ))),
     }
 }
 
@@ -598,22 +619,38 @@ fn db_error(dialect: &Dialect, e: sqlx::Error) -> StoreError {
     }
 }
 
-/// SQLSTATEs that mean "cannot reach the database (now)": class 08 (connection exception),
-/// 57P01..57P03 (admin or crash shutdown, cannot connect now), 53300 (too many connections),
-/// 3D000 (the database does not exist, e.g. dropped under a running pool), and 40001 / 40P01
-/// (serialization failure, deadlock: the same request may succeed when retried).
+/// SQLSTATEs that mean "no usable connection or no writable transaction (now)": class 08
+/// (connection exception), class 53 (insufficient resources: too many connections, disk
+/// full, out of memory), class 58 (system or I/O error), 57P01..57P03 (admin or crash
+/// shutdown, cannot connect now), 57014 (statement cancelled or timed out), 55000 (the
+/// database does not accept connections now: `ALLOW_CONNECTIONS false`), 55P03 (a lock could
+/// not be had), 25006 (read-only transaction: a standby, or a primary switched to read-only
+/// during a failover), 3D000 (the database does not exist, e.g. dropped under a running
+/// pool), and 40001 / 40P01 (serialization failure, deadlock: the same request may succeed
+/// when retried). Answered 503 with `Retry-After`, never 500.
 fn postgres_unreachable(code: &str) -> bool {
     code.starts_with("08")
+        || code.starts_with("53")
+        || code.starts_with("58")
         || matches!(
             code,
-            "57P01" | "57P02" | "57P03" | "53300" | "3D000" | "40001" | "40P01"
+            "57P01"
+                | "57P02"
+                | "57P03"
+                | "57014"
+                | "55000"
+                | "55P03"
+                | "25006"
+                | "3D000"
+                | "40001"
+                | "40P01"
         )
 }
 
 /// SQLite result codes (primary code = low byte of the extended one) that mean "cannot reach
-/// the database (now)": BUSY, LOCKED, IOERR, CANTOPEN.
+/// or write the database (now)": BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN.
 fn sqlite_unreachable(code: i32) -> bool {
-    matches!(code & 0xff, 5 | 6 | 10 | 14)
+    matches!(code & 0xff, 5 | 6 | 8 | 10 | 13 | 14)
 }
 
 /// Seconds since the Unix epoch.

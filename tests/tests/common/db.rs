@@ -120,6 +120,19 @@ impl TestDb {
         }
     }
 
+    /// PostgreSQL only: runs SQL on the server's base database (for statements about this
+    /// test's database, such as `ALTER DATABASE`); `{db}` in `sql` is replaced by this
+    /// database's quoted name, `{name}` by its name as a string literal's content.
+    pub async fn execute_as_admin(&self, sql: &str) {
+        let (admin, name) = self.postgres.as_ref().expect("a PostgreSQL test database");
+        let sql = sql
+            .replace("{db}", &format!("\"{name}\""))
+            .replace("{name}", name);
+        let mut conn = admin_connection(admin).await;
+        conn.execute(sqlx::raw_sql(&sql)).await.expect(&sql);
+        let _ = conn.close().await;
+    }
+
     /// Runs a query returning one integer (such as `SELECT COUNT(*) ...`) directly on the
     /// database.
     pub async fn scalar(&self, sql: &str) -> i64 {
