@@ -1282,13 +1282,13 @@ async fn a_restarted_store_keeps_every_row() {
             rotate(&reopened, "s2", "k1", "k2", T0 + 3).await,
             Rotation::Revoked
         );
-        // Ids go on from where they were.
+        // New accounts still get fresh ids.
         let second = reopened
             .create_user(new_user("b@example.com", T0))
             .await
             .unwrap();
-        assert_eq!(second.id, "2");
-        // Each migration ran once (two so far).
+        assert_ne!(second.id, account.id);
+        // Each migration ran once.
         assert_eq!(
             db.scalar("SELECT COUNT(*) FROM auth_schema_version").await,
             MIGRATIONS
@@ -1604,4 +1604,62 @@ async fn url_forms_are_accepted() {
     store.close().await;
     db.cleanup().await;
     assert!(postgres_base_url().starts_with("postgres"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn accounts_from_before_opaque_ids_keep_their_ids_and_sessions() {
+    on_both("migration 3 on old rows", |db| async move {
+        // A database as schema version 2 left it, with an account and its session.
+        let (first, second) = match db.backend {
+            Backend::Sqlite => (
+                include_str!("../../auth-runtime/migrations/sqlite/0001_accounts_sessions.sql"),
+                include_str!("../../auth-runtime/migrations/sqlite/0002_sessions_expiry_index.sql"),
+            ),
+            Backend::Postgres => (
+                include_str!("../../auth-runtime/migrations/postgres/0001_accounts_sessions.sql"),
+                include_str!(
+                    "../../auth-runtime/migrations/postgres/0002_sessions_expiry_index.sql"
+                ),
+            ),
+        };
+        if db.backend == Backend::Sqlite {
+            let path = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::File::create(&path).unwrap();
+        }
+        db.execute(first).await;
+        db.execute(second).await;
+        db.execute(
+            "CREATE TABLE auth_schema_version (version BIGINT NOT NULL PRIMARY KEY, \
+             description TEXT NOT NULL, applied_at BIGINT NOT NULL); \
+             INSERT INTO auth_schema_version VALUES (1, 'accounts_sessions', 0); \
+             INSERT INTO auth_schema_version VALUES (2, 'sessions_expiry_index', 0); \
+             INSERT INTO auth_users (email, password_hash, status, roles, claims, created_at, \
+             updated_at) VALUES ('old@example.com', NULL, 'active', 'user', '{}', 1, 1); \
+             INSERT INTO auth_sessions (id, subject, login_type, refresh_jti, created_at, \
+             last_used_at, expires_at, revoked_at) \
+             VALUES ('s1', '1', 'user', 'j1', 1700000000, 1700000000, 9999999999, NULL);",
+        )
+        .await;
+        let store = db.store().await;
+        let old = store
+            .user_by_id("1")
+            .await
+            .unwrap()
+            .expect("the old id still finds it");
+        assert_eq!(old.email, "old@example.com");
+        assert_eq!(old.credential_version, 0);
+        // Its session (recorded without a version) still refreshes.
+        assert_eq!(
+            rotate(&store, "s1", "j1", "j2", T0).await,
+            Rotation::Rotated
+        );
+        let new = store
+            .create_user(new_user("new@example.com", T0))
+            .await
+            .unwrap();
+        assert_opaque_id(&new.id);
+        store.close().await;
+    })
+    .await;
 }
