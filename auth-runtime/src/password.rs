@@ -111,6 +111,9 @@ pub enum PasswordError {
     /// The job could not run: the runtime is shutting down (the blocking task was cancelled)
     /// or the semaphore was closed.
     Unavailable,
+    /// The queue of argon2 jobs is full ([`PasswordHasher::with_queue_limit`]): the job was
+    /// refused at once, without waiting. Answered 503 with `Retry-After`.
+    Overloaded,
 }
 
 impl fmt::Display for PasswordError {
@@ -127,6 +130,7 @@ impl fmt::Display for PasswordError {
             }
             PasswordError::Hashing => f.write_str("password hashing failed"),
             PasswordError::Unavailable => f.write_str("password hashing is unavailable"),
+            PasswordError::Overloaded => f.write_str("too many password checks are waiting"),
         }
     }
 }
@@ -202,7 +206,14 @@ struct Inner {
     dummy: String,
     permits: Arc<Semaphore>,
     concurrency: usize,
+    /// Jobs admitted (running or waiting for a permit): at most `queue_limit`.
+    queue: Arc<Semaphore>,
+    queue_limit: usize,
 }
+
+/// How many argon2 jobs may wait per permit by default: with about 50 ms per job, a full queue
+/// drains in under a second.
+const QUEUED_PER_PERMIT: usize = 16;
 
 impl fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -213,6 +224,7 @@ impl fmt::Debug for PasswordHasher {
             .field("p", &p)
             .field("policy", &self.inner.policy)
             .field("concurrency", &self.inner.concurrency)
+            .field("queue_limit", &self.inner.queue_limit)
             .finish_non_exhaustive()
     }
 }
@@ -280,6 +292,8 @@ impl PasswordHasher {
                 dummy,
                 permits: Arc::new(Semaphore::new(concurrency)),
                 concurrency,
+                queue: Arc::new(Semaphore::new(concurrency * QUEUED_PER_PERMIT)),
+                queue_limit: concurrency * QUEUED_PER_PERMIT,
             }),
         }
     }
@@ -303,9 +317,47 @@ impl PasswordHasher {
         let mut inner = Inner::clone(&self.inner);
         inner.permits = Arc::new(Semaphore::new(n));
         inner.concurrency = n;
+        let limit = n
+            .saturating_mul(QUEUED_PER_PERMIT)
+            .min(Semaphore::MAX_PERMITS);
+        inner.queue = Arc::new(Semaphore::new(limit));
+        inner.queue_limit = limit;
         Ok(Self {
             inner: Arc::new(inner),
         })
+    }
+
+    /// Admits at most `n` argon2 jobs at once, running or waiting (default: 16 per
+    /// [`concurrency`](Self::concurrency) permit, under a second of work at the OWASP
+    /// parameters). A job beyond it fails at once with [`PasswordError::Overloaded`], which
+    /// the account routes answer 503 with `Retry-After`: a flood of sign-ins or registrations
+    /// is shed instead of queueing without end and delaying everyone. Rejects `n == 0` and
+    /// `n` below the concurrency (permits could never all be used).
+    ///
+    /// ```
+    /// use auth_runtime::PasswordHasher;
+    ///
+    /// let hasher = PasswordHasher::new().with_concurrency(2).unwrap().with_queue_limit(8).unwrap();
+    /// assert_eq!(hasher.queue_limit(), 8);
+    /// assert!(PasswordHasher::new().with_concurrency(2).unwrap().with_queue_limit(1).is_err());
+    /// ```
+    pub fn with_queue_limit(self, n: usize) -> Result<Self, PasswordError> {
+        if n == 0 || n < self.inner.concurrency || n > Semaphore::MAX_PERMITS {
+            return Err(PasswordError::InvalidConfig {
+                reason: "the queue limit must be at least the concurrency",
+            });
+        }
+        let mut inner = Inner::clone(&self.inner);
+        inner.queue = Arc::new(Semaphore::new(n));
+        inner.queue_limit = n;
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The most argon2 jobs admitted at once, running or waiting.
+    pub fn queue_limit(&self) -> usize {
+        self.inner.queue_limit
     }
 
     /// Replaces the length policy. Rejects `min_chars == 0` and `min_chars > max_chars`.
@@ -404,18 +456,25 @@ impl PasswordHasher {
     }
 
     /// Runs `job` on the blocking pool while holding a permit, acquired before spawning and
-    /// dropped when the job returns.
+    /// dropped when the job returns; refused at once when the queue is full.
     async fn run_blocking<T, F>(&self, job: F) -> Result<T, PasswordError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        let admitted = Arc::clone(&self.inner.queue)
+            .try_acquire_owned()
+            .map_err(|e| match e {
+                tokio::sync::TryAcquireError::NoPermits => PasswordError::Overloaded,
+                tokio::sync::TryAcquireError::Closed => PasswordError::Unavailable,
+            })?;
         let permit = Arc::clone(&self.inner.permits)
             .acquire_owned()
             .await
             .map_err(|_| PasswordError::Unavailable)?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            let _admitted = admitted;
             job()
         })
         .await
@@ -824,6 +883,43 @@ mod tests {
                 .inner
                 .dummy
                 .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_full_queue_refuses_at_once_and_frees_up() {
+        // Slow enough that both jobs are still running or waiting when the third comes.
+        let hasher = PasswordHasher::insecure_for_tests(32 * 1024, 2, 1)
+            .with_concurrency(1)
+            .unwrap()
+            .with_queue_limit(2)
+            .unwrap();
+        let jobs: Vec<_> = (0..2)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.hash("correct horse battery").await })
+            })
+            .collect();
+        // On this runtime both spawned jobs are polled (admitted) before this one resumes.
+        tokio::task::yield_now().await;
+        assert_eq!(hasher.permits_available(), 0);
+        assert_eq!(
+            hasher
+                .verify("correct horse battery", None)
+                .await
+                .unwrap_err(),
+            PasswordError::Overloaded
+        );
+        for job in jobs {
+            job.await.unwrap().unwrap();
+        }
+        // Room again once they are done.
+        assert!(
+            !hasher
+                .verify("correct horse battery", None)
+                .await
+                .unwrap()
+                .matches
         );
     }
 }

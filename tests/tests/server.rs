@@ -1561,3 +1561,44 @@ async fn a_seeded_admin_email_held_by_a_user_is_an_error_not_a_silent_exists() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_sign_ins_is_shed_with_503_not_queued() {
+    on_both("load shedding", |db| async move {
+        let hasher = auth_runtime::PasswordHasher::insecure_for_tests(16 * 1024, 2, 1)
+            .with_concurrency(1)
+            .unwrap()
+            .with_queue_limit(2)
+            .unwrap();
+        let server = std::sync::Arc::new(
+            TestServer::start_with(&db, move |b| b.password_hasher(hasher)).await,
+        );
+        server.approved_user("ann@example.com").await;
+        let tasks: Vec<_> = (0..24u8)
+            .map(|i| {
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, i));
+                    server.login_from(ip, "ann@example.com", PASSWORD).await
+                })
+            })
+            .collect();
+        let (mut shed, mut served) = (0, 0);
+        for task in tasks {
+            let reply = task.await.unwrap();
+            match reply.status {
+                StatusCode::OK => served += 1,
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    assert!(reply.headers.contains_key(header::RETRY_AFTER));
+                    shed += 1;
+                }
+                other => panic!("unexpected {other}: {}", reply.text()),
+            }
+        }
+        assert!(served >= 2, "served {served}");
+        assert!(shed >= 1, "nothing was shed ({served} served)");
+        // Once the flood is over, sign-ins work again.
+        ok(&server.login("ann@example.com", PASSWORD).await);
+    })
+    .await;
+}

@@ -160,7 +160,9 @@ impl From<PasswordError> for AccountError {
             PasswordError::TooShort { .. } | PasswordError::TooLong { .. } => {
                 AccountError::InvalidPassword(e)
             }
-            PasswordError::Unavailable => AccountError::Auth(AuthError::Unavailable),
+            PasswordError::Unavailable | PasswordError::Overloaded => {
+                AccountError::Auth(AuthError::Unavailable)
+            }
             other => {
                 tracing::error!(error = %other, "password hashing failed");
                 AccountError::Auth(AuthError::Internal)
