@@ -1602,3 +1602,37 @@ async fn a_flood_of_sign_ins_is_shed_with_503_not_queued() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_caller_no_rule_can_admit_is_refused_before_the_resource_is_loaded() {
+    on_both("authorization before loading", |db| async move {
+        let server = TestServer::start(&db).await;
+        server.approved_user("ann@example.com").await;
+        let ann = server.id_of("ann@example.com").await;
+        // An admin token without the scope the ban rule needs.
+        let weak = server
+            .manager
+            .create_session(
+                &auth_runtime::TokenRequest::new("admin", "ops").scopes(["reports:read"]),
+            )
+            .await
+            .unwrap();
+        let real = server
+            .post(&format!("/admin/users/{ann}/ban"), Some(&weak.access_token))
+            .await;
+        let unknown = server
+            .post("/admin/users/no-such-account/ban", Some(&weak.access_token))
+            .await;
+        // The same answer whether the account exists or not: no existence oracle.
+        assert_problem(
+            &real,
+            StatusCode::FORBIDDEN,
+            "Action `users:ban` on resource `users` is denied: no policy rule allows it",
+        );
+        assert_eq!(unknown.status, real.status);
+        assert_eq!(unknown.body, real.body);
+        let stored = server.store.user_by_id(&ann).await.unwrap().unwrap();
+        assert_eq!(stored.status, AccountStatus::Active);
+    })
+    .await;
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::decision::{decided, default_deny};
 use super::rule::{Evaluator, validate};
 use super::{Decision, Effect, PolicyContext, PolicyRequest, PolicyRule};
-use crate::scope::{HierarchicalScopes, ScopeValidator};
+use crate::scope::{GrantedScopes, HierarchicalScopes, ScopeValidator};
 
 /// Why a policy set cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,6 +200,30 @@ impl PolicyEngine {
             }
         }
         default_deny(action, resource)
+    }
+
+    /// Whether some allow rule for `action` on `resource` could admit a caller granted
+    /// `scopes`, whatever the resource and the request turn out to be: the rule's scope
+    /// requirement is met (its conditions and evaluators are not looked at). When none can,
+    /// the decision is a deny before anything about the resource is known, so the guard
+    /// answers 403 without running the resource loader: a caller who may not act learns
+    /// nothing of which resources exist.
+    ///
+    /// ```
+    /// use auth_runtime::policy::{PolicyEngine, PolicyRule};
+    /// use auth_runtime::GrantedScopes;
+    ///
+    /// let engine = PolicyEngine::builder()
+    ///     .rule(PolicyRule::allow("ban").actions(["users:ban"]).resources(["users"]).scopes(["admin:*"]))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(engine.may_allow("users:ban", "users", GrantedScopes::new("admin:*")));
+    /// assert!(!engine.may_allow("users:ban", "users", GrantedScopes::new("reports:read")));
+    /// assert!(!engine.may_allow("users:delete", "users", GrantedScopes::new("admin:*")));
+    /// ```
+    pub fn may_allow(&self, action: &str, resource: &str, scopes: GrantedScopes<'_>) -> bool {
+        self.candidates(action, resource)
+            .any(|r| r.effect == Effect::Allow && r.scopes_met(scopes, &*self.scopes))
     }
 
     /// Decides without running async evaluators (rules that have them do not match): for tests

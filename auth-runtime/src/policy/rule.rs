@@ -181,19 +181,27 @@ impl PolicyRule {
         }
     }
 
+    /// Whether the rule's scope requirement is met by `granted` (true for a rule without one).
+    pub(super) fn scopes_met(
+        &self,
+        granted: GrantedScopes<'_>,
+        scopes: &dyn ScopeValidator,
+    ) -> bool {
+        if self.scopes.is_empty() {
+            return true;
+        }
+        let has = |s: &String| scopes.has_scope(s, granted);
+        if self.any_scope {
+            self.scopes.iter().any(has)
+        } else {
+            self.scopes.iter().all(has)
+        }
+    }
+
     /// Everything but the async evaluators.
     pub(super) fn matches_sync(&self, ctx: &PolicyContext, scopes: &dyn ScopeValidator) -> bool {
-        if !self.scopes.is_empty() {
-            let granted = GrantedScopes::new(ctx.scope_claim());
-            let has = |s: &String| scopes.has_scope(s, granted);
-            let ok = if self.any_scope {
-                self.scopes.iter().any(has)
-            } else {
-                self.scopes.iter().all(has)
-            };
-            if !ok {
-                return false;
-            }
+        if !self.scopes_met(GrantedScopes::new(ctx.scope_claim()), scopes) {
+            return false;
         }
         // Fail closed: a condition that reads a missing attribute counts as true in a deny rule
         // (the rule applies) and as false in an allow rule.
