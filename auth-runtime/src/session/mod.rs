@@ -274,7 +274,9 @@ impl AuthManager {
             }
             Rotation::Reused => {
                 tracing::warn!(
-                    subject = old.subject(),
+                    target: crate::accounts::SECURITY_EVENTS,
+                    event = "refresh_token_reused",
+                    account = old.subject(),
                     "a spent refresh token was presented again: its session is revoked"
                 );
                 sessions
