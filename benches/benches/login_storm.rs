@@ -220,7 +220,10 @@ impl Server {
                         .login_throttle(throttle)
                         .build()
                         .expect("valid configuration");
-                    manager.register(EMAIL, PASSWORD).await.expect("register");
+                    manager
+                        .register(EMAIL, PASSWORD, None)
+                        .await
+                        .expect("register");
                     manager.approve(EMAIL).await.expect("approve");
                     let app = examples::app(manager).expect("routes");
                     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -55,8 +55,10 @@ pub enum AccountError {
     Unprocessable(String),
     /// The request body has a media type the route does not take (415).
     UnsupportedMediaType(&'static str),
-    /// Too many failed sign-ins (429 with `Retry-After`).
+    /// Too many failed sign-ins or password changes (429 with `Retry-After`).
     Throttled(Duration),
+    /// Too many registrations from the client's address (429 with `Retry-After`).
+    RegistrationThrottled(Duration),
     /// The manager has no account store.
     NoUserStore,
     /// Authentication failed (token rejected, store unreachable, ...).
@@ -82,7 +84,9 @@ impl AccountError {
             }
             AccountError::NotFound => StatusCode::NOT_FOUND,
             AccountError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AccountError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            AccountError::Throttled(_) | AccountError::RegistrationThrottled(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AccountError::NoUserStore => StatusCode::INTERNAL_SERVER_ERROR,
             AccountError::Auth(e) => e.status(),
         }
@@ -113,6 +117,9 @@ impl AccountError {
                 format!("The request body must be {expected}")
             }
             AccountError::Throttled(_) => "Too many failed sign-in attempts; retry later".into(),
+            AccountError::RegistrationThrottled(_) => {
+                "Too many registrations from this address; retry later".into()
+            }
             AccountError::NoUserStore => "Internal error".into(),
             AccountError::Auth(e) => e.detail(),
         }
@@ -138,6 +145,31 @@ impl From<StoreError> for AccountError {
         match e {
             StoreError::Conflict => AccountError::EmailTaken,
             other => AccountError::Auth(AuthError::from(other)),
+        }
+    }
+}
+
+impl From<crate::throttle::ThrottleError> for AccountError {
+    /// Over budget is 429; a throttle store that cannot decide is the store's error (503 when
+    /// unreachable), never an allow.
+    fn from(e: crate::throttle::ThrottleError) -> Self {
+        match e {
+            crate::throttle::ThrottleError::Throttled(t) => AccountError::Throttled(t.retry_after),
+            crate::throttle::ThrottleError::Store(e) => AccountError::Auth(AuthError::from(e)),
+        }
+    }
+}
+
+impl AccountError {
+    /// A registration's [`ThrottleError`](crate::ThrottleError): over budget is
+    /// [`RegistrationThrottled`](AccountError::RegistrationThrottled), a store failure as in
+    /// `From<ThrottleError>`.
+    pub(crate) fn registration(e: crate::throttle::ThrottleError) -> Self {
+        match e {
+            crate::throttle::ThrottleError::Throttled(t) => {
+                AccountError::RegistrationThrottled(t.retry_after)
+            }
+            other => other.into(),
         }
     }
 }
@@ -181,7 +213,7 @@ impl IntoResponse for AccountError {
         .into_response();
         let headers = response.headers_mut();
         match &self {
-            AccountError::Throttled(wait) => {
+            AccountError::Throttled(wait) | AccountError::RegistrationThrottled(wait) => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(wait.as_secs().max(1)),

@@ -36,9 +36,12 @@ struct Registration {
 #[route(POST, "/auth/register")]
 async fn register(
     State(manager): State<AuthManager>,
+    ClientAddr(client): ClientAddr,
     JsonBody(body): JsonBody<Registration>,
 ) -> Result<(StatusCode, Json<Value>), AccountError> {
-    manager.register(&body.email, &body.password).await?;
+    manager
+        .register(&body.email, &body.password, client)
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({ "status": "pending" }))))
 }
 

@@ -75,6 +75,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         description: "sessions_expiry_index",
         sql: include_str!("../../migrations/sqlite/0002_sessions_expiry_index.sql"),
     },
+    Migration {
+        version: 4,
+        description: "throttle",
+        sql: include_str!("../../migrations/sqlite/0004_throttle.sql"),
+    },
 ];
 
 /// The PostgreSQL schema, in version order.
@@ -88,6 +93,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 2,
         description: "sessions_expiry_index",
         sql: include_str!("../../migrations/postgres/0002_sessions_expiry_index.sql"),
+    },
+    Migration {
+        version: 4,
+        description: "throttle",
+        sql: include_str!("../../migrations/postgres/0004_throttle.sql"),
     },
 ];
 
@@ -1047,6 +1057,9 @@ impl SessionStore for SqlStore {
         })
     }
 }
+
+/// Throttle budgets in `auth_throttle` (`ThrottleStore for SqlStore`).
+mod throttle;
 
 #[cfg(test)]
 mod tests {
