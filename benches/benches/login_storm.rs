@@ -206,6 +206,10 @@ impl Server {
                         admin_secret: examples::random_secret(),
                         admin_email: examples::DEFAULT_ADMIN_EMAIL.into(),
                         admin_password: None,
+                        trusted_proxies: Vec::new(),
+                        forwarded_header: Default::default(),
+                        register_limit: 0,
+                        redis: None,
                     };
                     let store = SqlStore::connect(&settings.database_url)
                         .await

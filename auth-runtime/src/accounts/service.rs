@@ -68,7 +68,9 @@ impl AuthManager {
     ) -> Result<Account, AccountError> {
         let users = self.user_store()?;
         let email = normalize_email(email).ok_or(AccountError::InvalidEmail)?;
-        (self.login_throttle().admit_registration(client).await)
+        self.login_throttle()
+            .admit_registration(client)
+            .await
             .map_err(AccountError::registration)?;
         let hash = self.password_hasher().hash(password).await?;
         let account = NewAccount::new(email, AccountStatus::Pending, now())
