@@ -757,3 +757,77 @@ async fn raw_status(addr: SocketAddr, request: &str) -> u16 {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no status in {response:?}"))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Policies see the same client address
+// ---------------------------------------------------------------------------------------------
+
+mod policy_client_ip {
+    use std::net::SocketAddr;
+
+    use auth_runtime::policy::{Attr, PolicyRule};
+    use auth_runtime::prelude::*;
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use axum::http::{Request, StatusCode, header};
+    use tower::ServiceExt as _;
+
+    #[policy(action = "site:manage", resource = "site")]
+    #[route(GET, "/site")]
+    async fn site() -> &'static str {
+        "managing"
+    }
+
+    #[derive(SecureRouter)]
+    #[secure_router(routes(site))]
+    struct Api;
+
+    async fn status(m: &AuthManager, token: &str, peer: &str, xff: Option<&str>) -> StatusCode {
+        let mut request = Request::builder()
+            .uri("/site")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        if let Some(xff) = xff {
+            request = request.header("x-forwarded-for", xff);
+        }
+        let mut request = request.body(Body::empty()).unwrap();
+        let peer: SocketAddr = peer.parse().unwrap();
+        request.extensions_mut().insert(ConnectInfo(peer));
+        Api::router()
+            .with_state(m.clone())
+            .oneshot(request)
+            .await
+            .unwrap()
+            .status()
+    }
+
+    #[tokio::test]
+    async fn policies_see_the_client_a_trusted_proxy_reported() {
+        let m = AuthManager::builder()
+            .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+            .trusted_proxies(["10.0.0.0/8"])
+            .policy(
+                PolicyRule::allow("office")
+                    .actions(["site:manage"])
+                    .resources(["site"])
+                    .when(Attr::env("client_ip").eq("203.0.113.9")),
+            )
+            .build()
+            .unwrap();
+        let token = m
+            .create_access_token(&TokenRequest::new("user", "olga").scopes(["x:y"]))
+            .unwrap()
+            .access_token;
+        // Through the trusted proxy: the reported client.
+        let via_proxy = status(&m, &token, "10.0.0.1:443", Some("1.1.1.1, 203.0.113.9")).await;
+        assert_eq!(via_proxy, StatusCode::OK);
+        // The same header from anyone else is ignored.
+        let spoofed = status(&m, &token, "198.51.100.1:443", Some("203.0.113.9")).await;
+        assert_eq!(spoofed, StatusCode::FORBIDDEN);
+        // Directly, IPv4-mapped: the IPv4 address.
+        let mapped = status(&m, &token, "[::ffff:203.0.113.9]:443", None).await;
+        assert_eq!(mapped, StatusCode::OK);
+        // A malformed header from the proxy: the proxy's own address.
+        let malformed = status(&m, &token, "10.0.0.1:443", Some("203.0.113.9, junk")).await;
+        assert_eq!(malformed, StatusCode::FORBIDDEN);
+    }
+}
