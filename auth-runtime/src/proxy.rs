@@ -402,21 +402,17 @@ impl TrustedProxies {
         if !self.is_trusted(peer) {
             return Some(peer);
         }
-        Some(self.from_header(headers).unwrap_or(peer))
+        Some(self.reported_client(headers).unwrap_or(peer))
     }
 
     /// The right-most entry of the header that is not a trusted proxy (the left-most if all
     /// are); `None` if the header is missing or an entry up to that one cannot be read.
-    fn from_header(&self, headers: &HeaderMap) -> Option<IpAddr> {
+    fn reported_client(&self, headers: &HeaderMap) -> Option<IpAddr> {
         let mut leftmost = None;
         // Later header lines are further right.
         for line in headers.get_all(self.header.header_name()).iter().rev() {
             let line = line.to_str().ok()?;
-            let entries = match self.header {
-                ForwardedHeader::XForwardedFor => split_outside_quotes(line, b',')?,
-                ForwardedHeader::Forwarded => split_outside_quotes(line, b',')?,
-            };
-            for entry in entries.into_iter().rev() {
+            for entry in split_outside_quotes(line, b',')?.into_iter().rev() {
                 let address = match self.header {
                     ForwardedHeader::XForwardedFor => parse_node(entry.trim(), false)?,
                     ForwardedHeader::Forwarded => forwarded_for(entry)?,

@@ -853,8 +853,10 @@ mod tests {
 
     #[tokio::test]
     async fn throttle_registrations() {
-        let mut config = ThrottleConfig::default();
-        config.registrations = 3;
+        let mut config = ThrottleConfig {
+            registrations: 3,
+            ..ThrottleConfig::default()
+        };
         let t = LoginThrottle::new(config.clone());
         for _ in 0..3 {
             t.admit_registration(ip(1)).await.unwrap();

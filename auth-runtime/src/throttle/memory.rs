@@ -312,10 +312,13 @@ mod tests {
         // The address is spent: nothing charged, not even the pair.
         assert_eq!(refused_for(s.admit_now(&both, T0 + 1000)), MIN - 1000);
         for _ in 0..8 {
-            assert_eq!(s.admit_now(&[pair.clone()], T0 + 1000), Admission::Admitted);
+            assert_eq!(
+                s.admit_now(std::slice::from_ref(&pair), T0 + 1000),
+                Admission::Admitted
+            );
         }
         assert_eq!(
-            refused_for(s.admit_now(&[pair.clone()], T0 + 1000)),
+            refused_for(s.admit_now(std::slice::from_ref(&pair), T0 + 1000)),
             15 * MIN - 1000
         );
         // Both spent: the longer wait.
