@@ -345,7 +345,7 @@ impl Charge {
     }
 }
 
-/// What [`ThrottleStore::admit`] decided.
+/// What [`ThrottleStore::admit`] decided (see the [`ThrottleStore`] example).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Admission {
@@ -599,6 +599,19 @@ impl LoginThrottle {
     /// Admits an attempt to change the password of account `account_id` (checking its current
     /// password), charging the account's budget (the pair budget, without an address: one
     /// caller's failures must not block everyone's password changes).
+    ///
+    /// ```
+    /// use auth_runtime::LoginThrottle;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let throttle = LoginThrottle::default();
+    /// for _ in 0..10 {
+    ///     throttle.admit_password_change("42").await.unwrap().failed();
+    /// }
+    /// assert!(throttle.admit_password_change("42").await.is_err());
+    /// assert!(throttle.admit_password_change("43").await.is_ok());
+    /// # }
+    /// ```
     pub async fn admit_password_change(
         &self,
         account_id: &str,
@@ -622,6 +635,20 @@ impl LoginThrottle {
     /// Admits a registration from `address` against the registration budget (nothing to do
     /// when [`ThrottleConfig::registrations`] is 0). A registration keeps its charge whatever
     /// its outcome.
+    ///
+    /// ```
+    /// use auth_runtime::{LoginThrottle, ThrottleConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mut config = ThrottleConfig::default();
+    /// config.registrations = 2;
+    /// let throttle = LoginThrottle::new(config);
+    /// let client = Some("192.0.2.1".parse().unwrap());
+    /// assert!(throttle.admit_registration(client).await.is_ok());
+    /// assert!(throttle.admit_registration(client).await.is_ok());
+    /// assert!(throttle.admit_registration(client).await.is_err()); // 429 for 10 minutes
+    /// # }
+    /// ```
     pub async fn admit_registration(&self, address: Option<IpAddr>) -> Result<(), ThrottleError> {
         let config = self.config();
         if config.registrations == 0 {
@@ -699,6 +726,21 @@ impl fmt::Debug for LoginThrottle {
 /// An admitted sign-in or password-change attempt, to settle with its verdict: dropping it (or
 /// [`failed`](LoginAttempt::failed)) keeps the charge; [`succeeded`](LoginAttempt::succeeded)
 /// gives it back.
+///
+/// ```
+/// use auth_runtime::{LoginThrottle, ThrottleConfig};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let mut config = ThrottleConfig::default();
+/// config.account_failures = 1;
+/// let throttle = LoginThrottle::new(config);
+/// let attempt = throttle.admit_login("ann@example.com", None).await.unwrap();
+/// // While it is being evaluated, the budget (1) is taken:
+/// assert!(throttle.admit_login("ann@example.com", None).await.is_err());
+/// attempt.succeeded().await; // the right password: the charge is given back
+/// assert!(throttle.admit_login("ann@example.com", None).await.is_ok());
+/// # }
+/// ```
 #[must_use = "settle the attempt: `succeeded().await` after a correct password, `failed()` otherwise"]
 #[derive(Debug)]
 pub struct LoginAttempt {

@@ -94,6 +94,23 @@ impl Settings {
     }
 
     /// [`from_env`](Self::from_env) with the variables read through `lookup`.
+    ///
+    /// ```
+    /// let lookup = |name: &str| match name {
+    ///     "AUTH_TRUSTED_PROXIES" => Some("10.0.0.0/8, fd00::/8".to_owned()),
+    ///     "AUTH_REGISTER_LIMIT" => Some("5".to_owned()),
+    ///     _ => None,
+    /// };
+    /// let settings = examples::Settings::from_vars(lookup)?;
+    /// assert_eq!(settings.trusted_proxies.len(), 2);
+    /// assert_eq!(settings.register_limit, 5);
+    ///
+    /// let bad = examples::Settings::from_vars(|name| {
+    ///     (name == "AUTH_REGISTER_LIMIT").then(|| "many".to_owned())
+    /// });
+    /// assert_eq!(bad.unwrap_err().variable, "AUTH_REGISTER_LIMIT");
+    /// # Ok::<(), examples::SettingsError>(())
+    /// ```
     pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let secret = |name: &str| match var(name) {

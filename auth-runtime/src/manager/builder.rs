@@ -121,6 +121,23 @@ impl AuthManagerBuilder {
     /// secret the deployment already shares (a login type's HS256 secret) may be reused: the
     /// key is derived from it, not the secret itself. Without it, keys are random per process,
     /// which is only allowed with the in-memory store.
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, ConfigError, LoginType, SigningKey};
+    /// use auth_runtime::throttle::RedisThrottleStore;
+    ///
+    /// let user = || LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32]));
+    /// let redis = || RedisThrottleStore::open("redis://127.0.0.1/").unwrap();
+    /// // A shared store without a secret (or with a short one) is refused.
+    /// let err = AuthManager::builder().login_type(user()).throttle_store(redis()).build();
+    /// assert_eq!(err.unwrap_err(), ConfigError::ThrottleSecret);
+    /// let ok = AuthManager::builder()
+    ///     .login_type(user())
+    ///     .throttle_store(redis())
+    ///     .throttle_secret([7u8; 32])
+    ///     .build();
+    /// assert!(ok.is_ok());
+    /// ```
     pub fn throttle_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
         self.throttle_secret = Some(secret.as_ref().to_vec());
         self
@@ -163,6 +180,19 @@ impl AuthManagerBuilder {
 
     /// The header trusted proxies write the client's address into (default
     /// `X-Forwarded-For`). Only this header is read: see [`proxy`](crate::proxy).
+    ///
+    /// ```
+    /// use auth_runtime::proxy::ForwardedHeader;
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey};
+    ///
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .trusted_proxies(["192.168.0.0/16"])
+    ///     .forwarded_header(ForwardedHeader::Forwarded)
+    ///     .build()?;
+    /// assert_eq!(manager.trusted_proxies().forwarded_header(), ForwardedHeader::Forwarded);
+    /// # Ok::<(), auth_runtime::ConfigError>(())
+    /// ```
     pub fn forwarded_header(mut self, header: ForwardedHeader) -> Self {
         self.forwarded_header = header;
         self
