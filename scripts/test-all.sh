@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-# PostgreSQL for the store and server tests (never skipped: they fail without it).
+# PostgreSQL for the store and server tests, Redis for the throttle tests (never skipped: they
+# fail without them).
 ./scripts/services.sh
 
 cargo fmt --all --check

@@ -1,11 +1,10 @@
 //! Authorization: the checks a handler's attributes declare (login type, scopes, roles, policy),
 //! run by the guard after the caller is authenticated.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::rejection::RawPathParamsRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
 use axum::http::request::Parts;
 use serde_json::Map;
 
@@ -123,10 +122,8 @@ impl AuthManager {
                 .get::<MatchedPath>()
                 .map(|m| m.as_str().to_owned()),
             params,
-            client_ip: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
+            // The same resolution as throttling's (trusted proxies honoured).
+            client_ip: self.client_addr(parts),
             time: crate::token::now(),
         };
         let context = PolicyContext::for_request(

@@ -47,8 +47,10 @@
 //! (see [`session`]). [`routes::with_accounts`] mounts the built-in account routes
 //! (registration awaiting approval, password sign-in, the token endpoint, logout, `me`, password
 //! change, the approval queue); [`accounts`] has the same operations as methods, for your own
-//! handlers. Passwords are argon2id on a bounded blocking pool ([`PasswordHasher`]); failed
-//! sign-ins are throttled ([`LoginThrottle`]).
+//! handlers. Passwords are argon2id on a bounded blocking pool ([`PasswordHasher`]); sign-ins,
+//! password changes and registrations are throttled per account and client address
+//! ([`LoginThrottle`], in memory or shared through the store), and the client address honours
+//! trusted reverse proxies ([`proxy`]).
 //!
 //! # Design notes
 //! - The `Authorization` scheme is matched case-insensitively (`bearer` works), as RFC 7235
@@ -75,6 +77,7 @@ mod manager;
 mod password;
 pub mod policy;
 mod principal;
+pub mod proxy;
 mod registry;
 mod route;
 pub mod routes;
@@ -101,7 +104,7 @@ pub use scope::{
     SimpleScopes,
 };
 pub use session::SessionConfig;
-pub use throttle::{LoginThrottle, ThrottleConfig, Throttled};
+pub use throttle::{LoginAttempt, LoginThrottle, ThrottleConfig, ThrottleError, Throttled};
 pub use token::{
     BearerToken, IntoScopes, MAX_TOKEN_LEN, RESERVED_CLAIMS, TokenError, TokenPair, TokenRequest,
 };

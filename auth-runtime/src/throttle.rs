@@ -1,22 +1,53 @@
-//! Login throttling: failed-login budgets per (account, client address) pair and per address.
+//! Login, password-change and registration budgets, admitted atomically and shared between
+//! instances through a [`ThrottleStore`].
 //!
 //! The reference server's HTTP contract says: *"Login throttling may answer 429 with
 //! `Retry-After`, but not before 10 failures for one account within 15 minutes or 100 failed
 //! logins per client address within a minute"*, and an attacker must not be able to lock a real
-//! user out for long. [`LoginThrottle`] implements that as two budgets:
+//! user out. [`LoginThrottle`] implements that, and the registration budget, as **budgets**:
 //!
-//! - **Per (account, address) pair.** After [`ThrottleConfig::account_failures`] (10) failures
-//!   of one pair within [`ThrottleConfig::account_window`] (15 minutes), the next attempt of
-//!   that pair is refused until the oldest of those failures is 15 minutes old. An attacker at
-//!   another address therefore never locks the real user out: only the attacker's own address
-//!   is slowed down for that account.
-//! - **Per address, any account.** After [`ThrottleConfig::address_failures`] (100) failures from
-//!   one address within [`ThrottleConfig::address_window`] (one minute), that address is refused
-//!   (for every account) until the oldest of them is a minute old.
+//! - **Per (account, address) pair.** [`ThrottleConfig::account_failures`] (10) attempts of
+//!   one pair within [`ThrottleConfig::account_window`] (15 minutes); further attempts of
+//!   that pair are refused until the window ends. An attacker at another address therefore
+//!   never locks the real user out: only the attacker's own address is slowed down for that
+//!   account.
+//! - **Per address, any account.** [`ThrottleConfig::address_failures`] (100) attempts from
+//!   one address within [`ThrottleConfig::address_window`] (one minute).
+//! - **Password changes, per account.** The pair budget, with the account id and no address
+//!   (guessing the current password through the password-change route).
+//! - **Registrations, per address.** [`ThrottleConfig::registrations`] (20) registrations from
+//!   one address within [`ThrottleConfig::registration_window`] (10 minutes); `0` is no limit.
 //!
 //! A refusal is a [`Throttled`] whose [`retry_after`](Throttled::retry_after) is the time until
 //! the budget frees up, rounded up to whole seconds and at least one second: the value of the
 //! `Retry-After` header of the 429 answer.
+//!
+//! # Admitted atomically, before the password is checked
+//!
+//! An attempt is **admitted** ([`LoginThrottle::admit_login`]) before the account is looked up
+//! and the password verified: in one atomic step of the store, every budget it belongs to is
+//! checked and, if all have room, charged. A refused attempt charges nothing and costs no
+//! hashing. So however many attempts arrive at once, at most the budget's worth are evaluated:
+//! 30 concurrent wrong passwords for one account from one address are 10 evaluations and 20
+//! refusals, and the right password sent along with 149 wrong ones is not evaluated once the
+//! budget is spent.
+//!
+//! The verdict then settles the charge ([`LoginAttempt`]): a **success** gives it back (it
+//! clears the pair's count, as a success always did, and returns its one unit of the
+//! address's budget, so a valid account can never be used to reset an address's budget); a
+//! **failure** keeps it. An attempt that ends without a verdict (the account store failed, the
+//! client went away) keeps its charge too. Charges count attempts in flight, so the budgets
+//! may refuse while some of the counted attempts are still being evaluated: the contract's
+//! "not before 10 failures" then holds once those complete as failures (a success gives its
+//! unit back).
+//!
+//! # Windows
+//!
+//! Each budget key counts in a **fixed window that starts at its first charge**: the count
+//! and the window's end are all a key holds (a few bytes, whatever the limit: a `u32::MAX`
+//! budget costs what a budget of 10 costs). When the window has ended, the next charge starts
+//! a new one. A refusal therefore means that `limit` attempts were charged within less than one
+//! window, as the contract requires, and its `Retry-After` is the time until the window ends.
 //!
 //! # No per-account lock
 //!
@@ -28,70 +59,70 @@
 //! rate grows only linearly with the number of addresses the attacker controls. Strong
 //! password hashing and breached-password checks remain the defence against that.
 //!
-//! # Using it
+//! # Addresses
 //!
-//! In the login handler, in this order:
+//! The address is an `Option<IpAddr>`: the client address as the server resolves it (the peer,
+//! or what a trusted proxy reported: see [`proxy`](crate::proxy)). Budgets are kept per
+//! [`address_network`]: an IPv4 address counts alone (IPv4-mapped IPv6 addresses,
+//! `::ffff:a.b.c.d`, count as their IPv4 address), an **IPv6 address counts as its /64**,
+//! the prefix one subscriber (one host, one home network) usually gets: an attacker with a
+//! /64 gets one budget, not 2⁶⁴ of them. `None` means "unknown": all requests with an unknown
+//! address share **one** bucket for the address rules, and the pair rule counts the account
+//! with a "no address" marker; configure the client address rather than passing `None`.
 //!
-//! 1. [`check`](LoginThrottle::check) **before** verifying the password (and before looking the
-//!    account up, so a refusal costs no hashing). On `Err(throttled)`, answer 429 with
-//!    `Retry-After: throttled.retry_after.as_secs()` and do **not** record anything: a refused
-//!    attempt is not a failure.
-//! 2. Verify the password.
-//! 3. [`record_failure`](LoginThrottle::record_failure) if it was wrong (or the account does
-//!    not exist), [`record_success`](LoginThrottle::record_success) if it was right. A success
-//!    clears the failures of its (account, address) pair; it does not clear the address's
-//!    counter, so one valid account cannot be used to reset an address's budget.
+//! # Stores: one budget across instances
 //!
-//! The account key is whatever string the caller passes: use the *normalized* email (the one
-//! the account lookup uses), whether or not the account exists, so that throttling treats
-//! unknown and known accounts identically and does not reveal which accounts exist. The
-//! throttle keeps only a keyed hash of it (random keys per throttle), never the email itself.
+//! The counts live in a [`ThrottleStore`]: [`MemoryThrottleStore`] (the default: per process,
+//! lost on restart), [`SqlStore`](crate::store::SqlStore) (the `auth_throttle` table; one
+//! upsert per budget in one transaction), or [`RedisThrottleStore`] (one Lua script). With a
+//! shared store, every instance charges the same counters: N instances allow the budgets once,
+//! not N times. A store that cannot be reached refuses to decide: the sign-in or registration
+//! answers 503 (with `Retry-After`), never an unthrottled attempt.
 //!
-//! The address is an `Option<IpAddr>`: the client address as the server trusts it (the peer
-//! address, or the one a trusted proxy reported). IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`)
-//! are counted as their IPv4 address. `None` means "unknown": all requests with an unknown
-//! address share **one** bucket for the per-address rule, and the pair rule counts the account
-//! with a "no address" marker. A deployment that never knows its client addresses therefore
-//! has one shared budget of 100 failures per minute for everyone; configure the client address
-//! (for example behind a reverse proxy) rather than passing `None`. IPv6 addresses are counted
-//! one by one, as the contract says; an attacker with a whole IPv6 prefix gets one budget per
-//! address.
+//! # No email in throttle state
+//!
+//! Stores never see an email. The account part of a key is an HMAC-SHA256 (truncated to 128
+//! bits) of the normalized email under a key that is random per process
+//! ([`LoginThrottle::new`]) or, for shared stores, derived from a per-deployment secret
+//! ([`LoginThrottle::with_store`], [`AuthManagerBuilder::throttle_secret`]) so that every
+//! instance computes the same keys. Without the secret, a key cannot be linked to an email
+//! even by guessing emails. Addresses are stored as their network (`192.0.2.1/32`,
+//! `2001:db8::/64`).
 //!
 //! # Memory
 //!
-//! Memory is bounded. Each tracked key holds at most `limit` timestamps (the last
-//! `account_failures` failures of a pair, the last `address_failures` failures of an address),
-//! and each of the two maps tracks at most [`ThrottleConfig::max_tracked`] keys, so
-//! [`tracked_keys`](LoginThrottle::tracked_keys) never exceeds twice that. Entries whose
-//! failures have all left their window are pruned periodically (about once per window) and
-//! whenever a map is full; if a map is still full after pruning, the entries with the oldest
-//! last failure are evicted (a sixteenth of the cap at once, so the cost stays amortized).
-//! Only [`record_failure`](LoginThrottle::record_failure) adds entries; checks and successes
-//! never do. Eviction can forget a live budget, but only once an attacker has produced more
-//! recent failures for `max_tracked` other keys, which the per-address budget itself slows
-//! down.
+//! [`MemoryThrottleStore`] is bounded: each budget (pairs, addresses, password changes,
+//! registrations) tracks at most [`ThrottleConfig::max_tracked`] keys of a fixed size,
+//! whatever the limits. Keys whose window has ended are pruned periodically and whenever a
+//! budget is full; if it is still full, the keys whose windows end soonest are evicted (a
+//! sixteenth of the cap at once, so the cost stays amortized). Only an admission adds keys.
+//! The SQL store deletes ended windows about once a minute; Redis expires them itself.
 //!
-//! # Per process
-//!
-//! Counters live in the process (one [`LoginThrottle`] per server instance; clones share
-//! them). Behind a load balancer with N instances that do not share state, a client gets at
-//! most N times the budgets (N × 10 failures per pair per 15 minutes, N × 100 per address per
-//! minute): the contract's lower bound still holds, the protection is N times weaker. Counters
-//! are lost on restart.
+//! [`AuthManagerBuilder::throttle_secret`]: crate::AuthManagerBuilder::throttle_secret
 
-use std::collections::VecDeque;
-use std::collections::hash_map::{HashMap, RandomState};
+mod memory;
+mod redis_store;
+
 use std::fmt;
-use std::hash::{BuildHasher, Hash};
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::proxy::Cidr;
+use crate::store::{StoreError, StoreFuture};
+
+pub use memory::MemoryThrottleStore;
+pub use redis_store::RedisThrottleStore;
 
 /// The budgets of a [`LoginThrottle`].
 ///
-/// The defaults are the contract's: 10 failures per (account, address) pair within 15 minutes,
-/// 100 failures per address within a minute, and at most 100 000 tracked keys per map. Change
-/// a field on the default value:
+/// The defaults are the contract's: 10 attempts per (account, address) pair within 15
+/// minutes, 100 per address within a minute, 20 registrations per address within 10 minutes,
+/// and at most 100 000 tracked keys per budget in memory. Change a field on the default value:
 ///
 /// ```
 /// use auth_runtime::ThrottleConfig;
@@ -99,23 +130,29 @@ use std::time::{Duration, Instant};
 ///
 /// let mut config = ThrottleConfig::default();
 /// config.account_window = Duration::from_secs(30 * 60);
+/// config.registrations = 0; // no registration limit
 /// assert_eq!(config.account_failures, 10);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ThrottleConfig {
-    /// Failures of one (account, address) pair allowed within `account_window`; the next
-    /// attempt is refused. At least 1 (a 0 is raised to 1). Default 10.
+    /// Attempts of one (account, address) pair allowed within `account_window`; more are
+    /// refused. At least 1 (a 0 is raised to 1). Default 10.
     pub account_failures: u32,
     /// The window of the pair rule. Default 15 minutes.
     pub account_window: Duration,
-    /// Failures of one address (any account) allowed within `address_window`; the next attempt
-    /// is refused. At least 1 (a 0 is raised to 1). Default 100.
+    /// Attempts from one address (any account) allowed within `address_window`; more are
+    /// refused. At least 1 (a 0 is raised to 1). Default 100.
     pub address_failures: u32,
     /// The window of the address rule. Default 60 seconds.
     pub address_window: Duration,
-    /// Keys tracked per map (pairs, addresses) at most. At least 1 (a 0 is raised to 1).
-    /// Default 100 000.
+    /// Registrations from one address allowed within `registration_window`. **`0` is no
+    /// limit.** Default 20.
+    pub registrations: u32,
+    /// The window of the registration rule. Default 10 minutes.
+    pub registration_window: Duration,
+    /// Keys tracked per budget at most by a [`MemoryThrottleStore`] made from this
+    /// configuration. At least 1 (a 0 is raised to 1). Default 100 000.
     pub max_tracked: usize,
 }
 
@@ -126,13 +163,15 @@ impl Default for ThrottleConfig {
             account_window: Duration::from_secs(15 * 60),
             address_failures: 100,
             address_window: Duration::from_secs(60),
+            registrations: 20,
+            registration_window: Duration::from_secs(10 * 60),
             max_tracked: 100_000,
         }
     }
 }
 
 impl ThrottleConfig {
-    /// The configuration with every limit raised to at least 1.
+    /// The configuration with every limit (but `registrations`) raised to at least 1.
     fn fixed_up(mut self) -> Self {
         self.account_failures = self.account_failures.max(1);
         self.address_failures = self.address_failures.max(1);
@@ -141,19 +180,27 @@ impl ThrottleConfig {
     }
 }
 
-/// A refused login attempt: answer 429 with `Retry-After` set to
+/// A refused attempt: answer 429 with `Retry-After` set to
 /// [`retry_after`](Throttled::retry_after) in seconds.
+///
+/// ```
+/// use auth_runtime::Throttled;
+/// use std::time::Duration;
+///
+/// let refused = Throttled::new(Duration::from_millis(1500));
+/// assert_eq!(refused.retry_after_secs(), 2); // rounded up, at least one second
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Throttled {
     /// How long until the attempt would be allowed: a whole number of seconds, at least one
-    /// (rounded up, so retrying after it is never refused by the same budget).
+    /// (rounded up, so retrying after it is never refused by the same window).
     pub retry_after: Duration,
 }
 
 impl Throttled {
-    /// Rounds `remaining` up to whole seconds, at least one.
-    fn new(remaining: Duration) -> Self {
+    /// A refusal for `remaining`, rounded up to whole seconds, at least one.
+    pub fn new(remaining: Duration) -> Self {
         let mut secs = remaining.as_secs();
         if remaining.subsec_nanos() > 0 {
             secs = secs.saturating_add(1);
@@ -174,7 +221,7 @@ impl fmt::Display for Throttled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "too many failed logins; retry after {} s",
+            "too many attempts; retry after {} s",
             self.retry_after_secs()
         )
     }
@@ -182,44 +229,271 @@ impl fmt::Display for Throttled {
 
 impl std::error::Error for Throttled {}
 
-/// Counts failed logins per (account, client address) pair and per client address, and
-/// refuses attempts over budget (see the [module documentation](crate::throttle) for the rules).
-///
-/// Cheap to clone: clones share the counters (an `Arc<Mutex<…>>`; the lock is held for a few
-/// map operations and never across an `.await`). Every method takes the current time, so the
-/// logic is testable without sleeping; the `*_now` variants use [`Instant::now`].
+/// Why an attempt was not admitted: over budget (429), or the store could not decide (503 when
+/// unreachable).
 ///
 /// ```
-/// use auth_runtime::{LoginThrottle, ThrottleConfig};
-/// use std::net::{IpAddr, Ipv4Addr};
-/// use std::time::{Duration, Instant};
+/// use auth_runtime::{ThrottleError, Throttled};
+/// use auth_runtime::store::StoreError;
+/// use std::time::Duration;
 ///
-/// let throttle = LoginThrottle::new(ThrottleConfig::default());
-/// let attacker = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)));
-/// let real_user = Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)));
+/// let over = ThrottleError::Throttled(Throttled::new(Duration::from_secs(3)));
+/// assert!(over.to_string().contains("retry after 3 s"));
+/// let down = ThrottleError::Store(StoreError::Unavailable("refused".into()));
+/// assert!(down.to_string().contains("unavailable"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ThrottleError {
+    /// A budget is spent.
+    Throttled(Throttled),
+    /// The throttle store failed; nothing was admitted.
+    Store(StoreError),
+}
+
+impl fmt::Display for ThrottleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ThrottleError::Throttled(t) => write!(f, "{t}"),
+            ThrottleError::Store(e) => write!(f, "throttle store: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ThrottleError {}
+
+impl From<StoreError> for ThrottleError {
+    fn from(e: StoreError) -> Self {
+        ThrottleError::Store(e)
+    }
+}
+
+/// The key of one budget counter in a [`ThrottleStore`]: `bucket:id`, where the bucket names
+/// the budget (`login-pair`, `login-addr`, `password-change`, `register-addr`) and the id holds
+/// no email (see the [module documentation](self)). At most a few dozen ASCII bytes.
+///
+/// ```
+/// use auth_runtime::throttle::ThrottleKey;
+///
+/// let key = ThrottleKey::new("login-addr", "192.0.2.1/32");
+/// assert_eq!(key.as_str(), "login-addr:192.0.2.1/32");
+/// assert_eq!(key.bucket(), "login-addr");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ThrottleKey(String);
+
+impl ThrottleKey {
+    /// The key `bucket:id`.
+    pub fn new(bucket: &str, id: &str) -> Self {
+        ThrottleKey(format!("{bucket}:{id}"))
+    }
+
+    /// The whole key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The budget it belongs to (the part before the first `:`).
+    pub fn bucket(&self) -> &str {
+        self.0.split_once(':').map_or(&self.0, |(b, _)| b)
+    }
+}
+
+impl fmt::Display for ThrottleKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One budget an attempt is charged to: at most `limit` charges of `key` per window of
+/// `window`.
+///
+/// ```
+/// use auth_runtime::throttle::{Charge, ThrottleKey};
+/// use std::time::Duration;
+///
+/// let charge = Charge::new(ThrottleKey::new("login-addr", "192.0.2.1/32"), 100, Duration::from_secs(60));
+/// assert_eq!(charge.limit, 100);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Charge {
+    /// The counter.
+    pub key: ThrottleKey,
+    /// Charges allowed per window (at least 1).
+    pub limit: u32,
+    /// The window, starting at the first charge.
+    pub window: Duration,
+}
+
+impl Charge {
+    /// A charge of `key`; a `limit` of 0 is raised to 1, a zero `window` to one millisecond.
+    pub fn new(key: ThrottleKey, limit: u32, window: Duration) -> Self {
+        Charge {
+            key,
+            limit: limit.max(1),
+            window: window.max(Duration::from_millis(1)),
+        }
+    }
+
+    /// The window in whole milliseconds (at least 1, at most `i64::MAX` so that SQL can hold
+    /// it).
+    pub fn window_ms(&self) -> u64 {
+        u64::try_from(self.window.as_millis())
+            .unwrap_or(u64::MAX)
+            .clamp(1, i64::MAX as u64)
+    }
+}
+
+/// What [`ThrottleStore::admit`] decided (see the [`ThrottleStore`] example).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Admission {
+    /// Every budget had room; each was charged once.
+    Admitted,
+    /// At least one budget is spent; nothing was charged. `retry_after` is the longest wait
+    /// among the spent budgets.
+    Refused {
+        /// Until the (last) spent budget's window ends.
+        retry_after: Duration,
+    },
+}
+
+/// Where budget counters live (see the [module documentation](self)): the in-process
+/// [`MemoryThrottleStore`], [`SqlStore`](crate::store::SqlStore) or [`RedisThrottleStore`].
+///
+/// Times are milliseconds since the Unix epoch, from the caller's clock; a store may use its
+/// own clock instead (Redis expires keys with the server's).
+///
+/// ```
+/// use auth_runtime::throttle::{Admission, Charge, MemoryThrottleStore, ThrottleKey, ThrottleStore};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), auth_runtime::store::StoreError> {
+/// let store = MemoryThrottleStore::new(1000);
+/// let charge = [Charge::new(ThrottleKey::new("demo", "k"), 2, Duration::from_secs(60))];
+/// let t0 = 1_000_000;
+/// assert_eq!(store.admit(&charge, t0).await?, Admission::Admitted);
+/// assert_eq!(store.admit(&charge, t0 + 1).await?, Admission::Admitted);
+/// // Spent until the window (started at t0) ends:
+/// assert_eq!(
+///     store.admit(&charge, t0 + 1000).await?,
+///     Admission::Refused { retry_after: Duration::from_millis(59_000) }
+/// );
+/// // Giving one back makes room again.
+/// store.release(&charge[0].key, t0 + 1000).await?;
+/// assert_eq!(store.admit(&charge, t0 + 1000).await?, Admission::Admitted);
+/// # Ok(()) }
+/// ```
+pub trait ThrottleStore: Send + Sync + 'static {
+    /// Atomically: if every charge's key has had fewer than `limit` charges in its current
+    /// window, charges each once (starting a new window of `window` from `now` for a key whose
+    /// window has ended or that has none) and returns [`Admission::Admitted`]; otherwise
+    /// charges nothing and returns [`Admission::Refused`] with the longest wait. Concurrent
+    /// calls, from any number of processes sharing the store, never admit more than `limit`
+    /// charges of a key per window.
+    fn admit<'a>(&'a self, charges: &'a [Charge], now: u64) -> StoreFuture<'a, Admission>;
+
+    /// Gives back one charge of `key` in its current window (nothing if it has none).
+    fn release<'a>(&'a self, key: &'a ThrottleKey, now: u64) -> StoreFuture<'a, ()>;
+
+    /// Forgets `key`'s count.
+    fn reset<'a>(&'a self, key: &'a ThrottleKey) -> StoreFuture<'a, ()>;
+
+    /// Deletes the counters whose window ended at or before `now`; returns how many. The
+    /// [`LoginThrottle`] calls it about once a minute. The default deletes nothing, for stores
+    /// that expire keys by themselves.
+    fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64> {
+        let _ = now;
+        Box::pin(async { Ok(0) })
+    }
+
+    /// Whether other processes may share the counters (then every instance must derive the
+    /// same keys: see [`LoginThrottle::with_store`]). Default `true`.
+    fn is_shared(&self) -> bool {
+        true
+    }
+}
+
+impl<T: ThrottleStore + ?Sized> ThrottleStore for Arc<T> {
+    fn admit<'a>(&'a self, charges: &'a [Charge], now: u64) -> StoreFuture<'a, Admission> {
+        (**self).admit(charges, now)
+    }
+    fn release<'a>(&'a self, key: &'a ThrottleKey, now: u64) -> StoreFuture<'a, ()> {
+        (**self).release(key, now)
+    }
+    fn reset<'a>(&'a self, key: &'a ThrottleKey) -> StoreFuture<'a, ()> {
+        (**self).reset(key)
+    }
+    fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64> {
+        (**self).purge_expired(now)
+    }
+    fn is_shared(&self) -> bool {
+        (**self).is_shared()
+    }
+}
+
+/// The network an address's budgets are kept for: the address itself for IPv4 (IPv4-mapped
+/// IPv6 included), its /64 for IPv6.
+///
+/// ```
+/// use auth_runtime::throttle::address_network;
+///
+/// let v4 = address_network("192.0.2.1".parse()?);
+/// assert_eq!(v4.to_string(), "192.0.2.1/32");
+/// let v6 = address_network("2001:db8:1:2:aaaa:bbbb:cccc:dddd".parse()?);
+/// assert_eq!(v6.to_string(), "2001:db8:1:2::/64");
+/// let mapped = address_network("::ffff:192.0.2.1".parse()?);
+/// assert_eq!(mapped, v4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn address_network(address: IpAddr) -> Cidr {
+    let network = match address.to_canonical() {
+        IpAddr::V4(v4) => return Cidr::new(IpAddr::V4(v4), 32).expect("a /32 is a network"),
+        IpAddr::V6(v6) => Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX)),
+    };
+    Cidr::new(IpAddr::V6(network), 64).expect("the host bits are cleared")
+}
+
+const LOGIN_PAIR: &str = "login-pair";
+const LOGIN_ADDRESS: &str = "login-addr";
+const PASSWORD_CHANGE: &str = "password-change";
+const REGISTRATION: &str = "register-addr";
+
+/// How often (at most) the throttle asks its store to delete ended windows.
+const PURGE_INTERVAL_MS: u64 = 60_000;
+
+/// Admits login, password-change and registration attempts against their budgets (see the
+/// [module documentation](self) for the rules), in a [`ThrottleStore`].
+///
+/// Cheap to clone: clones share the store and the key.
+///
+/// ```
+/// use auth_runtime::{LoginThrottle, ThrottleConfig, ThrottleError};
+/// use std::net::IpAddr;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let throttle = LoginThrottle::new(ThrottleConfig::default()); // in memory
+/// let attacker: Option<IpAddr> = Some("203.0.113.7".parse().unwrap());
 /// let account = "alice@example.com"; // the normalized email, whether or not it exists
 ///
-/// let t0 = Instant::now();
-/// for i in 0..10 {
-///     let now = t0 + Duration::from_secs(i);
-///     // 1. before verifying the password:
-///     assert!(throttle.check(account, attacker, now).is_ok());
-///     // 2. the password was wrong:
-///     throttle.record_failure(account, attacker, now);
+/// for _ in 0..10 {
+///     // 1. before looking the account up and verifying the password:
+///     let attempt = throttle.admit_login(account, attacker).await.expect("admitted");
+///     // 2. the password was wrong: the charge stays.
+///     attempt.failed();
 /// }
+/// // The 11th attempt is refused, unevaluated:
+/// let Err(ThrottleError::Throttled(refused)) = throttle.admit_login(account, attacker).await else {
+///     panic!("over budget");
+/// };
+/// assert!(refused.retry_after_secs() > 890); // the 15-minute window
 ///
-/// // The 11th attempt from that address is refused until the first failure is 15 minutes old:
-/// let now = t0 + Duration::from_secs(10);
-/// let refused = throttle.check(account, attacker, now).unwrap_err();
-/// assert_eq!(refused.retry_after, Duration::from_secs(15 * 60 - 10));
-/// // answer 429 with `Retry-After: {refused.retry_after_secs()}`
-///
-/// // The real user, at another address, still gets in:
-/// assert!(throttle.check(account, real_user, now).is_ok());
-/// throttle.record_success(account, real_user, now);
-///
-/// // And the attacker's address is allowed again once the window has passed:
-/// assert!(throttle.check(account, attacker, t0 + Duration::from_secs(15 * 60)).is_ok());
+/// // The real user, at another address, still gets in; the success gives the charge back.
+/// let real_user = Some("198.51.100.2".parse().unwrap());
+/// let attempt = throttle.admit_login(account, real_user).await.expect("admitted");
+/// attempt.succeeded().await;
+/// # }
 /// ```
 #[derive(Clone)]
 pub struct LoginThrottle {
@@ -228,46 +502,57 @@ pub struct LoginThrottle {
 
 struct Shared {
     config: ThrottleConfig,
-    /// Two independent keyed hashers: the account key is stored as a 128-bit keyed hash, so
-    /// memory per key is fixed and no email is kept.
-    hashers: [RandomState; 2],
-    state: Mutex<State>,
-}
-
-struct State {
-    pairs: Budget<PairKey>,
-    addresses: Budget<Option<IpAddr>>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct PairKey {
-    account: u128,
-    /// `None`: the "no address" marker.
-    address: Option<IpAddr>,
+    store: Arc<dyn ThrottleStore>,
+    /// The HMAC key of account keys.
+    key: [u8; 32],
+    last_purge: AtomicU64,
 }
 
 impl LoginThrottle {
-    /// A throttle with these budgets; limits below 1 are raised to 1 (see
+    /// A throttle with these budgets in a fresh [`MemoryThrottleStore`] (per process), keyed
+    /// with a random key; limits below 1 are raised to 1 (see
     /// [`config`](LoginThrottle::config)).
     pub fn new(config: ThrottleConfig) -> Self {
         let config = config.fixed_up();
-        let state = State {
-            pairs: Budget::new(
-                to_usize(config.account_failures),
-                config.account_window,
-                config.max_tracked,
-            ),
-            addresses: Budget::new(
-                to_usize(config.address_failures),
-                config.address_window,
-                config.max_tracked,
-            ),
-        };
+        let store = MemoryThrottleStore::new(config.max_tracked);
+        LoginThrottle::build(config, Arc::new(store), rand::random())
+    }
+
+    /// A throttle with these budgets in `store`. Account keys are HMAC-SHA256 under a key
+    /// derived from `secret` (any length; use at least 32 random bytes, the same on every
+    /// instance sharing the store, e.g. a secret the deployment already shares: the HMAC
+    /// derivation keeps it separate from its other uses).
+    ///
+    /// ```
+    /// use auth_runtime::throttle::MemoryThrottleStore;
+    /// use auth_runtime::{LoginThrottle, ThrottleConfig};
+    ///
+    /// let store = MemoryThrottleStore::new(10_000);
+    /// let throttle = LoginThrottle::with_store(ThrottleConfig::default(), store, b"a per-deployment secret of 32+ bytes");
+    /// assert_eq!(throttle.config().account_failures, 10);
+    /// ```
+    pub fn with_store(config: ThrottleConfig, store: impl ThrottleStore, secret: &[u8]) -> Self {
+        LoginThrottle::from_arc(config, Arc::new(store), secret)
+    }
+
+    pub(crate) fn from_arc(
+        config: ThrottleConfig,
+        store: Arc<dyn ThrottleStore>,
+        secret: &[u8],
+    ) -> Self {
+        let mut mac = <Hmac<Sha256>>::new_from_slice(secret).expect("HMAC takes any key length");
+        mac.update(b"auth-runtime throttle keys v1");
+        let key: [u8; 32] = mac.finalize().into_bytes().into();
+        LoginThrottle::build(config.fixed_up(), store, key)
+    }
+
+    fn build(config: ThrottleConfig, store: Arc<dyn ThrottleStore>, key: [u8; 32]) -> Self {
         LoginThrottle {
             shared: Arc::new(Shared {
                 config,
-                hashers: [RandomState::new(), RandomState::new()],
-                state: Mutex::new(state),
+                store,
+                key,
+                last_purge: AtomicU64::new(0),
             }),
         }
     }
@@ -277,96 +562,153 @@ impl LoginThrottle {
         &self.shared.config
     }
 
-    /// Whether a login attempt for `account` from `address` may proceed; call it **before**
-    /// verifying the password. `Err` when the pair's or the address's budget is spent; the
-    /// `retry_after` is the longer of the two waits. Records nothing.
-    pub fn check(
+    /// The store holding the counters.
+    pub fn store(&self) -> &dyn ThrottleStore {
+        &*self.shared.store
+    }
+
+    /// Admits a sign-in attempt for `account` (the normalized email, whether or not the
+    /// account exists) from `address`, charging the pair's and the address's budgets; call it
+    /// **before** looking the account up. Settle the returned [`LoginAttempt`] with the
+    /// verdict.
+    pub async fn admit_login(
         &self,
         account: &str,
         address: Option<IpAddr>,
-        now: Instant,
-    ) -> Result<(), Throttled> {
-        let address = canonical(address);
-        let pair = self.pair_key(account, address);
-        let state = self.lock();
-        let wait = match (
-            state.pairs.refusal(&pair, now),
-            state.addresses.refusal(&address, now),
-        ) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
+    ) -> Result<LoginAttempt, ThrottleError> {
+        let config = self.config();
+        let address_id = address_id(address);
+        let pair = ThrottleKey::new(
+            LOGIN_PAIR,
+            &format!("{}@{address_id}", self.account_id(account)),
+        );
+        let address = ThrottleKey::new(LOGIN_ADDRESS, &address_id);
+        let charges = [
+            Charge::new(pair, config.account_failures, config.account_window),
+            Charge::new(address, config.address_failures, config.address_window),
+        ];
+        self.admit(&charges).await?;
+        let [pair, address] = charges.map(|c| c.key);
+        Ok(LoginAttempt {
+            throttle: self.clone(),
+            pair,
+            address: Some(address),
+        })
+    }
+
+    /// Admits an attempt to change the password of account `account_id` (checking its current
+    /// password), charging the account's budget (the pair budget, without an address: one
+    /// caller's failures must not block everyone's password changes).
+    ///
+    /// ```
+    /// use auth_runtime::LoginThrottle;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let throttle = LoginThrottle::default();
+    /// for _ in 0..10 {
+    ///     throttle.admit_password_change("42").await.unwrap().failed();
+    /// }
+    /// assert!(throttle.admit_password_change("42").await.is_err());
+    /// assert!(throttle.admit_password_change("43").await.is_ok());
+    /// # }
+    /// ```
+    pub async fn admit_password_change(
+        &self,
+        account_id: &str,
+    ) -> Result<LoginAttempt, ThrottleError> {
+        let config = self.config();
+        let key = ThrottleKey::new(PASSWORD_CHANGE, &self.account_id(account_id));
+        let charges = [Charge::new(
+            key,
+            config.account_failures,
+            config.account_window,
+        )];
+        self.admit(&charges).await?;
+        let [charge] = charges;
+        Ok(LoginAttempt {
+            throttle: self.clone(),
+            pair: charge.key,
+            address: None,
+        })
+    }
+
+    /// Admits a registration from `address` against the registration budget (nothing to do
+    /// when [`ThrottleConfig::registrations`] is 0). A registration keeps its charge whatever
+    /// its outcome.
+    ///
+    /// ```
+    /// use auth_runtime::{LoginThrottle, ThrottleConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mut config = ThrottleConfig::default();
+    /// config.registrations = 2;
+    /// let throttle = LoginThrottle::new(config);
+    /// let client = Some("192.0.2.1".parse().unwrap());
+    /// assert!(throttle.admit_registration(client).await.is_ok());
+    /// assert!(throttle.admit_registration(client).await.is_ok());
+    /// assert!(throttle.admit_registration(client).await.is_err()); // 429 for 10 minutes
+    /// # }
+    /// ```
+    pub async fn admit_registration(&self, address: Option<IpAddr>) -> Result<(), ThrottleError> {
+        let config = self.config();
+        if config.registrations == 0 {
+            return Ok(());
+        }
+        let key = ThrottleKey::new(REGISTRATION, &address_id(address));
+        let charges = [Charge::new(
+            key,
+            config.registrations,
+            config.registration_window,
+        )];
+        self.admit(&charges).await
+    }
+
+    async fn admit(&self, charges: &[Charge]) -> Result<(), ThrottleError> {
+        let now = unix_ms();
+        self.maybe_purge(now);
+        match self.shared.store.admit(charges, now).await? {
+            Admission::Admitted => Ok(()),
+            Admission::Refused { retry_after } => {
+                Err(ThrottleError::Throttled(Throttled::new(retry_after)))
+            }
+        }
+    }
+
+    /// Asks the store, in the background, to delete ended windows (about once a minute).
+    fn maybe_purge(&self, now: u64) {
+        let last = self.shared.last_purge.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < PURGE_INTERVAL_MS
+            || self
+                .shared
+                .last_purge
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
         };
-        match wait {
-            Some(remaining) => Err(Throttled::new(remaining)),
-            None => Ok(()),
-        }
+        let store = self.shared.store.clone();
+        runtime.spawn(async move {
+            if let Err(e) = store.purge_expired(now).await {
+                tracing::warn!(error = %e, "purging ended throttle windows failed");
+            }
+        });
     }
 
-    /// Records a failed login (wrong password, or no such account) for `account` from
-    /// `address`: it counts against the pair's and the address's budgets.
-    pub fn record_failure(&self, account: &str, address: Option<IpAddr>, now: Instant) {
-        let address = canonical(address);
-        let pair = self.pair_key(account, address);
-        let mut state = self.lock();
-        state.pairs.record(pair, now);
-        state.addresses.record(address, now);
-    }
-
-    /// Records a successful login: clears the failures of the (account, address) pair. The
-    /// address's own counter is kept.
-    pub fn record_success(&self, account: &str, address: Option<IpAddr>, now: Instant) {
-        let address = canonical(address);
-        let pair = self.pair_key(account, address);
-        let mut state = self.lock();
-        state.pairs.remove(&pair);
-        state.pairs.maybe_sweep(now);
-        state.addresses.maybe_sweep(now);
-    }
-
-    /// [`check`](LoginThrottle::check) at [`Instant::now`].
-    pub fn check_now(&self, account: &str, address: Option<IpAddr>) -> Result<(), Throttled> {
-        self.check(account, address, Instant::now())
-    }
-
-    /// [`record_failure`](LoginThrottle::record_failure) at [`Instant::now`].
-    pub fn record_failure_now(&self, account: &str, address: Option<IpAddr>) {
-        self.record_failure(account, address, Instant::now());
-    }
-
-    /// [`record_success`](LoginThrottle::record_success) at [`Instant::now`].
-    pub fn record_success_now(&self, account: &str, address: Option<IpAddr>) {
-        self.record_success(account, address, Instant::now());
-    }
-
-    /// How many keys are tracked: (account, address) pairs plus addresses. At most twice
-    /// [`ThrottleConfig::max_tracked`].
-    pub fn tracked_keys(&self) -> usize {
-        let state = self.lock();
-        state.pairs.len() + state.addresses.len()
-    }
-
-    fn pair_key(&self, account: &str, address: Option<IpAddr>) -> PairKey {
-        let [a, b] = &self.shared.hashers;
-        let high = u128::from(a.hash_one(account));
-        let low = u128::from(b.hash_one(account));
-        PairKey {
-            account: (high << 64) | low,
-            address,
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // The critical sections cannot panic half-way through an update that matters; a
-        // poisoned lock still holds consistent counters.
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    /// 128 bits of HMAC-SHA256 of the account, hex.
+    fn account_id(&self, account: &str) -> String {
+        let mut mac =
+            <Hmac<Sha256>>::new_from_slice(&self.shared.key).expect("HMAC takes any key length");
+        mac.update(account.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
 impl Default for LoginThrottle {
-    /// A throttle with the contract's budgets ([`ThrottleConfig::default`]).
+    /// A throttle with the contract's budgets ([`ThrottleConfig::default`]), in memory.
     fn default() -> Self {
         LoginThrottle::new(ThrottleConfig::default())
     }
@@ -376,352 +718,251 @@ impl fmt::Debug for LoginThrottle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoginThrottle")
             .field("config", &self.shared.config)
-            .field("tracked_keys", &self.tracked_keys())
+            .field("shared_store", &self.shared.store.is_shared())
             .finish_non_exhaustive()
     }
 }
 
-/// IPv4-mapped IPv6 addresses count as their IPv4 address.
-fn canonical(address: Option<IpAddr>) -> Option<IpAddr> {
-    address.map(|a| a.to_canonical())
+/// An admitted sign-in or password-change attempt, to settle with its verdict: dropping it (or
+/// [`failed`](LoginAttempt::failed)) keeps the charge; [`succeeded`](LoginAttempt::succeeded)
+/// gives it back.
+///
+/// ```
+/// use auth_runtime::{LoginThrottle, ThrottleConfig};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let mut config = ThrottleConfig::default();
+/// config.account_failures = 1;
+/// let throttle = LoginThrottle::new(config);
+/// let attempt = throttle.admit_login("ann@example.com", None).await.unwrap();
+/// // While it is being evaluated, the budget (1) is taken:
+/// assert!(throttle.admit_login("ann@example.com", None).await.is_err());
+/// attempt.succeeded().await; // the right password: the charge is given back
+/// assert!(throttle.admit_login("ann@example.com", None).await.is_ok());
+/// # }
+/// ```
+#[must_use = "settle the attempt: `succeeded().await` after a correct password, `failed()` otherwise"]
+#[derive(Debug)]
+pub struct LoginAttempt {
+    throttle: LoginThrottle,
+    pair: ThrottleKey,
+    address: Option<ThrottleKey>,
 }
 
-fn to_usize(n: u32) -> usize {
-    usize::try_from(n).unwrap_or(usize::MAX)
+impl LoginAttempt {
+    /// The password was correct: clears the pair's (or account's) count and gives back this
+    /// attempt's unit of the address budget. A store failure here is logged, not returned
+    /// (the sign-in itself succeeded; the charge then simply stays).
+    pub async fn succeeded(self) {
+        let store = &self.throttle.shared.store;
+        if let Err(e) = store.reset(&self.pair).await {
+            tracing::warn!(error = %e, "clearing a throttle budget after a success failed");
+        }
+        if let Some(address) = &self.address
+            && let Err(e) = store.release(address, unix_ms()).await
+        {
+            tracing::warn!(error = %e, "giving back a throttle charge after a success failed");
+        }
+    }
+
+    /// The password was wrong (or the account does not exist): the charge stays.
+    pub fn failed(self) {}
 }
 
-/// How long ago `then` was; zero if `then` is later than `now`.
-fn age(now: Instant, then: Instant) -> Duration {
-    now.saturating_duration_since(then)
+/// The address part of keys: the [`address_network`], or `unknown`.
+fn address_id(address: Option<IpAddr>) -> String {
+    address.map_or_else(|| "unknown".to_owned(), |a| address_network(a).to_string())
 }
 
-/// The last failures of one key, oldest first, at most `limit` of them.
-#[derive(Default)]
-struct Failures {
-    times: VecDeque<Instant>,
-}
-
-impl Failures {
-    fn push(&mut self, now: Instant, limit: usize) {
-        // Callers take `now` before taking the lock, so a concurrent failure may arrive with a
-        // slightly earlier time; keep the ring ordered by never going back in time.
-        let at = match self.times.back() {
-            Some(&last) if last > now => last,
-            _ => now,
-        };
-        while self.times.len() >= limit {
-            self.times.pop_front();
-        }
-        self.times.push_back(at);
-    }
-
-    fn last(&self) -> Option<Instant> {
-        self.times.back().copied()
-    }
-
-    /// Whether every failure has left the window.
-    fn is_expired(&self, now: Instant, window: Duration) -> bool {
-        self.last().is_none_or(|last| age(now, last) >= window)
-    }
-
-    /// How long until an attempt is allowed, or `None` if it is allowed now: refused while
-    /// `limit` failures lie within the window, until the oldest of them leaves it.
-    fn refusal(&self, now: Instant, window: Duration, limit: usize) -> Option<Duration> {
-        if self.times.len() < limit {
-            return None;
-        }
-        let oldest = *self.times.front()?;
-        let age = age(now, oldest);
-        (age < window).then(|| window - age)
-    }
-}
-
-/// One budget (pairs or addresses): failures per key within a window, at most `cap` keys.
-struct Budget<K> {
-    entries: HashMap<K, Failures>,
-    limit: usize,
-    window: Duration,
-    cap: usize,
-    last_sweep: Option<Instant>,
-}
-
-impl<K: Eq + Hash> Budget<K> {
-    fn new(limit: usize, window: Duration, cap: usize) -> Self {
-        Budget {
-            entries: HashMap::new(),
-            limit,
-            window,
-            cap,
-            last_sweep: None,
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    fn refusal(&self, key: &K, now: Instant) -> Option<Duration> {
-        self.entries.get(key)?.refusal(now, self.window, self.limit)
-    }
-
-    fn remove(&mut self, key: &K) {
-        self.entries.remove(key);
-    }
-
-    fn record(&mut self, key: K, now: Instant) {
-        self.maybe_sweep(now);
-        if let Some(failures) = self.entries.get_mut(&key) {
-            failures.push(now, self.limit);
-            return;
-        }
-        if self.entries.len() >= self.cap {
-            self.make_room(now);
-        }
-        self.entries.entry(key).or_default().push(now, self.limit);
-    }
-
-    /// Prunes expired entries about once per window (at least a second apart).
-    fn maybe_sweep(&mut self, now: Instant) {
-        match self.last_sweep {
-            None => self.last_sweep = Some(now),
-            Some(last) if age(now, last) >= self.window.max(Duration::from_secs(1)) => {
-                self.sweep(now);
-            }
-            Some(_) => {}
-        }
-    }
-
-    fn sweep(&mut self, now: Instant) {
-        let window = self.window;
-        self.entries.retain(|_, f| !f.is_expired(now, window));
-        self.last_sweep = Some(now);
-        // Give memory back after a burst.
-        if self.entries.capacity() > 64 && self.entries.len() * 4 < self.entries.capacity() {
-            self.entries.shrink_to(self.entries.len() * 2);
-        }
-    }
-
-    /// Called when the map is full: prunes expired entries, then, if it is still fuller than
-    /// `cap - cap / 16`, evicts the entries with the oldest last failure down to that size.
-    fn make_room(&mut self, now: Instant) {
-        self.sweep(now);
-        let keep = self.cap - (self.cap / 16).max(1);
-        let excess = self.entries.len().saturating_sub(keep);
-        if excess == 0 {
-            return;
-        }
-        let mut lasts: Vec<Instant> = self.entries.values().filter_map(Failures::last).collect();
-        if lasts.len() < excess {
-            // Cannot happen (sweeping removed every empty entry); keep the bound anyway.
-            self.entries.clear();
-            return;
-        }
-        // The `excess`-th oldest last failure: evict everything older, then ties until done.
-        let (_, &mut threshold, _) = lasts.select_nth_unstable(excess - 1);
-        let mut to_evict = excess;
-        self.entries.retain(|_, f| match f.last() {
-            Some(last) if last < threshold => {
-                to_evict -= 1;
-                false
-            }
-            _ => true,
-        });
-        self.entries.retain(|_, f| {
-            if to_evict > 0 && f.last() == Some(threshold) {
-                to_evict -= 1;
-                false
-            } else {
-                true
-            }
-        });
-    }
+/// Milliseconds since the Unix epoch.
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{Ipv4Addr, Ipv6Addr};
-
-    const MIN: Duration = Duration::from_secs(60);
+    use std::net::Ipv4Addr;
 
     fn ip(last: u8) -> Option<IpAddr> {
         Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)))
     }
 
-    fn secs(n: u64) -> Duration {
-        Duration::from_secs(n)
+    fn v6(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
     }
 
-    fn fail_n(t: &LoginThrottle, account: &str, address: Option<IpAddr>, start: Instant, n: u64) {
+    async fn refused(result: Result<LoginAttempt, ThrottleError>) -> Throttled {
+        match result {
+            Err(ThrottleError::Throttled(t)) => t,
+            Ok(_) => panic!("admitted"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    async fn fail_n(t: &LoginThrottle, account: &str, address: Option<IpAddr>, n: u32) {
         for i in 0..n {
-            t.record_failure(account, address, start + secs(i));
+            t.admit_login(account, address)
+                .await
+                .unwrap_or_else(|e| panic!("attempt {i}: {e}"))
+                .failed();
         }
     }
 
-    #[test]
-    fn throttle_pair_refuses_the_11th_attempt_until_the_window_passes() {
+    #[tokio::test]
+    async fn throttle_pair_refuses_the_11th_attempt() {
         let t = LoginThrottle::default();
-        let t0 = Instant::now();
-        // Failures at t0, t0+1s, ..., t0+9s.
-        fail_n(&t, "alice", ip(1), t0, 9);
-        assert_eq!(t.check("alice", ip(1), t0 + secs(9)), Ok(()));
-        t.record_failure("alice", ip(1), t0 + secs(9));
-
-        let refused = t.check("alice", ip(1), t0 + secs(10)).unwrap_err();
-        assert_eq!(refused.retry_after, 15 * MIN - secs(10));
-        assert_eq!(refused.retry_after_secs(), 890);
-        // Later in the window, the wait shrinks accordingly.
-        let refused = t.check("alice", ip(1), t0 + 10 * MIN).unwrap_err();
-        assert_eq!(refused.retry_after, 5 * MIN);
-        // Just before the oldest failure is 15 minutes old: still refused, one second.
-        let refused = t
-            .check("alice", ip(1), t0 + 15 * MIN - Duration::from_millis(1))
-            .unwrap_err();
-        assert_eq!(refused.retry_after, secs(1));
-        // When it is: allowed (one slot free), and the next failure refuses again until the
-        // second oldest is 15 minutes old.
-        assert_eq!(t.check("alice", ip(1), t0 + 15 * MIN), Ok(()));
-        t.record_failure("alice", ip(1), t0 + 15 * MIN);
-        let refused = t.check("alice", ip(1), t0 + 15 * MIN).unwrap_err();
-        assert_eq!(refused.retry_after, secs(1));
-        assert_eq!(t.check("alice", ip(1), t0 + 15 * MIN + secs(1)), Ok(()));
+        fail_n(&t, "alice", ip(1), 10).await;
+        let r = refused(t.admit_login("alice", ip(1)).await).await;
+        assert!(r.retry_after > Duration::from_secs(890), "{r:?}");
+        assert!(r.retry_after <= Duration::from_secs(900), "{r:?}");
+        // Not the real user elsewhere, not another account, not an unknown address.
+        t.admit_login("alice", ip(2)).await.unwrap().failed();
+        t.admit_login("bob", ip(1)).await.unwrap().failed();
+        t.admit_login("alice", None).await.unwrap().failed();
     }
 
-    #[test]
-    fn throttle_pair_nine_failures_are_allowed() {
+    #[tokio::test]
+    async fn throttle_address_refuses_after_100_attempts() {
         let t = LoginThrottle::default();
-        let t0 = Instant::now();
-        fail_n(&t, "alice", ip(1), t0, 9);
-        assert_eq!(t.check("alice", ip(1), t0 + secs(9)), Ok(()));
-        // Failures outside the window do not count.
-        let t = LoginThrottle::default();
-        t.record_failure("alice", ip(1), t0);
-        fail_n(&t, "alice", ip(1), t0 + 15 * MIN, 9);
-        assert_eq!(t.check("alice", ip(1), t0 + 15 * MIN + secs(9)), Ok(()));
-    }
-
-    #[test]
-    fn throttle_pair_lock_does_not_affect_other_addresses_or_accounts() {
-        let t = LoginThrottle::default();
-        let t0 = Instant::now();
-        fail_n(&t, "alice", ip(66), t0, 10);
-        let now = t0 + secs(10);
-        assert!(t.check("alice", ip(66), now).is_err());
-        // The real user at another address gets in, and so does an unknown address.
-        assert_eq!(t.check("alice", ip(1), now), Ok(()));
-        assert_eq!(t.check("alice", None, now), Ok(()));
-        // Another account from the attacker's address is not locked by the pair rule.
-        assert_eq!(t.check("bob", ip(66), now), Ok(()));
-    }
-
-    #[test]
-    fn throttle_address_refuses_after_100_failures_within_a_minute() {
-        let t = LoginThrottle::default();
-        let t0 = Instant::now();
-        let at = |i: u32| t0 + Duration::from_millis(500) * i;
-        // 99 failures over 99 accounts within 49 s.
-        for i in 0..99 {
-            t.record_failure(&format!("user{i}@example.com"), ip(9), at(i));
+        for i in 0..100 {
+            t.admit_login(&format!("user{i}"), ip(9))
+                .await
+                .unwrap()
+                .failed();
         }
-        assert_eq!(t.check("someone@example.com", ip(9), at(99)), Ok(()));
-        t.record_failure("user99@example.com", ip(9), at(99));
-
-        // The 100th failure was at 49.5 s: refused for every account until t0 + 60 s.
-        let refused = t.check("someone@example.com", ip(9), at(100)).unwrap_err();
-        assert_eq!(refused.retry_after, secs(10));
-        let refused = t
-            .check("user0@example.com", ip(9), t0 + secs(55))
-            .unwrap_err();
-        assert_eq!(refused.retry_after, secs(5));
-        // Fractions round up: 0.5 s left is one second.
-        let refused = t
-            .check("x", ip(9), t0 + MIN - Duration::from_millis(500))
-            .unwrap_err();
-        assert_eq!(refused.retry_after, secs(1));
-        // Other addresses are not affected.
-        assert_eq!(t.check("someone@example.com", ip(10), at(100)), Ok(()));
-        // After a minute, allowed again.
-        assert_eq!(t.check("someone@example.com", ip(9), t0 + MIN), Ok(()));
+        let r = refused(t.admit_login("someone", ip(9)).await).await;
+        assert!(r.retry_after <= Duration::from_secs(60), "{r:?}");
+        t.admit_login("someone", ip(10)).await.unwrap().failed();
     }
 
-    #[test]
-    fn throttle_takes_the_longer_wait_of_both_rules() {
+    #[tokio::test]
+    async fn throttle_success_gives_the_charge_back() {
         let t = LoginThrottle::default();
-        let t0 = Instant::now();
-        fail_n(&t, "alice", ip(1), t0, 10);
-        for i in 0..90 {
-            t.record_failure(&format!("u{i}"), ip(1), t0 + secs(10));
-        }
-        let refused = t.check("alice", ip(1), t0 + secs(20)).unwrap_err();
-        assert_eq!(refused.retry_after, 15 * MIN - secs(20));
-        let refused = t.check("bob", ip(1), t0 + secs(20)).unwrap_err();
-        assert_eq!(refused.retry_after, secs(40));
-    }
+        fail_n(&t, "alice", ip(1), 9).await;
+        t.admit_login("alice", ip(1))
+            .await
+            .unwrap()
+            .succeeded()
+            .await;
+        // The pair is cleared: ten more.
+        fail_n(&t, "alice", ip(1), 10).await;
+        refused(t.admit_login("alice", ip(1)).await).await;
 
-    #[test]
-    fn throttle_success_clears_the_pair_but_not_the_address() {
-        let t = LoginThrottle::default();
-        let t0 = Instant::now();
-        fail_n(&t, "alice", ip(1), t0, 9);
-        t.record_success("alice", ip(1), t0 + secs(9));
-        fail_n(&t, "alice", ip(1), t0 + secs(10), 9);
-        assert_eq!(t.check("alice", ip(1), t0 + secs(19)), Ok(()));
-
-        // The address counter survives a success.
+        // A success returns its own unit of the address budget, no more: 99 failures and
+        // any number of successes, then one more failure spends it.
         let t = LoginThrottle::default();
         for i in 0..99 {
-            t.record_failure(&format!("u{i}"), ip(1), t0);
+            t.admit_login(&format!("u{i}"), ip(1))
+                .await
+                .unwrap()
+                .failed();
         }
-        t.record_success("mallory", ip(1), t0);
-        t.record_failure("mallory", ip(1), t0);
-        assert!(t.check("mallory", ip(1), t0 + secs(1)).is_err());
-        t.record_success("mallory", ip(1), t0 + secs(1));
-        assert!(t.check("mallory", ip(1), t0 + secs(1)).is_err());
-    }
-
-    #[test]
-    fn throttle_success_of_a_locked_pair_clears_it() {
-        let t = LoginThrottle::default();
-        let t0 = Instant::now();
-        fail_n(&t, "alice", ip(1), t0, 10);
-        assert!(t.check("alice", ip(1), t0 + secs(10)).is_err());
-        t.record_success("alice", ip(1), t0 + secs(10));
-        assert_eq!(t.check("alice", ip(1), t0 + secs(10)), Ok(()));
-    }
-
-    #[test]
-    fn throttle_none_address_shares_one_bucket() {
-        let t = LoginThrottle::default();
-        let t0 = Instant::now();
-        fail_n(&t, "alice", None, t0, 10);
-        let refused = t.check("alice", None, t0 + secs(10)).unwrap_err();
-        assert_eq!(refused.retry_after, 15 * MIN - secs(10));
-        // The "no address" pair is its own pair: known addresses are not affected.
-        assert_eq!(t.check("alice", ip(1), t0 + secs(10)), Ok(()));
-        assert_eq!(t.check("bob", None, t0 + secs(10)), Ok(()));
-        // All unknown-address failures share the address bucket.
-        for i in 0..90 {
-            t.record_failure(&format!("u{i}"), None, t0 + secs(10));
+        for _ in 0..5 {
+            t.admit_login("mallory", ip(1))
+                .await
+                .unwrap()
+                .succeeded()
+                .await;
         }
-        let refused = t.check("bob", None, t0 + secs(10)).unwrap_err();
-        assert_eq!(refused.retry_after, secs(50));
-        assert_eq!(t.check("bob", ip(1), t0 + secs(10)), Ok(()));
-        assert_eq!(t.check("bob", None, t0 + MIN), Ok(()));
+        t.admit_login("mallory", ip(1)).await.unwrap().failed();
+        refused(t.admit_login("mallory", ip(1)).await).await;
+        refused(t.admit_login("other", ip(1)).await).await;
+    }
+
+    #[tokio::test]
+    async fn throttle_ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() {
+        let t = LoginThrottle::default();
+        for i in 0..10u32 {
+            let address = v6(&format!("2001:db8:1:2::{:x}", i + 1));
+            t.admit_login("alice", address).await.unwrap().failed();
+        }
+        // Another address of the same /64: the same budget.
+        refused(t.admit_login("alice", v6("2001:db8:1:2:ffff::1")).await).await;
+        // The neighbouring /64 is another subscriber.
+        t.admit_login("alice", v6("2001:db8:1:3::1"))
+            .await
+            .unwrap()
+            .failed();
+
+        let t = LoginThrottle::default();
+        fail_n(&t, "alice", v6("::ffff:192.0.2.1"), 10).await;
+        refused(t.admit_login("alice", ip(1)).await).await;
+        t.admit_login("alice", v6("::1")).await.unwrap().failed();
+    }
+
+    #[tokio::test]
+    async fn throttle_registrations() {
+        let mut config = ThrottleConfig {
+            registrations: 3,
+            ..ThrottleConfig::default()
+        };
+        let t = LoginThrottle::new(config.clone());
+        for _ in 0..3 {
+            t.admit_registration(ip(1)).await.unwrap();
+        }
+        let Err(ThrottleError::Throttled(r)) = t.admit_registration(ip(1)).await else {
+            panic!("the 4th registration was admitted");
+        };
+        assert!(r.retry_after > Duration::from_secs(590), "{r:?}");
+        t.admit_registration(ip(2)).await.unwrap();
+        // Logins are another budget.
+        t.admit_login("a", ip(1)).await.unwrap().failed();
+        // 0: no limit.
+        config.registrations = 0;
+        let t = LoginThrottle::new(config);
+        for _ in 0..1000 {
+            t.admit_registration(ip(1)).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn throttle_password_changes_are_per_account() {
+        let t = LoginThrottle::default();
+        for _ in 0..10 {
+            t.admit_password_change("7").await.unwrap().failed();
+        }
+        refused(t.admit_password_change("7").await).await;
+        t.admit_password_change("8").await.unwrap().failed();
+        // Logins of an account with that email are not affected.
+        t.admit_login("7", None).await.unwrap().failed();
     }
 
     #[test]
-    fn throttle_ipv4_mapped_ipv6_counts_as_ipv4() {
-        let t = LoginThrottle::default();
-        let t0 = Instant::now();
-        let mapped = Some(IpAddr::V6(Ipv4Addr::new(192, 0, 2, 1).to_ipv6_mapped()));
-        fail_n(&t, "alice", mapped, t0, 10);
-        assert!(t.check("alice", ip(1), t0 + secs(10)).is_err());
-        let other_v6 = Some(IpAddr::V6(Ipv6Addr::LOCALHOST));
-        assert_eq!(t.check("alice", other_v6, t0 + secs(10)), Ok(()));
+    fn throttle_keys_hold_no_email_and_agree_across_instances() {
+        let a = LoginThrottle::with_store(
+            ThrottleConfig::default(),
+            MemoryThrottleStore::new(10),
+            b"secret",
+        );
+        let b = LoginThrottle::with_store(
+            ThrottleConfig::default(),
+            MemoryThrottleStore::new(10),
+            b"secret",
+        );
+        let c = LoginThrottle::with_store(
+            ThrottleConfig::default(),
+            MemoryThrottleStore::new(10),
+            b"other secret",
+        );
+        let id = a.account_id("alice@example.com");
+        assert_eq!(id.len(), 32);
+        assert!(!id.contains("alice"));
+        assert_eq!(id, b.account_id("alice@example.com"));
+        assert_ne!(id, c.account_id("alice@example.com"));
+        assert_ne!(id, a.account_id("bob@example.com"));
+        // Random per process without a secret.
+        assert_ne!(
+            LoginThrottle::default().account_id("alice@example.com"),
+            LoginThrottle::default().account_id("alice@example.com")
+        );
     }
 
     #[test]
     fn throttle_retry_after_is_whole_seconds_and_at_least_one() {
+        let secs = Duration::from_secs;
         assert_eq!(Throttled::new(Duration::ZERO).retry_after, secs(1));
         assert_eq!(Throttled::new(Duration::from_nanos(1)).retry_after, secs(1));
         assert_eq!(Throttled::new(secs(1)).retry_after, secs(1));
@@ -729,25 +970,7 @@ mod tests {
             Throttled::new(Duration::from_millis(1001)).retry_after,
             secs(2)
         );
-        assert_eq!(Throttled::new(secs(890)).retry_after, secs(890));
         assert_eq!(Throttled::new(Duration::MAX).retry_after, secs(u64::MAX));
-
-        let t = LoginThrottle::default();
-        let t0 = Instant::now();
-        fail_n(&t, "alice", ip(1), t0, 10);
-        let mut now = t0 + secs(10);
-        while now < t0 + 15 * MIN {
-            let refused = t.check("alice", ip(1), now).unwrap_err();
-            assert!(refused.retry_after >= secs(1));
-            assert_eq!(refused.retry_after.subsec_nanos(), 0);
-            // Retrying after exactly `retry_after` is allowed.
-            assert_eq!(t.check("alice", ip(1), now + refused.retry_after), Ok(()));
-            now += Duration::from_millis(7_919);
-        }
-        assert_eq!(
-            t.check("alice", ip(1), now).map_err(|e| e.to_string()),
-            Ok(())
-        );
     }
 
     #[test]
@@ -756,155 +979,26 @@ mod tests {
             account_failures: 0,
             address_failures: 0,
             max_tracked: 0,
+            registrations: 0,
             ..ThrottleConfig::default()
         };
         let t = LoginThrottle::new(config);
         assert_eq!(t.config().account_failures, 1);
         assert_eq!(t.config().address_failures, 1);
         assert_eq!(t.config().max_tracked, 1);
-        let t0 = Instant::now();
-        assert_eq!(t.check("alice", ip(1), t0), Ok(()));
-        t.record_failure("alice", ip(1), t0);
-        assert!(t.check("alice", ip(1), t0).is_err());
-        t.record_failure("bob", ip(2), t0);
-        assert!(t.tracked_keys() <= 2);
+        assert_eq!(t.config().registrations, 0);
+        let c = Charge::new(ThrottleKey::new("b", "k"), 0, Duration::ZERO);
+        assert_eq!((c.limit, c.window_ms()), (1, 1));
+        let c = Charge::new(ThrottleKey::new("b", "k"), 1, Duration::MAX);
+        assert_eq!(c.window_ms(), i64::MAX as u64);
     }
 
     #[test]
-    fn throttle_memory_is_capped() {
-        let config = ThrottleConfig {
-            max_tracked: 1000,
-            ..ThrottleConfig::default()
-        };
-        let t = LoginThrottle::new(config);
-        let t0 = Instant::now();
-        // 10 000 accounts from one address, all within the windows (nothing expires).
-        for i in 0..10_000u32 {
-            let now = t0 + Duration::from_millis(u64::from(i));
-            t.record_failure(&format!("user{i}@example.com"), ip(1), now);
-            assert!(t.tracked_keys() <= 1001, "{} keys", t.tracked_keys());
-        }
-        // The most recent pairs are kept, the oldest evicted.
-        let now = t0 + secs(10);
-        let state = t.lock();
-        let newest = t.pair_key("user9999@example.com", canonical(ip(1)));
-        let oldest = t.pair_key("user0@example.com", canonical(ip(1)));
-        assert!(state.pairs.entries.contains_key(&newest));
-        assert!(!state.pairs.entries.contains_key(&oldest));
-        drop(state);
-        // The address itself is tracked (and over budget).
-        assert!(t.check("user9999@example.com", ip(1), now).is_err());
-
-        // 10 000 accounts from 10 000 addresses: each map stays within its cap.
-        let t = LoginThrottle::new(t.config().clone());
-        for i in 0..10_000u32 {
-            let address = Some(IpAddr::V6(Ipv6Addr::from(u128::from(i) + 1)));
-            t.record_failure(&format!("user{i}"), address, t0);
-            assert!(t.tracked_keys() <= 2000, "{} keys", t.tracked_keys());
-        }
-    }
-
-    #[test]
-    fn throttle_expired_entries_are_pruned() {
-        let t = LoginThrottle::default();
-        let t0 = Instant::now();
-        // 500 pairs over 200 addresses.
-        for i in 0..500u32 {
-            t.record_failure(&format!("user{i}"), ip((i % 200) as u8), t0);
-        }
-        assert_eq!(t.tracked_keys(), 700);
-        // After the address window, the address entries go at the next call...
-        t.record_failure("late", ip(250), t0 + MIN);
-        assert_eq!(t.tracked_keys(), 501 + 1);
-        // ...and after the pair window, the pairs.
-        t.record_failure("later", ip(251), t0 + 16 * MIN);
-        assert_eq!(t.tracked_keys(), 2);
-        // A success of an untracked pair and checks never add entries.
-        t.record_success("someone", ip(1), t0 + 16 * MIN);
-        for i in 0..100u32 {
-            let _ = t.check(&format!("probe{i}"), ip(3), t0 + 16 * MIN);
-        }
-        assert_eq!(t.tracked_keys(), 2);
-    }
-
-    #[test]
-    fn throttle_full_map_prunes_expired_entries_before_evicting() {
-        let config = ThrottleConfig {
-            max_tracked: 100,
-            account_window: 10 * MIN,
-            ..ThrottleConfig::default()
-        };
-        let t = LoginThrottle::new(config);
-        let t0 = Instant::now();
-        t.record_failure("first", ip(1), t0);
-        for i in 0..49u32 {
-            t.record_failure(&format!("old{i}"), ip(1), t0 + MIN);
-        }
-        // The periodic sweep at t0 + 10 min removes "first" only; the map is then filled.
-        t.record_failure("trigger", ip(1), t0 + 10 * MIN);
-        for i in 0..50u32 {
-            t.record_failure(&format!("live{i}"), ip(1), t0 + 10 * MIN);
-        }
-        assert_eq!(t.lock().pairs.len(), 100);
-        // At t0 + 12 min the "old" pairs have expired but no periodic sweep is due: the full
-        // map prunes them instead of evicting live entries.
-        t.record_failure("new", ip(1), t0 + 12 * MIN);
-        assert_eq!(t.lock().pairs.len(), 52);
-        let live = t.pair_key("live0", canonical(ip(1)));
-        assert!(t.lock().pairs.entries.contains_key(&live));
-        // Filling it with live entries evicts the oldest last failures first.
-        for i in 0..60u32 {
-            t.record_failure(&format!("newer{i}"), ip(1), t0 + 13 * MIN);
-        }
-        // (Twice: 6 entries evicted each time the map is full, among the 51 at t0 + 10 min.)
-        let mut keep = vec!["new".to_owned()];
-        keep.extend((0..60).map(|i| format!("newer{i}")));
-        let keys: Vec<PairKey> = keep
-            .iter()
-            .map(|a| t.pair_key(a, canonical(ip(1))))
-            .collect();
-        let state = t.lock();
-        assert_eq!(state.pairs.len(), 100);
-        for key in &keys {
-            assert!(state.pairs.entries.contains_key(key));
-        }
-    }
-
-    #[test]
-    fn throttle_out_of_order_times_keep_the_ring_ordered() {
-        let t = LoginThrottle::default();
-        let t0 = Instant::now() + secs(5);
-        for i in 0..10u64 {
-            // Alternate slightly earlier and later times.
-            let now = if i % 2 == 0 {
-                t0 + secs(i)
-            } else {
-                t0 + secs(i) - secs(2)
-            };
-            t.record_failure("alice", ip(1), now);
-        }
-        let refused = t.check("alice", ip(1), t0 + secs(10)).unwrap_err();
-        assert_eq!(refused.retry_after, 15 * MIN - secs(10));
-        // A check with a time before the failures does not panic.
-        assert!(t.check("alice", ip(1), t0 - secs(5)).is_err());
-    }
-
-    #[test]
-    fn throttle_clones_share_counters_and_huge_windows_do_not_panic() {
-        let config = ThrottleConfig {
-            account_window: Duration::MAX,
-            address_window: Duration::MAX,
-            ..ThrottleConfig::default()
-        };
-        let t = LoginThrottle::new(config);
-        let clone = t.clone();
-        let t0 = Instant::now();
-        fail_n(&clone, "alice", ip(1), t0, 10);
-        let refused = t.check("alice", ip(1), t0 + secs(10)).unwrap_err();
-        assert!(refused.retry_after >= secs(1));
-        assert!(format!("{t:?}").contains("tracked_keys: 2"));
-        assert!(t.check_now("bob", ip(2)).is_ok());
-        t.record_failure_now("bob", ip(2));
-        t.record_success_now("bob", ip(2));
+    fn address_networks() {
+        assert_eq!(address_id(None), "unknown");
+        assert_eq!(address_id(ip(1)), "192.0.2.1/32");
+        assert_eq!(address_id(v6("2001:db8::1")), "2001:db8::/64");
+        assert_eq!(address_id(v6("::ffff:192.0.2.1")), "192.0.2.1/32");
+        assert_eq!(ThrottleKey::new("a", "b:c").bucket(), "a");
     }
 }

@@ -224,6 +224,10 @@ impl Server {
                         admin_secret: examples::random_secret(),
                         admin_email: examples::DEFAULT_ADMIN_EMAIL.into(),
                         admin_password: None,
+                        trusted_proxies: Vec::new(),
+                        forwarded_header: Default::default(),
+                        register_limit: 0,
+                        redis: None,
                     };
                     let store = SqlStore::connect(&settings.database_url)
                         .await
@@ -238,7 +242,10 @@ impl Server {
                         .login_throttle(throttle)
                         .build()
                         .expect("valid configuration");
-                    manager.register(EMAIL, PASSWORD).await.expect("register");
+                    manager
+                        .register(EMAIL, PASSWORD, None)
+                        .await
+                        .expect("register");
                     manager.approve(EMAIL).await.expect("approve");
                     let app = examples::app(manager).expect("routes");
                     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

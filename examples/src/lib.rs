@@ -2,15 +2,19 @@
 //!
 //! Run it with `cargo run -p examples --bin server`. Accounts, sessions and revocations live in
 //! the database named by `DATABASE_URL` (default: an SQLite file, `./data/auth.db`, created with
-//! its schema on first start; or `postgres://...`).
+//! its schema on first start; or `postgres://...`). Throttle budgets live in Redis when
+//! `AUTH_REDIS_URL` is set, else in PostgreSQL when the database is PostgreSQL (shared by every
+//! instance either way), else in memory.
 
 use std::time::Duration;
 
 use auth_runtime::accounts::{AccountsConfig, AdminSeed};
 use auth_runtime::policy::{Attr, LoadedResource, PolicyRule};
 use auth_runtime::prelude::*;
+use auth_runtime::proxy::{Cidr, ForwardedHeader, parse_cidr_list};
 use auth_runtime::routes::{self, RouteConflict};
 use auth_runtime::store::{Account, SqlStore, StoreError, UserStore};
+use auth_runtime::throttle::RedisThrottleStore;
 use auth_runtime::{AuthManagerBuilder, ConfigError, HierarchicalScopes, SessionConfig};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -38,7 +42,39 @@ pub struct Settings {
     pub admin_email: String,
     /// `AUTH_ADMIN_PASSWORD`; without it a random password is generated and printed once.
     pub admin_password: Option<String>,
+    /// `AUTH_TRUSTED_PROXIES`: comma-separated networks (CIDR) of reverse proxies whose
+    /// forwarding header gives the client's address; default none.
+    pub trusted_proxies: Vec<Cidr>,
+    /// `AUTH_FORWARDED_HEADER`: the header those proxies write, `x-forwarded-for` (default) or
+    /// `forwarded` (RFC 7239).
+    pub forwarded_header: ForwardedHeader,
+    /// `AUTH_REGISTER_LIMIT`: registrations per client address per 10 minutes; default
+    /// [`DEFAULT_REGISTER_LIMIT`], `0` = no limit.
+    pub register_limit: u32,
+    /// `AUTH_REDIS_URL`: keep the throttle budgets in this Redis (shared by every instance);
+    /// without it they are kept in the database when it is PostgreSQL, in memory with SQLite.
+    pub redis: Option<RedisThrottleStore>,
 }
+
+/// Registrations per client address per 10 minutes when `AUTH_REGISTER_LIMIT` is not set.
+pub const DEFAULT_REGISTER_LIMIT: u32 = 20;
+
+/// A setting with a value that cannot be used: the server does not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// What is wrong with its value (never the value of a secret or URL).
+    pub reason: String,
+}
+
+impl std::fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.variable, self.reason)
+    }
+}
+
+impl std::error::Error for SettingsError {}
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -50,10 +86,33 @@ impl std::fmt::Debug for Settings {
 }
 
 impl Settings {
-    /// Reads the settings; a missing secret is replaced by a random one, with a warning (tokens
-    /// then stop working at the next restart).
-    pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    /// Reads the settings from the environment; a missing secret is replaced by a random one,
+    /// with a warning (tokens then stop working at the next restart). A value that cannot be
+    /// used is an error naming the variable.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Settings::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) with the variables read through `lookup`.
+    ///
+    /// ```
+    /// let lookup = |name: &str| match name {
+    ///     "AUTH_TRUSTED_PROXIES" => Some("10.0.0.0/8, fd00::/8".to_owned()),
+    ///     "AUTH_REGISTER_LIMIT" => Some("5".to_owned()),
+    ///     _ => None,
+    /// };
+    /// let settings = examples::Settings::from_vars(lookup)?;
+    /// assert_eq!(settings.trusted_proxies.len(), 2);
+    /// assert_eq!(settings.register_limit, 5);
+    ///
+    /// let bad = examples::Settings::from_vars(|name| {
+    ///     (name == "AUTH_REGISTER_LIMIT").then(|| "many".to_owned())
+    /// });
+    /// assert_eq!(bad.unwrap_err().variable, "AUTH_REGISTER_LIMIT");
+    /// # Ok::<(), examples::SettingsError>(())
+    /// ```
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let secret = |name: &str| match var(name) {
             Some(s) => s.into_bytes(),
             None => {
@@ -63,14 +122,48 @@ impl Settings {
                 random_secret()
             }
         };
-        Settings {
+        let error = |variable: &'static str, reason: String| SettingsError { variable, reason };
+        let trusted_proxies = match var("AUTH_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => {
+                parse_cidr_list(&list).map_err(|e| error("AUTH_TRUSTED_PROXIES", e.to_string()))?
+            }
+        };
+        let forwarded_header = match var("AUTH_FORWARDED_HEADER") {
+            None => ForwardedHeader::default(),
+            Some(h) => h.parse().map_err(|e| error("AUTH_FORWARDED_HEADER", e))?,
+        };
+        let register_limit = match var("AUTH_REGISTER_LIMIT") {
+            None => DEFAULT_REGISTER_LIMIT,
+            Some(n) => n.trim().parse().map_err(|_| {
+                error(
+                    "AUTH_REGISTER_LIMIT",
+                    format!(
+                        "`{n}` is not a whole number from 0 (no limit) to {}",
+                        u32::MAX
+                    ),
+                )
+            })?,
+        };
+        let redis = match var("AUTH_REDIS_URL") {
+            None => None,
+            Some(url) => Some(
+                RedisThrottleStore::open(url.trim())
+                    .map_err(|e| error("AUTH_REDIS_URL", e.to_string()))?,
+            ),
+        };
+        Ok(Settings {
             addr: var("AUTH_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into()),
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             user_secret: secret("AUTH_USER_SECRET"),
             admin_secret: secret("AUTH_ADMIN_SECRET"),
             admin_email: var("AUTH_ADMIN_EMAIL").unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.into()),
             admin_password: var("AUTH_ADMIN_PASSWORD"),
-        }
+            trusted_proxies,
+            forwarded_header,
+            register_limit,
+            redis,
+        })
     }
 }
 
@@ -95,10 +188,24 @@ pub fn manager(settings: &Settings, store: SqlStore) -> Result<AuthManager, Conf
 }
 
 /// [`manager`]'s configuration, for tests that change a setting before building.
+///
+/// Throttle budgets: in [`Settings::redis`] if set, else in `store` when it is PostgreSQL
+/// (shared by every instance on the database), else in memory. Throttle keys are derived from
+/// the `user` login type's secret, which every instance of a deployment shares.
 pub fn builder(settings: &Settings, store: SqlStore) -> AuthManagerBuilder {
     let day = Duration::from_secs(24 * 3600);
     let users = store.clone();
-    AuthManager::builder()
+    let builder = AuthManager::builder()
+        .trusted_proxies(settings.trusted_proxies.iter().map(ToString::to_string))
+        .forwarded_header(settings.forwarded_header)
+        .registration_limit(settings.register_limit)
+        .throttle_secret(&settings.user_secret);
+    let builder = match &settings.redis {
+        Some(redis) => builder.throttle_store(redis.clone()),
+        None if store.backend() == "postgres" => builder.throttle_store(store.clone()),
+        None => builder,
+    };
+    builder
         .login_type(
             LoginType::new("user")
                 .key(SigningKey::hs256("user", &settings.user_secret))

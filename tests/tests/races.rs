@@ -193,7 +193,7 @@ fn cheap() -> PasswordHasher {
 
 /// An approved account with password [`OLD`].
 async fn approved(manager: &AuthManager) -> Account {
-    manager.register(EMAIL, OLD).await.expect("register");
+    manager.register(EMAIL, OLD, None).await.expect("register");
     manager.approve(EMAIL).await.expect("approve");
     manager
         .users()
@@ -371,7 +371,7 @@ async fn a_rehash_at_sign_in_cannot_undo_a_password_change() {
 async fn an_approval_racing_a_ban_cannot_reactivate_the_account() {
     on_both("approve/ban race", |db| async move {
         let (manager, store) = manager(&db, Wiring::OneStore, cheap()).await;
-        manager.register(EMAIL, OLD).await.unwrap();
+        manager.register(EMAIL, OLD, None).await.unwrap();
         let id = store.inner.user_by_email(EMAIL).await.unwrap().unwrap().id;
 
         let (read, resume) = store.hold_next_read();

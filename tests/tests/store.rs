@@ -18,8 +18,8 @@ use common::db::{Backend, TestDb, on_both, postgres_base_url, redact, with_datab
 
 const T0: u64 = 1_700_000_000;
 const DAY: u64 = 86_400;
-/// The store's schema migrations (`auth-runtime/migrations/*/`).
-const MIGRATIONS: i64 = 3;
+/// The store's schema migrations (`auth-runtime/migrations/*/`: versions 1 to 4).
+const MIGRATIONS: i64 = 4;
 
 fn claims(value: Value) -> Map<String, Value> {
     match value {

@@ -57,8 +57,10 @@ pub enum AccountError {
     UnsupportedMediaType(&'static str),
     /// The request body is larger than the route reads (413); the limit in bytes.
     PayloadTooLarge(usize),
-    /// Too many failed sign-ins (429 with `Retry-After`).
+    /// Too many failed sign-ins or password changes (429 with `Retry-After`).
     Throttled(Duration),
+    /// Too many registrations from the client's address (429 with `Retry-After`).
+    RegistrationThrottled(Duration),
     /// The manager has no account store.
     NoUserStore,
     /// Authentication failed (token rejected, store unreachable, ...).
@@ -84,7 +86,9 @@ impl AccountError {
             }
             AccountError::NotFound => StatusCode::NOT_FOUND,
             AccountError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AccountError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            AccountError::Throttled(_) | AccountError::RegistrationThrottled(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AccountError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AccountError::NoUserStore => StatusCode::INTERNAL_SERVER_ERROR,
             AccountError::Auth(e) => e.status(),
@@ -119,6 +123,9 @@ impl AccountError {
             AccountError::PayloadTooLarge(limit) => {
                 format!("The request body is larger than {limit} bytes")
             }
+            AccountError::RegistrationThrottled(_) => {
+                "Too many registrations from this address; retry later".into()
+            }
             AccountError::NoUserStore => "Internal error".into(),
             AccountError::Auth(e) => e.detail(),
         }
@@ -144,6 +151,31 @@ impl From<StoreError> for AccountError {
         match e {
             StoreError::Conflict => AccountError::EmailTaken,
             other => AccountError::Auth(AuthError::from(other)),
+        }
+    }
+}
+
+impl From<crate::throttle::ThrottleError> for AccountError {
+    /// Over budget is 429; a throttle store that cannot decide is the store's error (503 when
+    /// unreachable), never an allow.
+    fn from(e: crate::throttle::ThrottleError) -> Self {
+        match e {
+            crate::throttle::ThrottleError::Throttled(t) => AccountError::Throttled(t.retry_after),
+            crate::throttle::ThrottleError::Store(e) => AccountError::Auth(AuthError::from(e)),
+        }
+    }
+}
+
+impl AccountError {
+    /// A registration's [`ThrottleError`](crate::ThrottleError): over budget is
+    /// [`RegistrationThrottled`](AccountError::RegistrationThrottled), a store failure as in
+    /// `From<ThrottleError>`.
+    pub(crate) fn registration(e: crate::throttle::ThrottleError) -> Self {
+        match e {
+            crate::throttle::ThrottleError::Throttled(t) => {
+                AccountError::RegistrationThrottled(t.retry_after)
+            }
+            other => other.into(),
         }
     }
 }
@@ -189,7 +221,7 @@ impl IntoResponse for AccountError {
         .into_response();
         let headers = response.headers_mut();
         match &self {
-            AccountError::Throttled(wait) => {
+            AccountError::Throttled(wait) | AccountError::RegistrationThrottled(wait) => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(wait.as_secs().max(1)),

@@ -3,7 +3,6 @@
 //! handlers can too.
 
 use std::net::IpAddr;
-use std::time::Instant;
 
 use super::{ADMIN_LOGIN_TYPE, AccountError, SECURITY_EVENTS};
 use crate::manager::AuthManager;
@@ -59,7 +58,8 @@ impl AuthManager {
 
     /// Registers an account awaiting approval, with the configured default roles. The email
     /// is normalized; the password must meet the policy (checked before hashing). Two
-    /// concurrent registrations of one email create exactly one account.
+    /// concurrent registrations of one email create exactly one account. Registrations are
+    /// throttled per client address ([`ThrottleConfig::registrations`](crate::ThrottleConfig::registrations)).
     ///
     /// An email that already has an account is no error unless
     /// [`AccountsConfig::reveal_existing_accounts`](super::AccountsConfig::reveal_existing_accounts)
@@ -71,9 +71,14 @@ impl AuthManager {
         &self,
         email: &str,
         password: &str,
+        client: Option<IpAddr>,
     ) -> Result<Registration, AccountError> {
         let users = self.user_store()?;
         let email = normalize_email(email).ok_or(AccountError::InvalidEmail)?;
+        self.login_throttle()
+            .admit_registration(client)
+            .await
+            .map_err(AccountError::registration)?;
         let hash = self.password_hasher().hash(password).await?;
         let account = NewAccount::new(email, AccountStatus::Pending, now())
             .password_hash(hash)
@@ -116,18 +121,23 @@ impl AuthManager {
         // An email that cannot be an address is treated like an unknown one (same work, same
         // answer), keyed by what was sent.
         let key = normalize_email(email).unwrap_or_else(|| email.trim().to_lowercase());
-        let throttle = self.login_throttle();
-        throttle
-            .check(&key, client, Instant::now())
-            .map_err(|t| AccountError::Throttled(t.retry_after))?;
+        // Admitted (checked and charged at once) before any lookup or hashing.
+        let attempt = self
+            .login_throttle()
+            .admit_login(&key, client)
+            .await
+            .inspect_err(|e| {
+                tracing::info!(target: SECURITY_EVENTS, event = "sign_in_throttled", client = ?client, error = %e);
+            })?;
         let account = users.user_by_email(&key).await?;
         let stored = account.as_ref().and_then(|a| a.password_hash.as_deref());
         let check = self.password_hasher().verify(password, stored).await?;
         let Some(account) = account.filter(|_| check.matches) else {
-            throttle.record_failure(&key, client, Instant::now());
+            attempt.failed();
+            tracing::info!(target: SECURITY_EVENTS, event = "sign_in_failed", client = ?client, login_type);
             return Err(AccountError::InvalidCredentials);
         };
-        throttle.record_success(&key, client, Instant::now());
+        attempt.succeeded().await;
         match account.status {
             AccountStatus::Active => {}
             AccountStatus::Pending => return Err(AccountError::Pending),
@@ -191,11 +201,10 @@ impl AuthManager {
     ) -> Result<(), AccountError> {
         let users = self.user_store()?;
         // Guessing the current password through this route is throttled per account.
-        let key = principal.subject();
-        let throttle = self.password_change_throttle();
-        throttle
-            .check(key, None, Instant::now())
-            .map_err(|t| AccountError::Throttled(t.retry_after))?;
+        let attempt = self
+            .login_throttle()
+            .admit_password_change(principal.subject())
+            .await?;
         let account = users
             .user_by_id(principal.subject())
             .await?
@@ -205,10 +214,10 @@ impl AuthManager {
             .verify(current, account.password_hash.as_deref())
             .await?;
         if !check.matches {
-            throttle.record_failure(key, None, Instant::now());
+            attempt.failed();
             return Err(AccountError::WrongCurrentPassword);
         }
-        throttle.record_success(key, None, Instant::now());
+        attempt.succeeded().await;
         let hash = self.password_hasher().hash(new).await?;
         // Only from the hash just verified: of two concurrent changes one wins, and the other
         // (checked against a password that is no longer current) is refused.

@@ -8,10 +8,11 @@ use crate::accounts::AccountsConfig;
 use crate::error::{ErrorRenderer, ProblemJson};
 use crate::password::PasswordHasher;
 use crate::policy::{PolicyEngine, PolicyRule, ResourceLoader};
+use crate::proxy::{ForwardedHeader, TrustedProxies};
 use crate::scope::{HierarchicalScopes, ScopeValidator};
 use crate::session::{SessionConfig, Sessions};
 use crate::store::{SessionStore, UserStore};
-use crate::throttle::{LoginThrottle, ThrottleConfig};
+use crate::throttle::{LoginThrottle, MemoryThrottleStore, ThrottleConfig, ThrottleStore};
 
 /// Builds an [`AuthManager`].
 #[must_use]
@@ -30,6 +31,10 @@ pub struct AuthManagerBuilder {
     accounts: AccountsConfig,
     passwords: Option<PasswordHasher>,
     throttle: ThrottleConfig,
+    throttle_store: Option<Arc<dyn ThrottleStore>>,
+    throttle_secret: Option<Vec<u8>>,
+    trusted_proxies: Vec<String>,
+    forwarded_header: ForwardedHeader,
 }
 
 impl AuthManagerBuilder {
@@ -48,6 +53,10 @@ impl AuthManagerBuilder {
             accounts: AccountsConfig::default(),
             passwords: None,
             throttle: ThrottleConfig::default(),
+            throttle_store: None,
+            throttle_secret: None,
+            trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
         }
     }
 
@@ -58,9 +67,137 @@ impl AuthManagerBuilder {
         self
     }
 
-    /// Replaces the login throttling budgets (default: [`ThrottleConfig::default`]).
+    /// Replaces the throttling budgets of sign-ins, password changes and registrations
+    /// (default: [`ThrottleConfig::default`]).
     pub fn login_throttle(mut self, config: ThrottleConfig) -> Self {
         self.throttle = config;
+        self
+    }
+
+    /// Registrations allowed per client address within
+    /// [`ThrottleConfig::registration_window`] (10 minutes); `0` is no limit. Default 20.
+    /// (Sets [`ThrottleConfig::registrations`]; a later
+    /// [`login_throttle`](Self::login_throttle) replaces it.)
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey};
+    ///
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .registration_limit(5)
+    ///     .build()?;
+    /// assert_eq!(manager.login_throttle().config().registrations, 5);
+    /// # Ok::<(), auth_runtime::ConfigError>(())
+    /// ```
+    pub fn registration_limit(mut self, limit: u32) -> Self {
+        self.throttle.registrations = limit;
+        self
+    }
+
+    /// Keeps the throttle budgets in `store` instead of in the process
+    /// ([`MemoryThrottleStore`](crate::throttle::MemoryThrottleStore)): a
+    /// [`SqlStore`](crate::store::SqlStore) or a
+    /// [`RedisThrottleStore`](crate::throttle::RedisThrottleStore) shares them between every
+    /// instance using it. A shared store needs a [`throttle_secret`](Self::throttle_secret).
+    ///
+    /// ```
+    /// use auth_runtime::throttle::RedisThrottleStore;
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey};
+    ///
+    /// let secret = b"a per-deployment secret, 32 bytes or more";
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .throttle_store(RedisThrottleStore::open("redis://127.0.0.1:6379/")?) // connects on first use
+    ///     .throttle_secret(secret)
+    ///     .build()?;
+    /// assert!(manager.login_throttle().store().is_shared());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn throttle_store(mut self, store: impl ThrottleStore) -> Self {
+        self.throttle_store = Some(Arc::new(store));
+        self
+    }
+
+    /// The per-deployment secret that throttle keys are derived from (HMAC-SHA256; at least 32
+    /// bytes, the same on every instance sharing a throttle store, so that they count one
+    /// account under one key). The email never reaches the store: only its keyed hash. A
+    /// secret the deployment already shares (a login type's HS256 secret) may be reused: the
+    /// key is derived from it, not the secret itself. Without it, keys are random per process,
+    /// which is only allowed with the in-memory store.
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, ConfigError, LoginType, SigningKey};
+    /// use auth_runtime::throttle::RedisThrottleStore;
+    ///
+    /// let user = || LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32]));
+    /// let redis = || RedisThrottleStore::open("redis://127.0.0.1/").unwrap();
+    /// // A shared store without a secret (or with a short one) is refused.
+    /// let err = AuthManager::builder().login_type(user()).throttle_store(redis()).build();
+    /// assert_eq!(err.unwrap_err(), ConfigError::ThrottleSecret);
+    /// let ok = AuthManager::builder()
+    ///     .login_type(user())
+    ///     .throttle_store(redis())
+    ///     .throttle_secret([7u8; 32])
+    ///     .build();
+    /// assert!(ok.is_ok());
+    /// ```
+    pub fn throttle_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.throttle_secret = Some(secret.as_ref().to_vec());
+        self
+    }
+
+    /// Trusts the reverse proxies in these networks (CIDR: `10.0.0.0/8`, `fd00::/8`, or a
+    /// single address) to report the client's address in `X-Forwarded-For` (or the header set
+    /// by [`forwarded_header`](Self::forwarded_header)). Login throttling, registration budgets
+    /// and policies' `client_ip` then use the right-most address that is not itself a trusted
+    /// proxy (see [`proxy`](crate::proxy)). A network that cannot be parsed is a
+    /// [`ConfigError::TrustedProxy`]. Default: none (the client is the TCP peer).
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, ConfigError, LoginType, SigningKey};
+    ///
+    /// let user = || LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32]));
+    /// let manager = AuthManager::builder()
+    ///     .login_type(user())
+    ///     .trusted_proxies(["10.0.0.0/8", "fd00::/8"])
+    ///     .build()?;
+    /// assert_eq!(manager.trusted_proxies().networks().len(), 2);
+    ///
+    /// let err = AuthManager::builder()
+    ///     .login_type(user())
+    ///     .trusted_proxies(["10.0.0.1/8"])
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, ConfigError::TrustedProxy { .. }));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
+    pub fn trusted_proxies<I, S>(mut self, networks: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.trusted_proxies
+            .extend(networks.into_iter().map(|n| n.as_ref().to_owned()));
+        self
+    }
+
+    /// The header trusted proxies write the client's address into (default
+    /// `X-Forwarded-For`). Only this header is read: see [`proxy`](crate::proxy).
+    ///
+    /// ```
+    /// use auth_runtime::proxy::ForwardedHeader;
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey};
+    ///
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .trusted_proxies(["192.168.0.0/16"])
+    ///     .forwarded_header(ForwardedHeader::Forwarded)
+    ///     .build()?;
+    /// assert_eq!(manager.trusted_proxies().forwarded_header(), ForwardedHeader::Forwarded);
+    /// # Ok::<(), auth_runtime::ConfigError>(())
+    /// ```
+    pub fn forwarded_header(mut self, header: ForwardedHeader) -> Self {
+        self.forwarded_header = header;
         self
     }
 
@@ -180,6 +317,28 @@ impl AuthManagerBuilder {
         let sessions = self
             .sessions
             .map(|store| Sessions::new(store, self.session_config, remember));
+        let mut networks = Vec::new();
+        for cidr in self.trusted_proxies {
+            match cidr.trim().parse() {
+                Ok(network) => networks.push(network),
+                Err(reason) => errors.push(ConfigError::TrustedProxy { cidr, reason }),
+            }
+        }
+        let proxies = TrustedProxies::new(networks).header(self.forwarded_header);
+        let store: Arc<dyn ThrottleStore> = self
+            .throttle_store
+            .unwrap_or_else(|| Arc::new(MemoryThrottleStore::new(self.throttle.max_tracked)));
+        let secret = match self.throttle_secret {
+            Some(secret) if secret.len() >= 32 => secret,
+            secret => {
+                if secret.is_some() || store.is_shared() {
+                    errors.push(ConfigError::ThrottleSecret);
+                }
+                // In memory, keys random per process are fine (and better: nothing to leak).
+                rand::random::<[u8; 32]>().to_vec()
+            }
+        };
+        let throttle = LoginThrottle::from_arc(self.throttle, store, &secret);
         match errors.len() {
             0 => Ok(AuthManager {
                 inner: Arc::new(Inner {
@@ -195,11 +354,8 @@ impl AuthManagerBuilder {
                     one_store: self.one_store,
                     accounts: self.accounts,
                     passwords: self.passwords.unwrap_or_default(),
-                    password_change_throttle: LoginThrottle::new(ThrottleConfig {
-                        address_failures: u32::MAX,
-                        ..self.throttle.clone()
-                    }),
-                    throttle: LoginThrottle::new(self.throttle),
+                    throttle,
+                    proxies,
                 }),
             }),
             1 => Err(errors.remove(0)),

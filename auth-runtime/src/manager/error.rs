@@ -54,6 +54,18 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// A trusted proxy network ([`AuthManagerBuilder::trusted_proxies`](crate::AuthManagerBuilder::trusted_proxies))
+    /// cannot be parsed.
+    TrustedProxy {
+        /// The network as given.
+        cidr: String,
+        /// Why.
+        reason: crate::proxy::CidrError,
+    },
+    /// A throttle store shared between processes needs a
+    /// [`throttle_secret`](crate::AuthManagerBuilder::throttle_secret) of at least 32 bytes,
+    /// the same on every instance.
+    ThrottleSecret,
     /// Several problems.
     Many(Vec<ConfigError>),
 }
@@ -83,6 +95,12 @@ impl fmt::Display for ConfigError {
             ConfigError::ZeroLifetime(n) => write!(f, "login type `{n}` has a zero token lifetime"),
             ConfigError::Policy(e) => write!(f, "{e}"),
             ConfigError::InvalidRole { name, reason } => write!(f, "role `{name}`: {reason}"),
+            ConfigError::TrustedProxy { cidr, reason } => {
+                write!(f, "trusted proxy `{cidr}`: {reason}")
+            }
+            ConfigError::ThrottleSecret => f.write_str(
+                "a shared throttle store needs a throttle secret of at least 32 bytes, the same on every instance",
+            ),
             ConfigError::Many(all) => {
                 for (i, e) in all.iter().enumerate() {
                     if i > 0 {

@@ -12,6 +12,7 @@ use crate::accounts::AccountsConfig;
 use crate::error::ErrorRenderer;
 use crate::password::PasswordHasher;
 use crate::policy::{PolicyEngine, ResourceLoader};
+use crate::proxy::TrustedProxies;
 use crate::scope::ScopeValidator;
 use crate::session::Sessions;
 use crate::store::UserStore;
@@ -40,10 +41,10 @@ struct Inner {
     one_store: bool,
     accounts: AccountsConfig,
     passwords: PasswordHasher,
+    /// Sign-in, password-change and registration budgets.
     throttle: LoginThrottle,
-    /// Failed password changes, per account only: the per-address rule would let one caller's
-    /// failures block everyone's password changes.
-    password_change_throttle: LoginThrottle,
+    /// Whose forwarding headers are believed.
+    proxies: TrustedProxies,
 }
 
 /// Holds the registered login types, their keys and the scope validator. Cheap to clone (one
@@ -142,14 +143,45 @@ impl AuthManager {
         &self.inner.passwords
     }
 
-    /// The login throttle.
+    /// The throttle of sign-ins, password changes and registrations.
     pub fn login_throttle(&self) -> &LoginThrottle {
         &self.inner.throttle
     }
 
-    /// The throttle of failed password changes (per account).
-    pub(crate) fn password_change_throttle(&self) -> &LoginThrottle {
-        &self.inner.password_change_throttle
+    /// The trusted reverse proxies ([`AuthManagerBuilder::trusted_proxies`]).
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.inner.proxies
+    }
+
+    /// The client's address for a request: the TCP peer (`ConnectInfo<SocketAddr>`, present
+    /// when the app is served with `into_make_service_with_connect_info::<SocketAddr>()`), or,
+    /// when the peer is a trusted proxy, the address it reported (see [`proxy`](crate::proxy)).
+    /// Canonical (IPv4-mapped IPv6 is IPv4); `None` without `ConnectInfo`. Throttling and
+    /// policies' `client_ip` use it; so does the [`ClientAddr`](crate::routes::ClientAddr)
+    /// extractor.
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey};
+    /// use axum::extract::ConnectInfo;
+    /// use axum::http::Request;
+    /// use std::net::SocketAddr;
+    ///
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .trusted_proxies(["10.0.0.0/8"])
+    ///     .build()?;
+    /// let mut request = Request::builder().header("x-forwarded-for", "203.0.113.9").body(())?;
+    /// request.extensions_mut().insert(ConnectInfo("10.0.0.1:443".parse::<SocketAddr>()?));
+    /// let (parts, ()) = request.into_parts();
+    /// assert_eq!(manager.client_addr(&parts), Some("203.0.113.9".parse()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn client_addr(&self, parts: &axum::http::request::Parts) -> Option<std::net::IpAddr> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        self.inner.proxies.client_addr(peer, &parts.headers)
     }
 
     /// The loader registered for a resource type.

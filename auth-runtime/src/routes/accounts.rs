@@ -36,11 +36,14 @@ struct Registration {
 #[route(POST, "/auth/register")]
 async fn register(
     State(manager): State<AuthManager>,
+    ClientAddr(client): ClientAddr,
     JsonBody(body): JsonBody<Registration>,
 ) -> Result<(StatusCode, Json<Value>), AccountError> {
     // A new account and an email that already had one get the same answer (no oracle of
     // which emails have accounts), unless the app chose to reveal existing accounts.
-    manager.register(&body.email, &body.password).await?;
+    manager
+        .register(&body.email, &body.password, client)
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({ "status": "pending" }))))
 }
 

@@ -38,35 +38,48 @@ mod accounts;
 mod body;
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 pub use accounts::AccountRoutes;
 pub use body::{JsonBody, JsonOrForm, MAX_BODY_BYTES};
 
 use crate::SecureRouter;
+use crate::handler::AuthState;
 use crate::manager::AuthManager;
 use crate::route::RouteInfo;
 
-/// The client's address as the server saw it (`ConnectInfo<SocketAddr>`, present when the
-/// app is served with `into_make_service_with_connect_info::<SocketAddr>()`); `None` otherwise.
-/// Never rejects.
+/// The client's address as the manager resolves it ([`AuthManager::client_addr`]): the TCP
+/// peer (`ConnectInfo<SocketAddr>`, present when the app is served with
+/// `into_make_service_with_connect_info::<SocketAddr>()`), or what a trusted proxy reported
+/// ([`AuthManagerBuilder::trusted_proxies`](crate::AuthManagerBuilder::trusted_proxies));
+/// `None` without `ConnectInfo`. Never rejects.
+///
+/// ```
+/// use auth_runtime::prelude::*;
+/// use auth_runtime::routes::ClientAddr;
+///
+/// #[public]
+/// #[route(GET, "/whoami")]
+/// async fn whoami(ClientAddr(client): ClientAddr) -> String {
+///     client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+/// }
+/// # #[derive(SecureRouter)]
+/// # #[secure_router(routes(whoami))]
+/// # struct Api;
+/// # fn main() {}
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl<S: AuthState> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(state.auth_manager().client_addr(parts)))
     }
 }
 

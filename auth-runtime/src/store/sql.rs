@@ -81,6 +81,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         description: "credential_versions",
         sql: include_str!("../../migrations/sqlite/0003_credential_versions.sql"),
     },
+    Migration {
+        version: 4,
+        description: "throttle",
+        sql: include_str!("../../migrations/sqlite/0004_throttle.sql"),
+    },
 ];
 
 /// The PostgreSQL schema, in version order.
@@ -99,6 +104,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 3,
         description: "credential_versions",
         sql: include_str!("../../migrations/postgres/0003_credential_versions.sql"),
+    },
+    Migration {
+        version: 4,
+        description: "throttle",
+        sql: include_str!("../../migrations/postgres/0004_throttle.sql"),
     },
 ];
 
@@ -1221,6 +1231,9 @@ impl SessionStore for SqlStore {
         })
     }
 }
+
+/// Throttle budgets in `auth_throttle` (`ThrottleStore for SqlStore`).
+mod throttle;
 
 #[cfg(test)]
 mod tests {

@@ -10,9 +10,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    let settings = examples::Settings::from_env();
+    let settings = examples::Settings::from_env()?;
     let store = SqlStore::connect(&settings.database_url).await?;
     tracing::info!(backend = store.backend(), "store ready");
+    if let Some(redis) = &settings.redis {
+        redis
+            .ping()
+            .await
+            .map_err(|e| format!("AUTH_REDIS_URL: Redis cannot be reached: {e}"))?;
+        tracing::info!("throttle budgets in Redis");
+    }
     let manager = examples::manager(&settings, store)?;
     if let Some(password) = examples::seed_admin(&manager, &settings).await? {
         // Shown once, on the console of the operator who started the server.

@@ -36,6 +36,10 @@ pub fn settings(db: &TestDb) -> examples::Settings {
         admin_secret: ADMIN_SECRET.to_vec(),
         admin_email: ADMIN_EMAIL.into(),
         admin_password: Some(ADMIN_PASSWORD.into()),
+        trusted_proxies: Vec::new(),
+        forwarded_header: Default::default(),
+        register_limit: examples::DEFAULT_REGISTER_LIMIT,
+        redis: None,
     }
 }
 
