@@ -28,7 +28,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(canonical) = canonical_email(input) else {
         return;
     };
-    assert_eq!(canonical_email(&canonical).as_ref(), Ok(&canonical), "{input:?}");
+    assert_eq!(
+        canonical_email(&canonical).as_ref(),
+        Ok(&canonical),
+        "{input:?}"
+    );
     for c in canonical.chars() {
         let category = c.general_category();
         assert!(

@@ -40,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
         };
         let mut value = value.to_vec();
         for (placeholder, login_type) in [(&b"$USER"[..], USER), (&b"$SVC"[..], SVC)] {
-            if let Some(i) = value.windows(placeholder.len()).position(|w| w == placeholder) {
+            if let Some(i) = value
+                .windows(placeholder.len())
+                .position(|w| w == placeholder)
+            {
                 value.splice(i..i + placeholder.len(), valid_token(login_type).bytes());
                 valid_credential = true;
             }
@@ -56,6 +59,9 @@ fuzz_target!(|data: &[u8]| {
     let status = response.status();
     assert!(!status.is_server_error(), "{status}");
     if secured && status.is_success() {
-        assert!(valid_credential, "a secured route answered {status} without a valid token");
+        assert!(
+            valid_credential,
+            "a secured route answered {status} without a valid token"
+        );
     }
 });

@@ -37,10 +37,15 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    let empty = PolicyEngine::builder().build().expect("an empty set is valid");
+    let empty = PolicyEngine::builder()
+        .build()
+        .expect("an empty set is valid");
     assert!(empty.is_empty());
     let decision = empty.decide_now(&req);
-    assert!(!decision.allowed && decision.is_default_deny(), "{decision}");
+    assert!(
+        !decision.allowed && decision.is_default_deny(),
+        "{decision}"
+    );
 
     let evaluators = Evaluators::new()
         .add("always", |_| true)

@@ -56,8 +56,8 @@ fuzz_target!(|data: &[u8]| {
             let tail = &rest[3..];
             let login_type = if lt % 2 == 0 { USER } else { SVC };
             let algs = [
-                "none", "None", "NONE", "nOnE", "HS256", "HS384", "HS512", "ES256", "RS256", "PS256",
-                "EdDSA", "",
+                "none", "None", "NONE", "nOnE", "HS256", "HS384", "HS512", "ES256", "RS256",
+                "PS256", "EdDSA", "",
             ];
             let alg = algs[usize::from(alg) % algs.len()];
             let kid = match kid % 4 {
