@@ -20,6 +20,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p auth-grammar -p auth-macros -p
 cargo test --workspace --all-targets 2>&1 | tee -a "$log"
 # Doc tests (every public example must compile and pass).
 cargo test --workspace --doc 2>&1 | tee -a "$log"
+# Fuzz targets (fuzz/, outside the workspace): replay the committed corpora, then fuzz each
+# target ~15 s; one line per target. A finding fails the run.
+./scripts/fuzz.sh ci 15
 
 # Sum cargo's per-binary "test result" lines into one closing line.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p, f }' "$log"

@@ -4,8 +4,9 @@
 //! semaphore, so a burst of logins queues instead of starving the async workers or the blocking
 //! pool.
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use argon2::password_hash::{
     self, Output, ParamsString, PasswordHash, PasswordHasher as _, PasswordVerifier as _,
@@ -25,10 +26,13 @@ const MIN_M_KIB_ONE_PASS: u32 = 46 * 1024;
 /// Salt length in bytes (the PHC recommendation).
 const SALT_LEN: usize = 16;
 
-/// How long a password may be, counted in Unicode scalar values (`str::chars`).
+/// How long a password may be, counted in Unicode scalar values (`str::chars`), and which
+/// passwords are too common to accept.
 ///
-/// Only the length is policed: any character is accepted (NUL included), and passwords are
-/// neither truncated nor normalized, so every byte of an accepted password is hashed.
+/// Apart from the length, any character is accepted (NUL included), and passwords are neither
+/// truncated nor normalized, so every byte of an accepted password is hashed. A password among
+/// the 10,000 most common ones (compared case-insensitively, so `Password1` is refused like
+/// `password1`) is refused with [`PasswordError::TooCommon`], whatever its length.
 ///
 /// ```
 /// use auth_runtime::{PasswordError, PasswordPolicy};
@@ -38,6 +42,8 @@ const SALT_LEN: usize = 16;
 /// assert!(policy.check("correct horse battery").is_ok());
 /// // Eight characters, sixteen bytes: long enough for the default policy.
 /// assert!(PasswordPolicy::default().check("éééééééé").is_ok());
+/// // Long enough, but among the most common passwords.
+/// assert_eq!(PasswordPolicy::default().check("Baseball1"), Err(PasswordError::TooCommon));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswordPolicy {
@@ -57,11 +63,20 @@ impl Default for PasswordPolicy {
 }
 
 impl PasswordPolicy {
-    /// Checks the password's length in characters.
+    /// Checks the password's length in characters, then that it is not a common password.
     ///
     /// Counting stops after `max_chars + 1` characters, so a huge input costs no more than a
     /// maximal one.
     pub fn check(&self, password: &str) -> Result<(), PasswordError> {
+        self.check_length(password)?;
+        if is_common_password(password) {
+            return Err(PasswordError::TooCommon);
+        }
+        Ok(())
+    }
+
+    /// The length part of [`check`](Self::check).
+    fn check_length(&self, password: &str) -> Result<(), PasswordError> {
         let chars = password
             .chars()
             .take(self.max_chars.saturating_add(1))
@@ -85,6 +100,95 @@ impl PasswordPolicy {
     }
 }
 
+/// The 10,000 most common passwords, lower case, most common first (`#` lines are the file's
+/// provenance and licence).
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+/// The longest entry of [`COMMON_PASSWORDS`] is 18 bytes; longer passwords are not looked up.
+const LONGEST_COMMON_PASSWORD: usize = 32;
+
+/// Whether `password`, lower-cased, is one of [`COMMON_PASSWORDS`].
+fn is_common_password(password: &str) -> bool {
+    static SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+        COMMON_PASSWORDS
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    });
+    // Lower-casing can grow a string (`İ` is two code points in lower case): bound the input.
+    password.len() <= LONGEST_COMMON_PASSWORD && SET.contains(password.to_lowercase().as_str())
+}
+
+#[cfg(test)]
+mod common_password_tests {
+    use super::*;
+
+    #[test]
+    fn common_passwords_are_refused_case_insensitively() {
+        let policy = PasswordPolicy::default();
+        for common in [
+            "password",
+            "PASSWORD",
+            "Password1",
+            "12345678",
+            "qwertyuiop",
+            "iloveyou",
+            "TrustNo1",
+            "baseball1",
+        ] {
+            assert_eq!(
+                policy.check(common),
+                Err(PasswordError::TooCommon),
+                "{common}"
+            );
+        }
+        for fine in [
+            "correct horse battery staple",
+            "Tr0ub4dor&3 wrong",
+            "password with more words",
+            "éééééééé",
+        ] {
+            assert_eq!(policy.check(fine), Ok(()), "{fine}");
+        }
+    }
+
+    #[test]
+    fn length_is_checked_first() {
+        // "letmein" is common, but too short is the first thing to fix.
+        assert_eq!(
+            PasswordPolicy::default().check("letmein"),
+            Err(PasswordError::TooShort { min: 8 })
+        );
+        let loose = PasswordPolicy {
+            min_chars: 1,
+            ..PasswordPolicy::default()
+        };
+        assert_eq!(loose.check("letmein"), Err(PasswordError::TooCommon));
+        assert_eq!(loose.check("LetMeIn"), Err(PasswordError::TooCommon));
+    }
+
+    #[test]
+    fn the_list_is_the_documented_one() {
+        let entries: Vec<&str> = COMMON_PASSWORDS
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect();
+        assert_eq!(entries.len(), 10_000);
+        assert_eq!(entries[0], "123456");
+        assert!(entries.iter().all(|e| !e.is_empty()
+            && e.len() <= LONGEST_COMMON_PASSWORD
+            && *e == e.to_lowercase()));
+    }
+
+    #[test]
+    fn the_message_does_not_echo_the_password() {
+        let e = PasswordPolicy::default().check("Sunshine1").unwrap_err();
+        assert_eq!(e, PasswordError::TooCommon);
+        assert!(!e.to_string().to_lowercase().contains("sunshine"));
+        assert!(!format!("{e:?}").to_lowercase().contains("sunshine"));
+    }
+}
+
 /// Why a password could not be hashed, or a hasher could not be configured.
 ///
 /// Messages and `Debug` output never contain the password or a hash.
@@ -101,6 +205,9 @@ pub enum PasswordError {
         /// The policy's maximum, in characters.
         max: usize,
     },
+    /// The password is one of the most common passwords (compared case-insensitively), the
+    /// first ones an attacker tries.
+    TooCommon,
     /// Rejected hasher configuration (weak argon2 parameters, zero concurrency, bad policy).
     InvalidConfig {
         /// What was wrong.
@@ -124,6 +231,9 @@ impl fmt::Display for PasswordError {
             }
             PasswordError::TooLong { max } => {
                 write!(f, "the password is too long: at most {max} characters")
+            }
+            PasswordError::TooCommon => {
+                f.write_str("the password is too common: choose one that is harder to guess")
             }
             PasswordError::InvalidConfig { reason } => {
                 write!(f, "invalid password hasher configuration: {reason}")

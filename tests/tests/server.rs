@@ -1636,3 +1636,72 @@ async fn a_caller_no_rule_can_admit_is_refused_before_the_resource_is_loaded() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn look_alike_emails_are_one_account_or_refused_and_common_passwords_are_refused() {
+    on_both("look-alike emails", |db| async move {
+        let server = TestServer::start(&db).await;
+        let register = |email: &str, password: &str| {
+            server.post_json(
+                "/auth/register",
+                None,
+                json!({ "email": email, "password": password }),
+            )
+        };
+        assert_eq!(
+            register("zoë@exämple.de", PASSWORD).await.status,
+            StatusCode::CREATED
+        );
+        // Other spellings of the same address: the same answer, and no second account.
+        for same in [
+            "ZOË@EXÄMPLE.DE",
+            "zoe\u{308}@exa\u{308}mple.de",
+            "ｚｏë@exämple.de",
+            "zoë@xn--exmple-cua.de",
+        ] {
+            let reply = register(same, PASSWORD).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::CREATED,
+                "{same:?}: {}",
+                reply.text()
+            );
+        }
+        assert_eq!(db.scalar("SELECT COUNT(*) FROM auth_users").await, 2);
+        // Invisible and direction-changing characters are refused, not dropped.
+        for bad in [
+            "zo\u{200B}ë@exämple.de",
+            "zoë@exä\u{00AD}mple.de",
+            "zoë@ex\u{200D}ämple.de",
+            "zoë@exämple.de\u{202E}",
+            "\u{202E}zoë@exämple.de",
+        ] {
+            assert_problem(
+                &register(bad, PASSWORD).await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The email address is not valid",
+            );
+        }
+        let reply = register("new@example.com", "password123").await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            reply.text()
+        );
+        assert!(!reply.text().contains("password123"));
+        assert_eq!(db.scalar("SELECT COUNT(*) FROM auth_users").await, 2);
+        // The account signs in under any spelling, once approved.
+        let admin = server.admin().await;
+        let reply = server
+            .post_json(
+                "/auth/approve",
+                Some(&admin.access),
+                json!({ "email": "ZOË@exämple.de" }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+        ok(&server.login("ｚｏë@EXÄMPLE.de", PASSWORD).await);
+    })
+    .await;
+}

@@ -111,6 +111,9 @@ impl AccountError {
             AccountError::InvalidPassword(PasswordError::TooLong { max }) => {
                 format!("The password must have at most {max} characters")
             }
+            AccountError::InvalidPassword(PasswordError::TooCommon) => {
+                "The password is too common: choose one that is harder to guess".into()
+            }
             AccountError::InvalidPassword(_) => "The password is not acceptable".into(),
             AccountError::WrongCurrentPassword => "The current password is wrong".into(),
             AccountError::NotFound => "No such account".into(),
@@ -189,9 +192,9 @@ impl From<crate::token::TokenError> for AccountError {
 impl From<PasswordError> for AccountError {
     fn from(e: PasswordError) -> Self {
         match e {
-            PasswordError::TooShort { .. } | PasswordError::TooLong { .. } => {
-                AccountError::InvalidPassword(e)
-            }
+            PasswordError::TooShort { .. }
+            | PasswordError::TooLong { .. }
+            | PasswordError::TooCommon => AccountError::InvalidPassword(e),
             PasswordError::Unavailable | PasswordError::Overloaded => {
                 AccountError::Auth(AuthError::Unavailable)
             }

@@ -1,9 +1,11 @@
 //! Accounts: registration awaiting an admin's approval, password sign-in, password change,
 //! deactivation, and how a stored [`Account`] becomes a token (roles → scopes, extra claims).
 
+mod email;
 mod error;
 mod service;
 
+pub use email::{EmailError, canonical_email};
 pub use error::AccountError;
 pub use service::{AdminSeed, Registration, normalize_email};
 

@@ -4,19 +4,16 @@
 
 use std::net::IpAddr;
 
-use super::{ADMIN_LOGIN_TYPE, AccountError, SECURITY_EVENTS};
+use super::{ADMIN_LOGIN_TYPE, AccountError, SECURITY_EVENTS, canonical_email};
 use crate::manager::AuthManager;
 use crate::principal::Principal;
 use crate::store::{Account, AccountStatus, NewAccount, PasswordWrite, StoreError, UserStore};
 use crate::token::{TokenError, TokenPair, now};
 
-/// The longest email accepted (RFC 5321's path limit).
-const MAX_EMAIL_LEN: usize = 254;
-
-/// Trims and lower-cases an email and checks that it is a plausible address: one `@`, a
-/// non-empty local part of at most 64 bytes, a domain without empty labels (`localhost` is a
-/// domain), no whitespace, control or bracketing characters, at most 254 bytes.
-/// Deliverability is not checked.
+/// The canonical form of an email, or `None` when it has none: [`canonical_email`] without
+/// the reason. Accounts are stored and looked up under this form, so look-alike spellings
+/// (case, full-width letters, decomposed accents) are one account, and invisible or bidi
+/// characters are refused.
 ///
 /// ```
 /// use auth_runtime::accounts::normalize_email;
@@ -25,30 +22,10 @@ const MAX_EMAIL_LEN: usize = 254;
 /// assert_eq!(normalize_email("ann"), None);
 /// assert_eq!(normalize_email("admin@localhost").as_deref(), Some("admin@localhost"));
 /// assert_eq!(normalize_email("ann@"), None);
+/// assert_eq!(normalize_email("ann\u{200B}@example.com"), None);
 /// ```
 pub fn normalize_email(email: &str) -> Option<String> {
-    let email = email.trim().to_lowercase();
-    if email.is_empty() || email.len() > MAX_EMAIL_LEN {
-        return None;
-    }
-    let (local, domain) = email.split_once('@')?;
-    let forbidden = |c: char| {
-        c.is_whitespace()
-            || c.is_control()
-            || matches!(
-                c,
-                '@' | '<' | '>' | '(' | ')' | '[' | ']' | '\\' | ',' | ';' | ':' | '"'
-            )
-    };
-    let labels_ok = domain
-        .split('.')
-        .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
-    let ok = !local.is_empty()
-        && local.len() <= 64
-        && labels_ok
-        && !local.chars().any(forbidden)
-        && !domain.chars().any(forbidden);
-    ok.then_some(email)
+    canonical_email(email).ok()
 }
 
 impl AuthManager {
