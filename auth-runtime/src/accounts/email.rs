@@ -77,6 +77,9 @@ pub enum EmailError {
     /// or ending with `-`, a character outside letters, digits and `-`, a label over 63
     /// bytes, invalid punycode, …).
     InvalidDomain,
+    /// A part of the address (the local part, or one label of the domain) mixes scripts,
+    /// such as a Cyrillic `а` among Latin letters: the look-alike of another address.
+    MixedScripts,
     /// Case folding and normalization did not settle on one form.
     Unstable,
 }
@@ -123,6 +126,9 @@ impl fmt::Display for EmailError {
                 f.write_str("The domain of the email address is not a valid domain name")
             }
             EmailError::Unstable => f.write_str("The email address cannot be normalized"),
+            EmailError::MixedScripts => {
+                f.write_str("A part of the email address mixes letters of different scripts")
+            }
         }
     }
 }
@@ -180,7 +186,15 @@ pub fn canonical_email(input: &str) -> Result<String, EmailError> {
         return Err(EmailError::LocalPartTooLong);
     }
 
+    // A look-alike that mixes scripts in one part (`pаypal` with a Cyrillic `а`) is refused;
+    // digits, punctuation and combining marks belong to every script (UTS #39).
+    // The domain is checked in its Unicode form, so a punycode label (`xn--…`) cannot hide one.
     let domain = ascii_domain(domain)?;
+    let (unicode_domain, _) = idna::domain_to_unicode(&domain);
+    let single_script = |part: &str| unicode_security::MixedScript::is_single_script(part);
+    if !single_script(&local) || !unicode_domain.split('.').all(single_script) {
+        return Err(EmailError::MixedScripts);
+    }
     let email = format!("{local}@{domain}");
     if email.len() > MAX_EMAIL_LEN {
         return Err(EmailError::TooLong);
@@ -354,6 +368,9 @@ mod tests {
     fn attack_strings_are_refused_or_fold_together() {
         use EmailError::*;
         for (attack, error) in [
+            ("p\u{0430}ypal@example.com", MixedScripts), // Cyrillic а among Latin letters
+            ("ann@p\u{0430}ypal.com", MixedScripts),
+            ("ann@xn--pypal-4ve.com", MixedScripts), // the same label, in punycode
             ("ann\u{200B}@example.com", InvisibleCharacter('\u{200B}')), // zero-width space
             ("an\u{00AD}n@example.com", InvisibleCharacter('\u{00AD}')), // soft hyphen
             ("ann@exa\u{200D}mple.com", InvisibleCharacter('\u{200D}')), // ZWJ in the domain
@@ -364,7 +381,7 @@ mod tests {
             ("ann\u{034F}@example.com", InvisibleCharacter('\u{034F}')), // grapheme joiner
             ("ann\u{FE0F}@example.com", InvisibleCharacter('\u{FE0F}')), // variation selector
             ("ann\u{3164}@example.com", InvisibleCharacter('\u{3164}')), // Hangul filler
-            ("\u{202E}moc.elpmaxe@nna", BidiControl('\u{202E}')),        // right-to-left override
+            ("\u{202E}moc.elpmaxe@nna", BidiControl('\u{202E}')), // right-to-left override
             ("ann@example.com\u{202C}", BidiControl('\u{202C}')),
             ("ann\u{2066}@example.com", BidiControl('\u{2066}')),
             ("ann\u{200F}@example.com", BidiControl('\u{200F}')),
@@ -434,6 +451,19 @@ mod tests {
         for bad in ["secret\u{200B}@x.co", "secret@x_y.co", "secret"] {
             let message = canonical_email(bad).unwrap_err().to_string();
             assert!(!message.contains("secret"), "{message}");
+        }
+    }
+
+    #[test]
+    fn one_script_per_part_is_fine_whatever_the_script() {
+        for ok in [
+            "иван@пример.рф",
+            "ユーザー@例え.jp",
+            "user1-2@example.com",
+            "ünï@exämple.de",
+            "ivan@пример.рф",
+        ] {
+            assert!(canonical_email(ok).is_ok(), "{ok}: {:?}", canonical_email(ok));
         }
     }
 }
