@@ -9,6 +9,7 @@
 
 mod common;
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,6 +53,27 @@ impl PausingStore {
         });
         (read_rx, resume_tx)
     }
+
+    /// Runs `first` until it has read the account (its next `user_by_email`), then `change`
+    /// to the end, then lets `first` go on; returns what `first` returned.
+    async fn read_then_change<T: Send + 'static>(
+        &self,
+        first: impl Future<Output = T> + Send + 'static,
+        change: impl Future<Output = ()>,
+    ) -> T {
+        let (read, resume) = self.hold_next_read();
+        let first = tokio::spawn(first);
+        read.await.expect("the first operation read the account");
+        change.await;
+        resume.send(()).expect("the first operation waits");
+        first.await.expect("the first operation")
+    }
+}
+
+/// Sessions neither revoked nor ended.
+async fn live_sessions(db: &TestDb) -> i64 {
+    db.scalar("SELECT COUNT(*) FROM auth_sessions WHERE revoked_at IS NULL")
+        .await
 }
 
 impl UserStore for PausingStore {
@@ -218,18 +240,18 @@ async fn sign_in_during_password_change(db: TestDb, wiring: Wiring) {
         .await
         .unwrap();
 
-    let (read, resume) = store.hold_next_read();
-    let attacker = {
-        let manager = manager.clone();
-        tokio::spawn(async move { manager.sign_in(EMAIL, OLD, "user", None).await })
-    };
-    read.await.unwrap();
-    manager
-        .change_password(&owner, OLD, NEW)
-        .await
-        .expect("password change");
-    resume.send(()).unwrap();
-    let outcome = attacker.await.unwrap();
+    let attacker = manager.clone();
+    let outcome = store
+        .read_then_change(
+            async move { attacker.sign_in(EMAIL, OLD, "user", None).await },
+            async {
+                manager
+                    .change_password(&owner, OLD, NEW)
+                    .await
+                    .expect("password change");
+            },
+        )
+        .await;
     assert_eq!(
         outcome.as_ref().map(|_| ()),
         Err(&AccountError::InvalidCredentials),
@@ -249,11 +271,7 @@ async fn sign_in_during_password_change(db: TestDb, wiring: Wiring) {
         Err(AccountError::InvalidCredentials)
     );
     // Exactly the owner's session and the new sign-in: nothing of the attacker's.
-    assert_eq!(
-        db.scalar("SELECT COUNT(*) FROM auth_sessions WHERE revoked_at IS NULL")
-            .await,
-        2
-    );
+    assert_eq!(live_sessions(&db).await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -274,17 +292,19 @@ async fn sign_in_during_ban(db: TestDb, wiring: Wiring) {
     let (manager, store) = manager(&db, wiring, cheap()).await;
     let account = approved(&manager).await;
 
-    let (read, resume) = store.hold_next_read();
-    let attacker = {
-        let manager = manager.clone();
-        tokio::spawn(async move { manager.sign_in(EMAIL, OLD, "user", None).await })
-    };
-    read.await.unwrap();
-    manager.deactivate(&account.id).await.expect("ban");
-    // Past the second of the ban: a token issued now would not be covered by its cutoff.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    resume.send(()).unwrap();
-    match attacker.await.unwrap() {
+    let attacker = manager.clone();
+    let outcome = store
+        .read_then_change(
+            async move { attacker.sign_in(EMAIL, OLD, "user", None).await },
+            async {
+                manager.deactivate(&account.id).await.expect("ban");
+                // Past the second of the ban: a token issued now would not be covered by its
+                // cutoff.
+                tokio::time::sleep(Duration::from_millis(1100)).await;
+            },
+        )
+        .await;
+    match outcome {
         Err(AccountError::InvalidCredentials) => {}
         Ok(pair) => {
             let access = manager
@@ -299,11 +319,7 @@ async fn sign_in_during_ban(db: TestDb, wiring: Wiring) {
         }
         Err(other) => panic!("{wiring:?}: unexpected {other:?}"),
     }
-    assert_eq!(
-        db.scalar("SELECT COUNT(*) FROM auth_sessions WHERE revoked_at IS NULL")
-            .await,
-        0
-    );
+    assert_eq!(live_sessions(&db).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -337,23 +353,21 @@ async fn a_rehash_at_sign_in_cannot_undo_a_password_change() {
             .await
             .unwrap();
 
-        let (read, resume) = store.hold_next_read();
-        let rehashing = {
-            let manager = manager.clone();
-            tokio::spawn(async move { manager.sign_in(EMAIL, OLD, "user", None).await })
-        };
-        read.await.unwrap();
-        manager
-            .change_password(&owner, OLD, NEW)
-            .await
-            .expect("change");
-        resume.send(()).unwrap();
+        let rehashing = manager.clone();
+        let outcome = store
+            .read_then_change(
+                async move { rehashing.sign_in(EMAIL, OLD, "user", None).await },
+                async {
+                    manager
+                        .change_password(&owner, OLD, NEW)
+                        .await
+                        .expect("change");
+                },
+            )
+            .await;
         // The resumed sign-in verified the old hash it had read; it opens no session, and its
         // rehash of the old password does not replace the new hash.
-        assert_eq!(
-            rehashing.await.unwrap().map(|_| ()),
-            Err(AccountError::InvalidCredentials)
-        );
+        assert_eq!(outcome.map(|_| ()), Err(AccountError::InvalidCredentials));
         manager
             .sign_in(EMAIL, NEW, "user", None)
             .await
@@ -374,16 +388,14 @@ async fn an_approval_racing_a_ban_cannot_reactivate_the_account() {
         manager.register(EMAIL, OLD, None).await.unwrap();
         let id = store.inner.user_by_email(EMAIL).await.unwrap().unwrap().id;
 
-        let (read, resume) = store.hold_next_read();
-        let approval = {
-            let manager = manager.clone();
-            tokio::spawn(async move { manager.approve(EMAIL).await })
-        };
-        read.await.unwrap();
-        manager.deactivate(&id).await.expect("ban");
-        resume.send(()).unwrap();
+        let approving = manager.clone();
+        let approval = store
+            .read_then_change(async move { approving.approve(EMAIL).await }, async {
+                manager.deactivate(&id).await.expect("ban");
+            })
+            .await;
         assert!(
-            matches!(approval.await.unwrap(), Err(AccountError::WrongState(_))),
+            matches!(approval, Err(AccountError::WrongState(_))),
             "the approval of a banned account must fail"
         );
         let account = store.inner.user_by_id(&id).await.unwrap().unwrap();
@@ -407,11 +419,7 @@ async fn a_refresh_after_a_credential_change_ends_the_session() {
             .unwrap();
         assert!(is_revoked(manager.refresh(&pair.refresh_token).await));
         // The session is revoked for good (its access token too, once the list is read).
-        assert_eq!(
-            db.scalar("SELECT COUNT(*) FROM auth_sessions WHERE revoked_at IS NULL")
-                .await,
-            0
-        );
+        assert_eq!(live_sessions(&db).await, 0);
         tokio::time::sleep(Duration::from_millis(150)).await;
         assert!(is_revoked(
             manager

@@ -13,7 +13,9 @@ use axum::http::{StatusCode, header};
 use serde_json::{Map, Value, json};
 
 use common::db::{TestDb, on_both};
-use common::server::{PASSWORD, STALENESS, TestServer, Tokens, from_ip, login_form, request};
+use common::server::{
+    PASSWORD, STALENESS, TestServer, Tokens, from_ip, login_form, raw_status, request,
+};
 use common::{Reply, assert_invalid_token, assert_problem, payload_of};
 
 fn revoked(reply: &Reply, realm: &str) {
@@ -1251,19 +1253,6 @@ async fn served_over_tcp_the_client_address_reaches_the_app() {
         .await;
     ok(&reply);
     db.cleanup().await;
-}
-
-async fn raw_status(addr: std::net::SocketAddr, request: &str) -> u16 {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {response:?}"))
 }
 
 #[tokio::test]

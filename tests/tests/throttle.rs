@@ -17,7 +17,7 @@ use axum::http::{StatusCode, header};
 use serde_json::json;
 
 use common::db::{TestDb, on_both, unique_name};
-use common::server::{PASSWORD, Payload, TestServer, from_ip, login_form, request};
+use common::server::{PASSWORD, Payload, TestServer, from_ip, login_form, raw_status, request};
 use common::{Reply, assert_problem, send};
 
 const ATTACKER: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
@@ -743,19 +743,6 @@ async fn served_over_tcp_behind_a_trusted_proxy() {
     assert_eq!(statuses[..10], [401; 10]);
     assert_eq!(statuses[10..], [429, 401]);
     db.cleanup().await;
-}
-
-async fn raw_status(addr: SocketAddr, request: &str) -> u16 {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {response:?}"))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -463,7 +463,11 @@ mod tests {
             "ünï@exämple.de",
             "ivan@пример.рф",
         ] {
-            assert!(canonical_email(ok).is_ok(), "{ok}: {:?}", canonical_email(ok));
+            assert!(
+                canonical_email(ok).is_ok(),
+                "{ok}: {:?}",
+                canonical_email(ok)
+            );
         }
     }
 }
