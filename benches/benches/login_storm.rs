@@ -33,6 +33,11 @@
 //! LOGIN_STORM_MIX=flood LOGIN_STORM_CLIENTS=128 cargo bench -p benches --bench login_storm
 //! ```
 //!
+//! `LOGIN_STORM_BACKOFF=1` makes the storm clients honour `Retry-After` after a 503 or 429 (as
+//! well-behaved clients do: a crowd signing in again after an outage), and `LOGIN_STORM_MIX=health`
+//! hammers `GET /health` instead: the cost of the request rate alone, with no auth work, to
+//! compare a flood that ignores `Retry-After` with.
+//!
 //! Under `cargo test` (no `--bench` argument) it is a smoke run of a few seconds that checks
 //! behaviour only (every cheap request and every login answered 200), never timing.
 
@@ -126,6 +131,17 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// What the storm clients send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mix {
+    /// `POST /auth/login`, back to back.
+    Login,
+    /// A registration of a new email, then a login, in turn.
+    Flood,
+    /// `GET /health`: the request rate without auth work.
+    Health,
+}
+
 struct Config {
     /// Length of the idle phase and of the measured part of the storm.
     duration: Duration,
@@ -135,8 +151,10 @@ struct Config {
     variants: Vec<Variant>,
     /// Keep every CPU busy with nice-19 spinners during both phases (`LOGIN_STORM_WARM=1`).
     warm: bool,
-    /// Registrations and logins (`LOGIN_STORM_MIX=flood`) instead of logins only.
-    flood: bool,
+    /// What the storm clients send (`LOGIN_STORM_MIX`).
+    mix: Mix,
+    /// Whether they wait `Retry-After` after a 503 or 429 (`LOGIN_STORM_BACKOFF=1`).
+    backoff: bool,
     test_mode: bool,
 }
 
@@ -151,7 +169,8 @@ impl Config {
                 rounds: 1,
                 variants: vec![Variant::Bounded, Variant::Unbounded],
                 warm: false,
-                flood: false,
+                mix: Mix::Login,
+                backoff: false,
                 test_mode,
             };
         }
@@ -171,11 +190,13 @@ impl Config {
             .map(Variant::parse)
             .collect::<Vec<_>>();
         let warm = var("LOGIN_STORM_WARM").is_some_and(|v| v.trim() != "0");
-        let flood = match var("LOGIN_STORM_MIX").as_deref().map(str::trim) {
-            None | Some("login") => false,
-            Some("flood") => true,
-            Some(other) => panic!("LOGIN_STORM_MIX: `login` or `flood`, not `{other}`"),
+        let mix = match var("LOGIN_STORM_MIX").as_deref().map(str::trim) {
+            None | Some("login") => Mix::Login,
+            Some("flood") => Mix::Flood,
+            Some("health") => Mix::Health,
+            Some(other) => panic!("LOGIN_STORM_MIX: `login`, `flood` or `health`, not `{other}`"),
         };
+        let backoff = var("LOGIN_STORM_BACKOFF").is_some_and(|v| v.trim() != "0");
         assert!(secs > 0.0 && clients >= 1 && rounds >= 1 && !variants.is_empty());
         Config {
             duration: Duration::from_secs_f64(secs),
@@ -183,7 +204,8 @@ impl Config {
             rounds,
             variants,
             warm,
-            flood,
+            mix,
+            backoff,
             test_mode,
         }
     }
@@ -383,6 +405,13 @@ fn register_request(client: usize, n: u64) -> Request<Full<Bytes>> {
         .expect("request")
 }
 
+fn health_request() -> Request<Full<Bytes>> {
+    Request::get("/health")
+        .header(header::HOST, "127.0.0.1")
+        .body(Full::default())
+        .expect("request")
+}
+
 fn cheap_request(bearer: &str) -> Request<Full<Bytes>> {
     Request::get("/reports/1")
         .header(header::HOST, "127.0.0.1")
@@ -421,7 +450,7 @@ struct LoginCounts {
 fn start_storm(
     addr: SocketAddr,
     clients: usize,
-    flood: bool,
+    (mix, backoff): (Mix, bool),
     stop: Arc<AtomicBool>,
     counts: Arc<LoginCounts>,
 ) -> std::thread::JoinHandle<()> {
@@ -440,10 +469,10 @@ fn start_storm(
                             let mut sender = connect(addr).await;
                             // At least one request per client, then until told to stop.
                             for n in 0u64.. {
-                                let request = if flood && n % 2 == 0 {
-                                    register_request(client, n)
-                                } else {
-                                    login_request()
+                                let request = match mix {
+                                    Mix::Flood if n % 2 == 0 => register_request(client, n),
+                                    Mix::Health => health_request(),
+                                    _ => login_request(),
                                 };
                                 let (status, _) = send(&mut sender, request).await;
                                 match status {
@@ -452,9 +481,13 @@ fn start_storm(
                                     }
                                     StatusCode::SERVICE_UNAVAILABLE
                                     | StatusCode::TOO_MANY_REQUESTS
-                                        if flood =>
+                                        if mix == Mix::Flood =>
                                     {
                                         counts.shed.fetch_add(1, Ordering::Relaxed);
+                                        if backoff {
+                                            // Every shed answer says `Retry-After: 1`.
+                                            tokio::time::sleep(Duration::from_secs(1)).await;
+                                        }
                                     }
                                     _ => {
                                         eprintln!("storm request answered {status}");
@@ -549,7 +582,7 @@ fn run_once(variant: Variant, config: &Config) -> Sample {
         let storm_thread = start_storm(
             addr,
             config.clients,
-            config.flood,
+            (config.mix, config.backoff),
             stop.clone(),
             counts.clone(),
         );
@@ -565,7 +598,7 @@ fn run_once(variant: Variant, config: &Config) -> Sample {
         storm_thread.join().expect("login thread");
         // Behaviour, not timing: every login answered 200, and the clients got through some.
         assert_eq!(counts.failed.load(Ordering::Relaxed), 0, "failed logins");
-        if !config.flood {
+        if config.mix == Mix::Login {
             assert!(
                 counts.ok.load(Ordering::Relaxed) >= config.clients as u64,
                 "every login client completed a login"
@@ -637,12 +670,18 @@ impl Stats {
 fn main() {
     let config = Config::from_env();
     eprintln!(
-        "login storm: {} round(s) of {:?}, {:.1} s per phase, {} login clients, {} cores, \
-         server runtime {} workers{}{}",
+        "login storm: {} round(s) of {:?}, {:.1} s per phase, {} storm clients ({:?}{}), \
+         {} cores, server runtime {} workers{}{}",
         config.rounds,
         config.variants.iter().map(|v| v.name()).collect::<Vec<_>>(),
         config.duration.as_secs_f64(),
         config.clients,
+        config.mix,
+        if config.backoff {
+            ", honouring Retry-After"
+        } else {
+            ""
+        },
         cores(),
         SERVER_WORKERS,
         if config.warm {
@@ -714,7 +753,7 @@ fn print_table(config: &Config, results: &[Vec<Stats>]) {
     println!(
         "| variant | hashing concurrency | idle p50 | idle p99 | storm p50 | storm p99 | \
          **p99 storm / idle** | {} | **÷ unbounded** | shed/s |",
-        if config.flood {
+        if config.mix == Mix::Flood {
             "ok/s (201 + 200)"
         } else {
             "logins/s"
