@@ -1,4 +1,4 @@
-//! Outages on PostgreSQL: a database that refuses connections, one that turned read-only
+//! Outages: on PostgreSQL a database that refuses connections, one that turned read-only
 //! (a failover), and a table held locked. Every request that needs the database answers 503
 //! with `Retry-After`, never 500 and never an allow, and the server recovers by itself.
 
@@ -226,6 +226,60 @@ async fn requests_waiting_on_a_locked_revocation_table_share_one_refresh() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(recovered, "the server did not recover");
+    })
+    .await;
+}
+
+/// Holds the write path busy: SQLite's write lock, or a lock on PostgreSQL's session table
+/// that blocks new sessions (reads go on).
+async fn hold_the_write_path(db: &TestDb) -> Box<dyn std::any::Any + Send> {
+    match db.backend {
+        common::db::Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            conn.execute("BEGIN IMMEDIATE").await.unwrap();
+            Box::new(conn)
+        }
+        common::db::Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            conn.execute("BEGIN; LOCK TABLE auth_sessions IN EXCLUSIVE MODE")
+                .await
+                .unwrap();
+            Box::new(conn)
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sign_ins_stuck_on_the_database_do_not_starve_secured_routes() {
+    common::db::on_both("pool starvation", |db| async move {
+        let server = Arc::new(TestServer::start(&db).await);
+        let user = server.approved_user("ann@example.com").await;
+        let lock = hold_the_write_path(&db).await;
+        // More sign-ins than the store has connections, each waiting to record its session.
+        let stuck: Vec<_> = (0..16u8)
+            .map(|i| {
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 1, 0, i));
+                    server
+                        .login_from(ip, "ann@example.com", PASSWORD)
+                        .await
+                        .status
+                })
+            })
+            .collect();
+        // Past the staleness bound: the revocation list must have been read meanwhile.
+        tokio::time::sleep(STALENESS * 3).await;
+        let reply = server.get("/reports/1", Some(&user.access)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        drop(lock);
+        for task in stuck {
+            let status = task.await.unwrap();
+            assert!(
+                status == StatusCode::OK || status == StatusCode::SERVICE_UNAVAILABLE,
+                "{status}"
+            );
+        }
     })
     .await;
 }

@@ -235,9 +235,11 @@ enum Pool {
 /// the block twice, with `p` the `SqlitePool` or the `PgPool` and `d` its [`Dialect`]. The
 /// block is an `async` body returning `Result<T, sqlx::Error>`; the macro evaluates (awaiting)
 /// to `Result<T, StoreError>`, the error mapped by [`db_error`].
+/// `on_pool!(pool = &some_pool, |p, d| { … })` runs it on another [`Pool`] than the store's
+/// main one.
 macro_rules! on_pool {
-    ($store:expr, |$p:ident, $d:ident| $body:block) => {
-        match &$store.pool {
+    (pool = $pool:expr, |$p:ident, $d:ident| $body:block) => {
+        match $pool {
             Pool::Sqlite($p) => {
                 let $d: &'static Dialect = &SQLITE;
                 sqlx_result(async $body).await.map_err(|e| db_error($d, e))
@@ -247,6 +249,9 @@ macro_rules! on_pool {
                 sqlx_result(async $body).await.map_err(|e| db_error($d, e))
             }
         }
+    };
+    ($store:expr, |$p:ident, $d:ident| $body:block) => {
+        on_pool!(pool = &$store.pool, |$p, $d| $body)
     };
 }
 
@@ -286,6 +291,11 @@ macro_rules! insert_revocation {
 #[derive(Clone)]
 pub struct SqlStore {
     pool: Pool,
+    /// A small pool of its own for reading revocations, so that account traffic (a flood of
+    /// sign-ins waiting for connections or for SQLite's write lock) can never hold up the
+    /// revocation list that every secured request depends on. `None` for an in-memory SQLite
+    /// database (another pool would open another, empty database).
+    revocation_reads: Option<Pool>,
     /// PostgreSQL: where the revocation listener connects, and the listener once started.
     listener: Option<Arc<Listener>>,
 }
@@ -335,7 +345,12 @@ impl SqlStore {
                 ));
             }
         };
-        let store = SqlStore { pool, listener };
+        let revocation_reads = revocation_pool(&pool, url);
+        let store = SqlStore {
+            pool,
+            revocation_reads,
+            listener,
+        };
         if let Err(e) = store.migrate().await {
             store.close().await;
             return Err(e);
@@ -357,9 +372,11 @@ impl SqlStore {
         if let Some(listener) = &self.listener {
             listener.stop();
         }
-        match &self.pool {
-            Pool::Sqlite(p) => p.close().await,
-            Pool::Postgres(p) => p.close().await,
+        for pool in std::iter::once(&self.pool).chain(&self.revocation_reads) {
+            match pool {
+                Pool::Sqlite(p) => p.close().await,
+                Pool::Postgres(p) => p.close().await,
+            }
         }
     }
 
@@ -426,6 +443,56 @@ fn scheme(url: &str) -> Option<String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
     plausible.then(|| scheme.to_ascii_lowercase())
+}
+
+/// Connections of the revocation-read pool: the poller's query, and a request that refreshes a
+/// stale list itself (one at a time per instance).
+const REVOCATION_READ_CONNECTIONS: u32 = 2;
+
+/// The revocation-read pool: the main pool's connection options, its own connections, opened
+/// when first used. `None` for an in-memory SQLite database.
+fn revocation_pool(pool: &Pool, url: &str) -> Option<Pool> {
+    let options = PoolOptionsFor::new(REVOCATION_READ_CONNECTIONS);
+    match pool {
+        Pool::Sqlite(p) => {
+            let memory = url.contains(":memory:") || url.contains("mode=memory");
+            (!memory).then(|| {
+                Pool::Sqlite(
+                    options
+                        .sqlite()
+                        .connect_lazy_with((*p.connect_options()).clone()),
+                )
+            })
+        }
+        Pool::Postgres(p) => Some(Pool::Postgres(
+            options
+                .postgres()
+                .connect_lazy_with((*p.connect_options()).clone()),
+        )),
+    }
+}
+
+/// Pool settings shared by both drivers.
+struct PoolOptionsFor {
+    max: u32,
+}
+
+impl PoolOptionsFor {
+    fn new(max: u32) -> Self {
+        PoolOptionsFor { max }
+    }
+
+    fn sqlite(&self) -> SqlitePoolOptions {
+        SqlitePoolOptions::new()
+            .max_connections(self.max)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+    }
+
+    fn postgres(&self) -> PgPoolOptions {
+        PgPoolOptions::new()
+            .max_connections(self.max)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+    }
 }
 
 async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
@@ -1185,7 +1252,8 @@ impl SessionStore for SqlStore {
     fn revocations(&self, after: i64, now: u64) -> StoreFuture<'_, Vec<Revocation>> {
         Box::pin(async move {
             let now = to_sql(now);
-            let rows: Vec<RevocationRow> = on_pool!(self, |p, _d| {
+            let pool = self.revocation_reads.as_ref().unwrap_or(&self.pool);
+            let rows: Vec<RevocationRow> = on_pool!(pool = pool, |p, _d| {
                 sqlx::query_as(
                     "SELECT seq, kind, subject, cutoff, expires_at FROM auth_revocations \
                      WHERE seq > $1 AND expires_at > $2 ORDER BY seq",
