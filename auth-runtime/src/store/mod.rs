@@ -109,7 +109,7 @@ pub struct Account {
     /// random bits (in UUID form), so an id says nothing about how many accounts exist or
     /// which one is next; a store compares ids exactly.
     pub id: String,
-    /// The email, as normalized when it was stored (trimmed, lower case).
+    /// The email, in the canonical form it was stored in ([`canonical_email`](crate::accounts::canonical_email)).
     pub email: String,
     /// The argon2id PHC string; `None` for accounts that sign in elsewhere (OIDC).
     pub password_hash: Option<String>,
@@ -193,7 +193,7 @@ impl Account {
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct NewAccount {
-    /// Normalized email (the caller trims and lower-cases it).
+    /// The email in canonical form ([`canonical_email`](crate::accounts::canonical_email)).
     pub email: String,
     /// The argon2id PHC string, if the account has a password.
     pub password_hash: Option<String>,
@@ -251,7 +251,8 @@ impl NewAccount {
 
 /// Accounts. Implement it to sign in against your own user table.
 ///
-/// Emails are passed normalized (trimmed, lower case); a store compares them exactly.
+/// Emails are passed in their canonical form ([`canonical_email`](crate::accounts::canonical_email));
+/// a store compares them exactly.
 pub trait UserStore: Send + Sync + 'static {
     /// Creates an account; [`StoreError::Conflict`] if the email is taken (also when two
     /// registrations race: exactly one succeeds).
