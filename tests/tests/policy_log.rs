@@ -1,8 +1,7 @@
 //! A policy denial is logged with the action, resource, deciding rule and reason, and never
 //! with the token. (Its own test binary: it installs a global tracing subscriber.)
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
 
 use auth_runtime::policy::{Attr, PolicyRule};
 use auth_runtime::prelude::*;
@@ -10,19 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tower::ServiceExt;
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use common::LogBuffer;
 
 #[login_type("admin")]
 #[policy(action = "users:ban", resource = "users")]
@@ -37,7 +24,7 @@ struct Api;
 
 #[tokio::test]
 async fn denials_are_logged_with_rule_and_reason_but_no_token() {
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     let writer = buffer.clone();
     tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
@@ -80,7 +67,7 @@ async fn denials_are_logged_with_rule_and_reason_but_no_token() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
-    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let log = buffer.text();
     let line = log
         .lines()
         .find(|l| l.contains("policy denied"))

@@ -5,29 +5,15 @@
 
 mod common;
 
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use serde_json::json;
 
+use common::LogBuffer;
 use common::db::{TestDb, on_both};
 use common::server::{PASSWORD, TestServer};
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 const EMAIL: &str = "ann@example.com";
 const NEW_PASSWORD: &str = "a brand new secret 42";
@@ -112,7 +98,7 @@ async fn stored_hash(server: &TestServer, email: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_events_are_logged_without_secrets() {
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     let writer = buffer.clone();
     tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
@@ -130,7 +116,7 @@ async fn security_events_are_logged_without_secrets() {
     })
     .await;
 
-    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let log = buffer.text();
     let events: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("auth_runtime::security"))
