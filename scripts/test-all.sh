@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and every test of the workspace: formatting, lints, docs, unit tests, HTTP
-# tests, trybuild compile-fail cases, doc tests, and each benchmark once in test mode. Ends with
-# one summary line counting every test that ran.
+# tests, trybuild compile-fail cases, doc tests, each benchmark once in test mode, and the fuzz
+# targets (corpus replay, then 15 s each). Ends with one summary line counting every test that
+# ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
