@@ -1694,3 +1694,53 @@ async fn look_alike_emails_are_one_account_or_refused_and_common_passwords_are_r
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_owner_of_an_existing_email_can_be_told_and_the_409_is_opt_in() {
+    on_both("existing-account hook", |db| async move {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let hook = seen.clone();
+        let server = TestServer::start_with(&db, move |b| {
+            b.accounts(
+                auth_runtime::accounts::AccountsConfig::default().on_existing_account(
+                    move |account| hook.lock().unwrap().push(account.id.clone()),
+                ),
+            )
+        })
+        .await;
+        let first = server
+            .manager
+            .register("ann@example.com", PASSWORD, None)
+            .await;
+        let Ok(auth_runtime::accounts::Registration::Created(account)) = first else {
+            panic!("{first:?}");
+        };
+        assert!(seen.lock().unwrap().is_empty());
+        let again = server
+            .manager
+            .register("Ann@Example.com", PASSWORD, None)
+            .await;
+        assert_eq!(again, Ok(auth_runtime::accounts::Registration::Existing));
+        assert_eq!(*seen.lock().unwrap(), [account.id.clone()]);
+
+        // An app that prefers the 409 asks for it.
+        let revealing = TestServer::start_with(&db, |b| {
+            b.accounts(
+                auth_runtime::accounts::AccountsConfig::default().reveal_existing_accounts(true),
+            )
+        })
+        .await;
+        assert_problem(
+            &revealing
+                .post_json(
+                    "/auth/register",
+                    None,
+                    json!({ "email": "ann@example.com", "password": PASSWORD }),
+                )
+                .await,
+            StatusCode::CONFLICT,
+            "An account with this email already exists",
+        );
+    })
+    .await;
+}

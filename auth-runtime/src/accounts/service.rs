@@ -68,10 +68,9 @@ impl AuthManager {
             }
             Err(StoreError::Conflict) if !self.accounts_config().reveal_existing => {
                 tracing::info!(target: SECURITY_EVENTS, event = "registration_for_existing_account");
-                if let (Some(hook), Some(existing)) = (
-                    self.accounts_config().on_existing.as_ref(),
-                    users.user_by_email(&email).await?,
-                ) {
+                if let Some(hook) = self.accounts_config().on_existing.as_ref()
+                    && let Some(existing) = users.user_by_email(&email).await?
+                {
                     hook(&existing);
                 }
                 Ok(Registration::Existing)
