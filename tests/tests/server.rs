@@ -1721,7 +1721,7 @@ async fn the_owner_of_an_existing_email_can_be_told_and_the_409_is_opt_in() {
             .register("Ann@Example.com", PASSWORD, None)
             .await;
         assert_eq!(again, Ok(auth_runtime::accounts::Registration::Existing));
-        assert_eq!(*seen.lock().unwrap(), [account.id.clone()]);
+        assert_eq!(*seen.lock().unwrap(), vec![account.id]);
 
         // An app that prefers the 409 asks for it.
         let revealing = TestServer::start_with(&db, |b| {
