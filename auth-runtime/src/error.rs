@@ -258,7 +258,8 @@ impl AuthError {
             AuthError::MissingCredentials { realm } | AuthError::UnsupportedScheme { realm } => {
                 Some(format!("Bearer realm=\"{realm}\""))
             }
-            // DESIGN §4: a presented credential that is not a usable token is `invalid_token`.
+            // docs/architecture.md §4: a presented credential that is not a usable token is
+            // `invalid_token`.
             AuthError::MalformedAuthorization { realm } | AuthError::InvalidToken { realm, .. } => {
                 Some(format!("Bearer realm=\"{realm}\", error=\"invalid_token\""))
             }

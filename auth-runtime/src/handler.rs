@@ -243,7 +243,7 @@ async fn run_guard(
     spec: &'static HandlerSpec,
 ) -> Result<(), Response> {
     if spec.public {
-        // Nothing to check but the request's own consistency (DESIGN §5: two
+        // Nothing to check but the request's own consistency (docs/architecture.md §5: two
         // `Authorization` headers are a 400 everywhere).
         let mut values = parts.headers.get_all(AUTHORIZATION).iter();
         if values.next().is_some() && values.next().is_some() {

@@ -1,4 +1,5 @@
-//! The reference server of `DESIGN.md` §5, as a library so tests can drive it in-process.
+//! The reference server of `docs/architecture.md` §5, as a library so tests can drive it
+//! in-process.
 //!
 //! Run it with `cargo run -p examples --bin server`. Accounts, sessions and revocations live in
 //! the database named by `DATABASE_URL` (default: an SQLite file, `./data/auth.db`, created with
@@ -223,13 +224,13 @@ pub fn builder(settings: &Settings, store: SqlStore) -> AuthManagerBuilder {
                 .leeway(Duration::from_secs(30)),
         )
         .scope_validator(HierarchicalScopes::new())
-        // DESIGN §5: the scopes each role grants; `#[roles(...)]` checks them.
+        // docs/architecture.md §5: the scopes each role grants; `#[roles(...)]` checks them.
         .role("user", ["reports:read", "billing:read"])
         .role("editor", ["reports:*"])
         .role("admin", ["admin:*", "users:*", "reports:*"])
         .role("reporter", ["reports:read"])
-        // DESIGN §5: role `admin` is granted on login type `admin` alone, so an admin who signs
-        // in at /auth/login gets a `user` token without `admin:*` or `users:*`.
+        // docs/architecture.md §5: role `admin` is granted on login type `admin` alone, so an
+        // admin who signs in at /auth/login gets a `user` token without `admin:*` or `users:*`.
         .accounts(AccountsConfig::default().role_login_types("admin", ["admin"]))
         .policies(policies())
         // The account a ban acts on, loaded once: its id feeds the no-self-ban rule, the
@@ -251,7 +252,7 @@ pub fn builder(settings: &Settings, store: SqlStore) -> AuthManagerBuilder {
         .store(store)
 }
 
-/// The reference server's policies (DESIGN §5).
+/// The reference server's policies (docs/architecture.md §5).
 pub fn policies() -> Vec<PolicyRule> {
     vec![
         PolicyRule::allow("admins-ban-users")

@@ -1,4 +1,4 @@
-//! In-process HTTP tests of the guards: every rule of DESIGN.md §2–§4 on the wire, through
+//! In-process HTTP tests of the guards: every rule of docs/architecture.md §2–§4 on the wire, through
 //! `tower::ServiceExt::oneshot` on the router (no sockets).
 
 mod common;
@@ -244,7 +244,7 @@ async fn other_schemes_are_401_without_an_error_code() {
 
 #[tokio::test]
 async fn malformed_bearer_headers_are_401_invalid_token() {
-    // DESIGN §4: a presented credential that is unusable is `error="invalid_token"`.
+    // docs/architecture.md §4: a presented credential that is unusable is `error="invalid_token"`.
     let (m, app) = setup();
     let good = access(&m, "user", "alice", &["reports:read"]);
     let values: Vec<HeaderValue> = vec![

@@ -243,8 +243,9 @@ fn attribute_compared_with_attribute() {
     ));
 }
 
-/// DESIGN §3a: conditions fail closed. A deny rule whose condition reads a missing attribute
-/// applies (the request is denied); an allow rule's does not (nothing is allowed by it).
+/// docs/architecture.md §3: conditions fail closed. A deny rule whose condition reads a
+/// missing attribute applies (the request is denied); an allow rule's does not (nothing is
+/// allowed by it).
 #[test]
 fn a_missing_attribute_makes_a_deny_rule_apply() {
     let engine = PolicyEngine::builder()

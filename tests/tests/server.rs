@@ -1,5 +1,5 @@
-//! The reference server (DESIGN §5), in-process, on SQLite and on PostgreSQL: every account
-//! route and rule, on the wire.
+//! The reference server (docs/architecture.md §5), in-process, on SQLite and on PostgreSQL:
+//! every account route and rule, on the wire.
 
 mod common;
 

@@ -1,5 +1,5 @@
-//! Compile tests of the macro surface (DESIGN §2): `tests/ui/pass` must compile, every file in
-//! `tests/ui/fail` must fail with exactly the `.stderr` beside it.
+//! Compile tests of the macro surface (docs/architecture.md §2): `tests/ui/pass` must compile,
+//! every file in `tests/ui/fail` must fail with exactly the `.stderr` beside it.
 //!
 //! The `.stderr` files are the user-facing error messages; regenerate them with
 //! `TRYBUILD=overwrite cargo test -p tests --test ui` and review the diff like code.
