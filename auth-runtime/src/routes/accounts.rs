@@ -17,10 +17,10 @@ use crate::{SecureRouter, authenticated, login_type, public};
 
 /// Responses that carry tokens must not be stored by any cache (RFC 6749 §5.1).
 fn tokens(pair: TokenPair) -> Response {
-    let mut response = Json(pair).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    let mut response = no_store(Json(pair));
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
 }
 
@@ -138,8 +138,8 @@ async fn logout(
 }
 
 /// Account data must not be kept by any cache either.
-fn no_store(body: Value) -> Response {
-    let mut response = Json(body).into_response();
+fn no_store(body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -150,13 +150,13 @@ fn no_store(body: Value) -> Response {
 #[authenticated]
 #[route(GET, "/auth/me")]
 async fn me(principal: Principal) -> Response {
-    no_store(json!({
+    no_store(Json(json!({
         "sub": principal.subject(),
         "email": principal.claim("email"),
         "login_type": principal.login_type(),
         "scopes": principal.scopes().iter().collect::<Vec<_>>(),
         "roles": principal.claim("roles").cloned().unwrap_or_else(|| json!([])),
-    }))
+    })))
 }
 
 #[derive(Deserialize)]
@@ -184,12 +184,12 @@ async fn change_password(
 #[route(GET, "/auth/pending")]
 async fn pending(State(manager): State<AuthManager>) -> Result<Response, AccountError> {
     let accounts = manager.pending_accounts().await?;
-    Ok(no_store(Value::Array(
+    Ok(no_store(Json(Value::Array(
         accounts
             .iter()
             .map(|a| json!({ "id": a.id, "email": a.email, "created_at": a.created_at }))
             .collect(),
-    )))
+    ))))
 }
 
 #[derive(Deserialize)]

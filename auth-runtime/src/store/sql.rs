@@ -324,15 +324,22 @@ impl SqlStore {
     /// lock.
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
         let mut listener = None;
-        let pool = match scheme(url).as_deref() {
-            Some("sqlite") => Pool::Sqlite(connect_sqlite(url).await?),
+        let (pool, revocation_reads) = match scheme(url).as_deref() {
+            Some("sqlite") => {
+                let (pool, reads) = connect_sqlite(url).await?;
+                (Pool::Sqlite(pool), reads)
+            }
             Some("postgres" | "postgresql") => {
                 let (pool, options) = connect_postgres(url).await?;
+                let reads = PgPoolOptions::new()
+                    .max_connections(REVOCATION_READ_CONNECTIONS)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_lazy_with(options.clone());
                 listener = Some(Arc::new(Listener {
                     options,
                     started: Mutex::new(None),
                 }));
-                Pool::Postgres(pool)
+                (Pool::Postgres(pool), Some(Pool::Postgres(reads)))
             }
             Some(other) => {
                 return Err(StoreError::Backend(format!(
@@ -345,7 +352,6 @@ impl SqlStore {
                 ));
             }
         };
-        let revocation_reads = revocation_pool(&pool, url);
         let store = SqlStore {
             pool,
             revocation_reads,
@@ -449,53 +455,9 @@ fn scheme(url: &str) -> Option<String> {
 /// stale list itself (one at a time per instance).
 const REVOCATION_READ_CONNECTIONS: u32 = 2;
 
-/// The revocation-read pool: the main pool's connection options, its own connections, opened
-/// when first used. `None` for an in-memory SQLite database.
-fn revocation_pool(pool: &Pool, url: &str) -> Option<Pool> {
-    let options = PoolOptionsFor::new(REVOCATION_READ_CONNECTIONS);
-    match pool {
-        Pool::Sqlite(p) => {
-            let memory = url.contains(":memory:") || url.contains("mode=memory");
-            (!memory).then(|| {
-                Pool::Sqlite(
-                    options
-                        .sqlite()
-                        .connect_lazy_with((*p.connect_options()).clone()),
-                )
-            })
-        }
-        Pool::Postgres(p) => Some(Pool::Postgres(
-            options
-                .postgres()
-                .connect_lazy_with((*p.connect_options()).clone()),
-        )),
-    }
-}
-
-/// Pool settings shared by both drivers.
-struct PoolOptionsFor {
-    max: u32,
-}
-
-impl PoolOptionsFor {
-    fn new(max: u32) -> Self {
-        PoolOptionsFor { max }
-    }
-
-    fn sqlite(&self) -> SqlitePoolOptions {
-        SqlitePoolOptions::new()
-            .max_connections(self.max)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-    }
-
-    fn postgres(&self) -> PgPoolOptions {
-        PgPoolOptions::new()
-            .max_connections(self.max)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-    }
-}
-
-async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
+/// A SQLite pool and its revocation-read pool (`None` for an in-memory database: another pool
+/// would open another, empty database).
+async fn connect_sqlite(url: &str) -> Result<(SqlitePool, Option<Pool>), StoreError> {
     // `scheme` checked the prefix up to the first ':'; sqlx wants it lower case.
     let rest = &url["sqlite:".len()..];
     let options = SqliteConnectOptions::from_str(&format!("sqlite:{rest}"))
@@ -548,7 +510,18 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(10 * attempt.min(10))).await;
             }
-            result => return result.map_err(|e| db_error(&SQLITE, e)),
+            result => {
+                let pool = result.map_err(|e| db_error(&SQLITE, e))?;
+                let reads = (!in_memory).then(|| {
+                    Pool::Sqlite(
+                        SqlitePoolOptions::new()
+                            .max_connections(REVOCATION_READ_CONNECTIONS)
+                            .acquire_timeout(ACQUIRE_TIMEOUT)
+                            .connect_lazy_with(options),
+                    )
+                });
+                return Ok((pool, reads));
+            }
         }
     }
 }
