@@ -73,26 +73,30 @@ impl AuthManager {
                     return Err(AuthError::Internal);
                 }
             };
-        // Authorization before loading: a caller whom no allow rule can admit is refused before
-        // the loader runs, with the answer an unknown resource would get too.
-        if !self
-            .policy_engine()
-            .may_allow(policy.action, policy.resource, principal.scopes())
-        {
-            tracing::info!(
-                action = policy.action,
-                resource = policy.resource,
-                subject = principal.subject(),
-                "policy denied before loading: no allow rule admits the caller's scopes"
-            );
-            return Err(AuthError::PolicyDenied {
-                action: policy.action.to_owned(),
-                resource: policy.resource.to_owned(),
-                reason: "no policy rule allows it".to_owned(),
-            });
-        }
         let resource = match self.resource_loader(policy.resource) {
             None => Map::new(),
+            // Authorization before loading: a caller whom no allow rule can admit is refused
+            // before the loader runs, with the answer an unknown resource would get too.
+            // (Without a loader the decision below says the same; no need to look twice.)
+            Some(_)
+                if !self.policy_engine().may_allow(
+                    policy.action,
+                    policy.resource,
+                    principal.scopes(),
+                ) =>
+            {
+                tracing::info!(
+                    action = policy.action,
+                    resource = policy.resource,
+                    subject = principal.subject(),
+                    "policy denied before loading: no allow rule admits the caller's scopes"
+                );
+                return Err(AuthError::PolicyDenied {
+                    action: policy.action.to_owned(),
+                    resource: policy.resource.to_owned(),
+                    reason: "no policy rule allows it".to_owned(),
+                });
+            }
             Some(loader) => match loader.load(params.clone()).await {
                 Ok(Some(loaded)) => {
                     let attributes = loaded.attributes().clone();
