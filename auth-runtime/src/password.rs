@@ -319,11 +319,21 @@ struct Inner {
     /// Jobs admitted (running or waiting for a permit): at most `queue_limit`.
     queue: Arc<Semaphore>,
     queue_limit: usize,
+    /// Whether `queue_limit` was set by [`PasswordHasher::with_queue_limit`] (a later
+    /// [`PasswordHasher::with_concurrency`] keeps it) rather than derived from the concurrency.
+    queue_limit_set: bool,
 }
 
 /// How many argon2 jobs may wait per permit by default: with about 50 ms per job, a full queue
 /// drains in under a second.
 const QUEUED_PER_PERMIT: usize = 16;
+
+/// The default queue limit for `concurrency` permits.
+fn default_queue_limit(concurrency: usize) -> usize {
+    concurrency
+        .saturating_mul(QUEUED_PER_PERMIT)
+        .min(Semaphore::MAX_PERMITS)
+}
 
 impl fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -402,8 +412,9 @@ impl PasswordHasher {
                 dummy,
                 permits: Arc::new(Semaphore::new(concurrency)),
                 concurrency,
-                queue: Arc::new(Semaphore::new(concurrency * QUEUED_PER_PERMIT)),
-                queue_limit: concurrency * QUEUED_PER_PERMIT,
+                queue: Arc::new(Semaphore::new(default_queue_limit(concurrency))),
+                queue_limit: default_queue_limit(concurrency),
+                queue_limit_set: false,
             }),
         }
     }
@@ -427,9 +438,18 @@ impl PasswordHasher {
         let mut inner = Inner::clone(&self.inner);
         inner.permits = Arc::new(Semaphore::new(n));
         inner.concurrency = n;
-        let limit = n
-            .saturating_mul(QUEUED_PER_PERMIT)
-            .min(Semaphore::MAX_PERMITS);
+        // A limit set explicitly stays (if the permits can still all be used); a derived one
+        // follows the concurrency.
+        let limit = if inner.queue_limit_set {
+            if inner.queue_limit < n {
+                return Err(PasswordError::InvalidConfig {
+                    reason: "the queue limit must be at least the concurrency",
+                });
+            }
+            inner.queue_limit
+        } else {
+            default_queue_limit(n)
+        };
         inner.queue = Arc::new(Semaphore::new(limit));
         inner.queue_limit = limit;
         Ok(Self {
@@ -450,9 +470,12 @@ impl PasswordHasher {
     /// let hasher = PasswordHasher::new().with_concurrency(2).unwrap().with_queue_limit(8).unwrap();
     /// assert_eq!(hasher.queue_limit(), 8);
     /// assert!(PasswordHasher::new().with_concurrency(2).unwrap().with_queue_limit(1).is_err());
+    /// // In either order.
+    /// let hasher = PasswordHasher::new().with_queue_limit(8).unwrap().with_concurrency(2).unwrap();
+    /// assert_eq!(hasher.queue_limit(), 8);
     /// ```
     pub fn with_queue_limit(self, n: usize) -> Result<Self, PasswordError> {
-        if n == 0 || n < self.inner.concurrency || n > Semaphore::MAX_PERMITS {
+        if n < self.inner.concurrency || n > Semaphore::MAX_PERMITS {
             return Err(PasswordError::InvalidConfig {
                 reason: "the queue limit must be at least the concurrency",
             });
@@ -460,6 +483,7 @@ impl PasswordHasher {
         let mut inner = Inner::clone(&self.inner);
         inner.queue = Arc::new(Semaphore::new(n));
         inner.queue_limit = n;
+        inner.queue_limit_set = true;
         Ok(Self {
             inner: Arc::new(inner),
         })
@@ -513,6 +537,35 @@ impl PasswordHasher {
     /// before waiting for a permit or hashing anything.
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         self.inner.policy.check(password)?;
+        self.hash_checked(password).await
+    }
+
+    /// Hashes a password already in use with the current parameters (what sign-in does when
+    /// [`PasswordCheck::needs_rehash`]): the policy is not applied again, so a password set
+    /// under an older or laxer policy (too short now, or among the common ones) still gets
+    /// the current parameters; only the length bound holds. New passwords go through
+    /// [`hash`](Self::hash).
+    ///
+    /// ```
+    /// use auth_runtime::PasswordHasher;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let hasher = PasswordHasher::insecure_for_tests(8, 1, 1);
+    /// assert!(hasher.hash("abc123").await.is_err());
+    /// let phc = hasher.rehash("abc123").await.unwrap();
+    /// assert!(hasher.verify("abc123", Some(&phc)).await.unwrap().matches);
+    /// # }
+    /// ```
+    pub async fn rehash(&self, password: &str) -> Result<String, PasswordError> {
+        if self.inner.policy.too_long(password) {
+            return Err(PasswordError::TooLong {
+                max: self.inner.policy.max_chars,
+            });
+        }
+        self.hash_checked(password).await
+    }
+
+    async fn hash_checked(&self, password: &str) -> Result<String, PasswordError> {
         // Bounded by the policy: at most `max_chars` characters are copied.
         let password = password.to_owned();
         let inner = Arc::clone(&self.inner);

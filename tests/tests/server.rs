@@ -1744,3 +1744,27 @@ async fn the_owner_of_an_existing_email_can_be_told_and_the_409_is_opt_in() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_password_set_under_a_laxer_policy_is_still_rehashed() {
+    on_both("rehash of a legacy password", |db| async move {
+        let server = TestServer::start(&db).await;
+        server.approved_user("ann@example.com").await;
+        let id = server.id_of("ann@example.com").await;
+        // Common (refused today) and short: set before the policy said so.
+        let legacy = "abc123";
+        let old = auth_runtime::PasswordHasher::insecure_for_tests(32, 1, 1)
+            .rehash(legacy)
+            .await
+            .unwrap();
+        db.execute(&format!(
+            "UPDATE auth_users SET password_hash = '{old}' WHERE public_id = '{id}'"
+        ))
+        .await;
+        ok(&server.login("ann@example.com", legacy).await);
+        let stored = server.store.user_by_id(&id).await.unwrap().unwrap();
+        let new = stored.password_hash.unwrap();
+        assert!(new.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{new}");
+    })
+    .await;
+}

@@ -149,7 +149,7 @@ impl AuthManager {
             return;
         };
         let outcome = async {
-            let hash = self.password_hasher().hash(password).await?;
+            let hash = self.password_hasher().rehash(password).await?;
             Ok::<bool, AccountError>(
                 self.user_store()?
                     .replace_password_hash(&account.id, old, &hash, PasswordWrite::Rehash)
