@@ -245,7 +245,7 @@ fn is_other_default_ignorable(c: char) -> bool {
     )
 }
 
-/// Characters no part of an address may contain (the shape rules of `normalize_email`).
+/// Characters no part of an address may contain (the shape rules an address had before canonical forms).
 fn forbidden_in_address(c: char) -> bool {
     c.is_whitespace()
         || c.is_control()

@@ -389,42 +389,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn emails() {
-        for ok in [
-            "a@b.co",
-            "Ann.Lee+tag@Example.org",
-            "x_y-z@sub.domain.example",
-            "ünï@exämple.de",
-        ] {
-            assert!(normalize_email(ok).is_some(), "{ok}");
-        }
-        for bad in [
-            "",
-            "a",
-            "@b.co",
-            "a@",
-            "a@.b",
-            "a@@b.co",
-            "a b@c.de",
-            "a@b..co",
-            "a@-b.co",
-            "a@b.co\n",
-            "<a@b.co>",
-            "a\"b@c.de",
-            "a@b.co;drop",
-        ] {
-            assert!(
-                normalize_email(bad).is_none() || bad.ends_with('\n'),
-                "{bad:?}"
-            );
-        }
-        // Trailing whitespace is trimmed, not rejected.
-        assert_eq!(normalize_email("a@b.co\n").as_deref(), Some("a@b.co"));
-        assert!(normalize_email(&format!("{}@b.co", "a".repeat(65))).is_none());
-        assert!(normalize_email(&format!("a@{}.co", "b".repeat(260))).is_none());
-    }
-
-    #[test]
     fn random_passwords() {
         let a = random_password();
         assert_eq!(a.chars().count(), 24);

@@ -53,7 +53,7 @@ fn kind(req: &Request) -> Kind {
 /// from its `Content-Length` before anything is read, or as soon as the limit is passed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-async fn bytes<S: Send + Sync>(req: Request, _state: &S) -> Result<Bytes, AccountError> {
+async fn bytes(req: Request) -> Result<Bytes, AccountError> {
     let declared = req
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)
@@ -108,9 +108,9 @@ where
 {
     type Rejection = AccountError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         match kind(&req) {
-            Kind::Json => Ok(JsonBody(parse_json(&bytes(req, state).await?)?)),
+            Kind::Json => Ok(JsonBody(parse_json(&bytes(req).await?)?)),
             _ => Err(AccountError::UnsupportedMediaType("`application/json`")),
         }
     }
@@ -123,10 +123,10 @@ where
 {
     type Rejection = AccountError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         match kind(&req) {
-            Kind::Json => Ok(JsonOrForm(parse_json(&bytes(req, state).await?)?)),
-            Kind::Form => Ok(JsonOrForm(parse_form(&bytes(req, state).await?)?)),
+            Kind::Json => Ok(JsonOrForm(parse_json(&bytes(req).await?)?)),
+            Kind::Form => Ok(JsonOrForm(parse_form(&bytes(req).await?)?)),
             Kind::Other => Err(AccountError::UnsupportedMediaType(
                 "`application/json` or `application/x-www-form-urlencoded`",
             )),

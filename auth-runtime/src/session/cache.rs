@@ -76,9 +76,9 @@ pub(crate) struct RevocationCache {
     list: RwLock<List>,
     /// Serializes refreshes: one query at a time, however many requests find the list stale.
     refreshing: tokio::sync::Mutex<()>,
-    /// Refresh attempts finished (successful or not): a request that waited for the lock
-    /// while one finished shares its outcome instead of queueing another attempt.
-    attempts: AtomicU64,
+    /// Failed refresh attempts: a request that waited for the lock while one failed shares
+    /// that failure instead of queueing another attempt.
+    failures: AtomicU64,
     /// Whether a background poller is running (cleared when its runtime drops it).
     poller: Mutex<bool>,
     staleness: Duration,
@@ -101,7 +101,7 @@ impl RevocationCache {
         RevocationCache {
             list: RwLock::new(List::default()),
             refreshing: tokio::sync::Mutex::new(()),
-            attempts: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
             poller: Mutex::new(false),
             staleness,
             poll_interval,
@@ -161,7 +161,7 @@ impl RevocationCache {
     }
 
     async fn refresh_if_stale(&self, store: &Arc<dyn SessionStore>) -> Result<(), StoreError> {
-        let seen = self.attempts.load(Ordering::Acquire);
+        let seen = self.failures.load(Ordering::Acquire);
         let _one_at_a_time = self.refreshing.lock().await;
         let fresh = {
             let list = self.list.read().unwrap_or_else(|p| p.into_inner());
@@ -172,10 +172,10 @@ impl RevocationCache {
             // Another request refreshed it while this one waited.
             return Ok(());
         }
-        if self.attempts.load(Ordering::Acquire) != seen {
-            // An attempt finished while this request waited, and the list is still stale: it
-            // failed. Share that answer: with a hanging store, queueing one more attempt per
-            // waiter would answer the n-th waiter only after n timeouts.
+        if self.failures.load(Ordering::Acquire) != seen {
+            // An attempt failed while this request waited. Share that answer: with a hanging
+            // store, queueing one more attempt per waiter would answer the n-th waiter only
+            // after n timeouts.
             return Err(StoreError::Unavailable(
                 "the revocation list could not be refreshed".into(),
             ));
@@ -203,10 +203,13 @@ impl RevocationCache {
         };
         let now = crate::token::now();
         // A query that hangs must not hold requests past the staleness bound.
-        let read = tokio::time::timeout(self.staleness, store.revocations(after, now)).await;
-        self.attempts.fetch_add(1, Ordering::Release);
-        let read =
-            read.map_err(|_| StoreError::Unavailable("reading revocations timed out".into()))??;
+        let read = tokio::time::timeout(self.staleness, store.revocations(after, now))
+            .await
+            .map_err(|_| StoreError::Unavailable("reading revocations timed out".into()))
+            .and_then(|read| read)
+            .inspect_err(|_| {
+                self.failures.fetch_add(1, Ordering::Release);
+            })?;
         let mut list = self.list.write().unwrap_or_else(|p| p.into_inner());
         for revocation in &read {
             list.apply(revocation);

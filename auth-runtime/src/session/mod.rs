@@ -215,10 +215,8 @@ impl AuthManager {
                 a.status == crate::store::AccountStatus::Active && a.credential_version == version
             });
             if !unchanged {
-                sessions
-                    .store
-                    .revoke_session(&sid, iat, iat + sessions.remember)
-                    .await?;
+                let (_, now, until) = self.revoking()?;
+                sessions.store.revoke_session(&sid, now, until).await?;
                 return Err(changed());
             }
         }

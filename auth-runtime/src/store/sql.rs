@@ -132,9 +132,10 @@ struct Dialect {
     /// Reads a session row to classify a failed rotation (locking it where that means
     /// something).
     session_for_rotation: &'static str,
-    /// Reads the account a new session belongs to (locking it against a concurrent
+    /// Records a session in one statement, only if it carries no credential version or its
+    /// account is active with that version (locking the account row against a concurrent
     /// credential change where that means something).
-    account_for_session: &'static str,
+    insert_session: &'static str,
     migrations: &'static [Migration],
 }
 
@@ -159,12 +160,21 @@ macro_rules! session_for_rotation {
 }
 const SESSION_FOR_ROTATION: &str = session_for_rotation!();
 
-macro_rules! account_for_session {
-    () => {
-        "SELECT status, credential_version FROM auth_users WHERE public_id = $1"
+/// `$1` id, `$2` subject, `$3` login type, `$4` refresh jti, `$5` now, `$6` end, `$7` the
+/// credential version (or NULL); `$lock` locks the account row.
+macro_rules! insert_session {
+    ($lock:literal) => {
+        concat!(
+            "INSERT INTO auth_sessions (id, subject, login_type, refresh_jti, created_at, \
+             last_used_at, expires_at, revoked_at, credential_version) \
+             SELECT $1, $2, $3, $4, $5, $5, $6, NULL, $7 \
+             WHERE $7 IS NULL OR EXISTS (SELECT 1 FROM auth_users WHERE public_id = $2 \
+             AND status = 'active' AND credential_version = $7",
+            $lock,
+            ")"
+        )
     };
 }
-const ACCOUNT_FOR_SESSION: &str = account_for_session!();
 
 const SQLITE: Dialect = Dialect {
     name: "sqlite",
@@ -173,7 +183,8 @@ const SQLITE: Dialect = Dialect {
     revocation_lock: None,
     revocation_notify: None,
     session_for_rotation: SESSION_FOR_ROTATION,
-    account_for_session: ACCOUNT_FOR_SESSION,
+    // One statement is atomic with the read inside it (SQLite serializes writers).
+    insert_session: insert_session!(""),
     migrations: SQLITE_MIGRATIONS,
 };
 
@@ -185,10 +196,10 @@ const POSTGRES: Dialect = Dialect {
     revocation_lock: Some("SELECT pg_advisory_xact_lock(7022364553342592374)"),
     revocation_notify: Some("SELECT pg_notify('auth_revocations', '')"),
     session_for_rotation: concat!(session_for_rotation!(), " FOR UPDATE"),
-    // FOR SHARE: a credential change (an UPDATE of the row) waits for this transaction, or
-    // this read waits for it and sees the new version. Either way the new session is revoked
-    // by the change or never recorded.
-    account_for_session: concat!(account_for_session!(), " FOR SHARE"),
+    // FOR SHARE: a credential change (an UPDATE of the row) waits for this statement, or this
+    // read waits for it and sees the new version. Either way the new session is revoked by the
+    // change or never recorded.
+    insert_session: insert_session!(" FOR SHARE"),
     migrations: POSTGRES_MIGRATIONS,
 };
 
@@ -872,7 +883,7 @@ impl UserStore for SqlStore {
         Box::pin(async move {
             let bump: i64 = match write {
                 PasswordWrite::Rehash => 0,
-                _ => 1,
+                PasswordWrite::Change => 1,
             };
             let now = to_sql(unix_now());
             let updated = on_pool!(self, |p, _d| {
@@ -977,40 +988,20 @@ impl SessionStore for SqlStore {
             let created_at = to_sql(session.created_at);
             let expires_at = to_sql(session.expires_at);
             let version = session.credential_version.map(to_sql);
-            on_pool!(self, |p, d| {
-                let mut tx = p.begin_with(d.begin).await?;
-                if let Some(version) = version {
-                    // Inside the transaction that records the session: the account must
-                    // still be active with the version the sign-in read.
-                    let account: Option<(String, i64)> = sqlx::query_as(d.account_for_session)
-                        .bind(&session.subject)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    let current = account.is_some_and(|(status, v)| {
-                        status == AccountStatus::Active.as_str() && v == version
-                    });
-                    if !current {
-                        tx.rollback().await?;
-                        return Ok(false);
-                    }
-                }
-                sqlx::query(
-                    "INSERT INTO auth_sessions (id, subject, login_type, refresh_jti, \
-                     created_at, last_used_at, expires_at, revoked_at, credential_version) \
-                     VALUES ($1, $2, $3, $4, $5, $5, $6, NULL, $7)",
-                )
-                .bind(&session.id)
-                .bind(&session.subject)
-                .bind(&session.login_type)
-                .bind(&session.refresh_jti)
-                .bind(created_at)
-                .bind(expires_at)
-                .bind(version)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(true)
-            })
+            let recorded = on_pool!(self, |p, d| {
+                sqlx::query(d.insert_session)
+                    .bind(&session.id)
+                    .bind(&session.subject)
+                    .bind(&session.login_type)
+                    .bind(&session.refresh_jti)
+                    .bind(created_at)
+                    .bind(expires_at)
+                    .bind(version)
+                    .execute(p)
+                    .await
+                    .map(|done| done.rows_affected())
+            })?;
+            Ok(recorded > 0)
         })
     }
 
