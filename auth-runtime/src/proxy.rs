@@ -410,9 +410,13 @@ impl TrustedProxies {
     fn reported_client(&self, headers: &HeaderMap) -> Option<IpAddr> {
         let mut leftmost = None;
         // Later header lines are further right.
+        let quoted = self.header == ForwardedHeader::Forwarded;
         for line in headers.get_all(self.header.header_name()).iter().rev() {
-            let line = line.to_str().ok()?;
-            for entry in split_outside_quotes(line, b',')?.into_iter().rev() {
+            // Entries are read from the right and only until the client's: what the client
+            // wrote itself (on the left of the same line) is never looked at, so it cannot
+            // make the proxies' report unreadable.
+            for entry in entries_from_right(line.as_bytes(), quoted) {
+                let entry = entry?;
                 let address = match self.header {
                     ForwardedHeader::XForwardedFor => parse_node(entry.trim(), false)?,
                     ForwardedHeader::Forwarded => forwarded_for(entry)?,
@@ -425,6 +429,34 @@ impl TrustedProxies {
         }
         leftmost
     }
+}
+
+/// The comma-separated entries of one header line, right to left, each `None` if it is not
+/// UTF-8 (or, with `quoted`, the line's left end is inside an unclosed quoted string). With
+/// `quoted` (RFC 7239 `Forwarded`), commas inside double quotes do not separate; a quote after
+/// a backslash is escaped. `X-Forwarded-For` has no quoting.
+fn entries_from_right(line: &[u8], quoted: bool) -> impl Iterator<Item = Option<&str>> {
+    let mut end = Some(line.len());
+    std::iter::from_fn(move || {
+        let stop = end?;
+        let mut inside = false;
+        for i in (0..stop).rev() {
+            match line[i] {
+                b'"' if quoted && !(i > 0 && line[i - 1] == b'\\') => inside = !inside,
+                b',' if !inside => {
+                    end = Some(i);
+                    return Some(std::str::from_utf8(&line[i + 1..stop]).ok());
+                }
+                _ => {}
+            }
+        }
+        end = None;
+        Some(
+            (!inside)
+                .then(|| std::str::from_utf8(&line[..stop]).ok())
+                .flatten(),
+        )
+    })
 }
 
 /// Splits `s` at `separator` outside double-quoted strings (with `\` escapes in them); `None`
@@ -792,6 +824,37 @@ mod tests {
             resolve(&p, PROXY, &xff(&["198.51.100.7", "junk"])),
             ip(PROXY)
         );
+    }
+
+    #[test]
+    fn what_the_client_wrote_cannot_spoil_the_proxys_entry() {
+        // nginx's `$proxy_add_x_forwarded_for` appends the real address to the client's own
+        // value on one line: an unreadable client part must not push the answer back to the
+        // proxy's address (a second set of budgets for the client).
+        let p = proxies();
+        let mut map = HeaderMap::new();
+        map.insert(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"\"\xff junk, 198.51.100.7").unwrap(),
+        );
+        assert_eq!(resolve(&p, PROXY, &map), ip("198.51.100.7"));
+        let p = proxies().header(ForwardedHeader::Forwarded);
+        assert_eq!(
+            resolve(&p, PROXY, &fwd(&["for=\"unclosed, for=198.51.100.7"])),
+            ip("198.51.100.7")
+        );
+        let mut map = HeaderMap::new();
+        map.insert(
+            "forwarded",
+            HeaderValue::from_bytes(b"for=\xff, for=\"[2001:db8::7]:4711\"").unwrap(),
+        );
+        assert_eq!(resolve(&p, PROXY, &map), ip("2001:db8::7"));
+        // Quoted commas still do not separate, and an unclosed quote reached is unreadable.
+        assert_eq!(
+            resolve(&p, PROXY, &fwd(&["for=198.51.100.7;by=\"a,b\""])),
+            ip("198.51.100.7")
+        );
+        assert_eq!(resolve(&p, PROXY, &fwd(&["for=\"198.51.100.7"])), ip(PROXY));
     }
 
     #[test]
