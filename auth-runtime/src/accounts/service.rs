@@ -103,7 +103,9 @@ impl AuthManager {
             .admit_login(&key, client)
             .await
             .inspect_err(|e| {
-                tracing::info!(target: SECURITY_EVENTS, event = "sign_in_throttled", client = ?client, error = %e);
+                if let crate::throttle::ThrottleError::Throttled(_) = e {
+                    tracing::info!(target: SECURITY_EVENTS, event = "sign_in_throttled", client = ?client);
+                }
             })?;
         let account = users.user_by_email(&key).await?;
         let stored = account.as_ref().and_then(|a| a.password_hash.as_deref());

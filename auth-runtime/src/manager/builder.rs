@@ -329,7 +329,7 @@ impl AuthManagerBuilder {
             .throttle_store
             .unwrap_or_else(|| Arc::new(MemoryThrottleStore::new(self.throttle.max_tracked)));
         let secret = match self.throttle_secret {
-            Some(secret) if secret.len() >= 32 => secret,
+            Some(secret) if secret.len() >= crate::keys::MIN_HMAC_SECRET_LEN => secret,
             secret => {
                 if secret.is_some() || store.is_shared() {
                     errors.push(ConfigError::ThrottleSecret);
