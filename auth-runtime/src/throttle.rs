@@ -669,7 +669,12 @@ impl LoginThrottle {
         match self.shared.store.admit(charges, now).await? {
             Admission::Admitted => Ok(()),
             Admission::Refused { retry_after } => {
-                Err(ThrottleError::Throttled(Throttled::new(retry_after)))
+                // A window started by a concurrent attempt whose clock read came after this
+                // one's ends more than a window from this `now`: never ask for more than one.
+                let longest = charges.iter().map(|c| c.window).max().unwrap_or_default();
+                Err(ThrottleError::Throttled(Throttled::new(
+                    retry_after.min(longest),
+                )))
             }
         }
     }
