@@ -7,7 +7,7 @@
 
 use auth_grammar::{RouteConflict, route_conflict};
 
-use crate::handler::HandlerSpec;
+use crate::route::HandlerSpec;
 use crate::route::{GroupRequirement, RouteInfo};
 
 /// A fixed-size string buffer usable in `const fn`, for compile error messages.

@@ -1,14 +1,11 @@
-//! Where a caller's credential comes from, and authentication: the one place that reads
-//! credentials. Everything that needs the caller (the guard, [`Principal`], `CurrentUser`, the
-//! policy path) goes through [`AuthManager::authenticate`].
+//! Where a caller's credential comes from: the one place that reads credentials off a request.
+//! Authentication (`pipeline`) asks it and nothing else does.
 
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use crate::error::{AuthError, InvalidToken};
-use crate::manager::AuthManager;
-use crate::principal::Principal;
-use crate::token::{ACCESS, MAX_TOKEN_LEN};
+use crate::keyring::MAX_TOKEN_LEN;
 
 /// Reads the bearer token of a request: `Ok(None)` when there is no `Authorization` header.
 pub(crate) fn bearer_token(
@@ -44,42 +41,4 @@ pub(crate) fn bearer_token(
         return Err(malformed());
     }
     Ok(Some(token))
-}
-
-impl AuthManager {
-    /// Returns the request's principal, verifying its token unless an earlier extractor did.
-    /// `Ok(None)`: no credential. Checks nothing about login types or scopes.
-    pub(crate) async fn principal_of(
-        &self,
-        parts: &mut Parts,
-        accepted: &[&str],
-    ) -> Result<Option<Principal>, AuthError> {
-        if let Some(p) = parts.extensions.get::<Principal>() {
-            return Ok(Some(p.clone()));
-        }
-        let Some(token) = bearer_token(parts, || self.realm(accepted))? else {
-            return Ok(None);
-        };
-        // Pure verification first, then the session (revocation) check, then cache it for
-        // every later extractor of this request.
-        let principal = self.verify(token, ACCESS, accepted)?;
-        self.check_session(&principal).await?;
-        parts.extensions.insert(principal.clone());
-        Ok(Some(principal))
-    }
-
-    /// Authenticates the request for one of `accepted` login types (any when empty).
-    pub(crate) async fn authenticate(
-        &self,
-        parts: &mut Parts,
-        accepted: &[&str],
-    ) -> Result<Principal, AuthError> {
-        let principal = self.principal_of(parts, accepted).await?.ok_or_else(|| {
-            AuthError::MissingCredentials {
-                realm: self.realm(accepted),
-            }
-        })?;
-        self.check_login_type(&principal, accepted)?;
-        Ok(principal)
-    }
 }

@@ -1,13 +1,12 @@
 //! What the attribute macros turn a handler into, and what a `SecureRouter` needs from it: the
 //! [`Guard`] extractor inserted as a handler's first argument, the declaration it checks
 //! ([`HandlerSpec`]), and the traits whose job is a clear compile error (each carries the
-//! message a newcomer needs). [`AuthState`] is also the bound of every extractor of this crate.
-//! Applications do not use this module directly.
+//! message a newcomer needs). Applications do not use this module directly.
 
 use std::marker::PhantomData;
 
 use axum::Router;
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::handler::Handler;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -15,48 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 
 use crate::error::AuthError;
-use crate::manager::AuthManager;
-use crate::route::{PolicyRequirement, RouteInfo};
-use crate::scope::ScopeRequirement;
-
-/// An axum state that gives access to the [`AuthManager`]: the manager itself, or any state
-/// with `FromRef<State> for AuthManager` (implemented for you by the blanket impl).
-///
-/// ```
-/// use auth_runtime::{AuthManager, AuthState, LoginType, SigningKey};
-/// use axum::extract::FromRef;
-///
-/// #[derive(Clone)]
-/// struct AppState { auth: AuthManager }
-/// impl FromRef<AppState> for AuthManager {
-///     fn from_ref(state: &AppState) -> Self { state.auth.clone() }
-/// }
-///
-/// fn manager_of<S: AuthState>(state: &S) -> AuthManager { state.auth_manager() }
-/// # let auth = AuthManager::builder()
-/// #     .login_type(LoginType::new("user").key(SigningKey::hs256("u", &[1; 32])))
-/// #     .build().unwrap();
-/// let _ = manager_of(&AppState { auth });
-/// ```
-#[diagnostic::on_unimplemented(
-    message = "the router state `{Self}` does not give access to an `AuthManager`",
-    label = "this state has no `AuthManager`",
-    note = "implement `axum::extract::FromRef<{Self}> for AuthManager`, or leave out `state = ...` to use `AuthManager` itself as the state"
-)]
-pub trait AuthState: Send + Sync {
-    /// The manager in this state.
-    fn auth_manager(&self) -> AuthManager;
-}
-
-#[diagnostic::do_not_recommend]
-impl<S: Send + Sync> AuthState for S
-where
-    AuthManager: FromRef<S>,
-{
-    fn auth_manager(&self) -> AuthManager {
-        AuthManager::from_ref(self)
-    }
-}
+use crate::manager::{AuthManager, AuthState};
+use crate::route::{HandlerSpec, RouteInfo};
 
 /// What a secured handler returns: any [`IntoResponse`], under a name whose compile error says
 /// so on the handler's return type ("`Report` is not a response", with the usual fixes).
@@ -160,34 +119,6 @@ pub const fn spec_of<F: SecuredHandler<M>, M>(_handler: &F) -> HandlerSpec {
     F::SPEC
 }
 
-/// What one annotated handler declares; emitted by the attribute macros as an associated const.
-#[derive(Debug, Clone, Copy)]
-pub struct HandlerSpec {
-    /// The handler's name.
-    pub handler: &'static str,
-    /// The first paragraph of the handler's doc comment, lines joined; empty without one.
-    pub summary: &'static str,
-    /// The module the handler is declared in (`module_path!()`).
-    pub module: &'static str,
-    /// `Some` with `#[route]`.
-    pub method: Option<&'static str>,
-    /// `Some` with `#[route]`.
-    pub path: Option<&'static str>,
-    /// `#[public]`.
-    pub public: bool,
-    /// `#[login_type]`; empty: any.
-    pub login_types: &'static [&'static str],
-    /// `#[roles]`; empty: none required.
-    pub roles: &'static [&'static str],
-    /// `#[requires]`.
-    pub scopes: ScopeRequirement,
-    /// `#[policy]`.
-    pub policy: Option<PolicyRequirement>,
-    /// The attributes had errors (already reported on the handler): routers skip their checks
-    /// of this handler instead of adding errors about the same mistake.
-    pub invalid: bool,
-}
-
 /// Implemented by the hidden marker type the macros emit next to each handler.
 pub trait RouteSpec: 'static {
     /// The handler's declaration.
@@ -251,7 +182,7 @@ async fn run_guard(
         }
         return Ok(());
     }
-    match manager.check(parts, spec).await {
+    match manager.pipeline().check(parts, spec).await {
         Ok(_) => Ok(()),
         Err(error) => {
             tracing::debug!(

@@ -44,12 +44,12 @@
 //! and [`store::SessionStore`]) set by [`AuthManagerBuilder::store`], every token belongs to a
 //! session: refresh tokens rotate once per use ([`AuthManager::refresh`]), and logout, password
 //! change and bans revoke tokens on every instance sharing the store within a staleness bound
-//! (see [`session`]). [`routes::with_accounts`] mounts the built-in account routes
+//! (see [`SessionConfig`]). [`routes::with_accounts`] mounts the built-in account routes
 //! (registration awaiting approval, password sign-in, the token endpoint, logout, `me`, password
 //! change, the approval queue); [`accounts`] has the same operations as methods, for your own
 //! handlers. Passwords are argon2id on a bounded blocking pool ([`PasswordHasher`]); sign-ins,
 //! password changes and registrations are throttled per account and client address
-//! ([`LoginThrottle`], in memory or shared through the store), and the client address honours
+//! ([`throttle::LoginThrottle`], in memory or shared through the store), and the client address honours
 //! trusted reverse proxies ([`proxy`]).
 //!
 //! # Design notes
@@ -64,17 +64,26 @@
 // The built-in routes use this crate's own macros, which expand to `::auth_runtime::...`.
 extern crate self as auth_runtime;
 
+// The rooms, top to bottom (docs/architecture.md has the picture): the axum-facing layer
+// (`handler`, `extract`, `routes`) reaches the `manager` façade through the router state; the
+// manager holds the components and lends them to the request `pipeline`; the components
+// (`keyring`, `sessions`, `access`, `grants`, `accounts`, `credential`, ...) never import the
+// manager.
+mod access;
 pub mod accounts;
-mod authz;
 mod checks;
+mod clock;
 mod credential;
 mod error;
+mod events;
+mod extract;
+mod grants;
 mod guard;
-#[doc(hidden)]
-pub mod handler;
-mod keys;
+mod handler;
+mod keyring;
 mod manager;
 mod password;
+mod pipeline;
 pub mod policy;
 mod principal;
 pub mod proxy;
@@ -82,32 +91,31 @@ mod registry;
 mod route;
 pub mod routes;
 mod scope;
-pub mod session;
+mod sessions;
 pub mod store;
 pub mod throttle;
-mod token;
 
 pub use error::{AuthError, ErrorRenderer, InvalidToken, MissingScopes, Problem, ProblemJson};
-pub use handler::{AuthState, Guard, HandlerResponse, SecuredHandler};
+pub use extract::{CurrentUser, Resource, UserLoader};
+pub use handler::{Guard, HandlerResponse, SecuredHandler};
 // Re-exported at the root (hidden) so that compile errors name them `Routable`, `spec_of`, ...
 // instead of with the path of the hidden module.
 #[doc(hidden)]
 pub use handler::{Routable, add_route, spec_of};
-pub use keys::{KeyError, MIN_HMAC_SECRET_LEN, SigningKey};
-pub use manager::{AuthManager, AuthManagerBuilder, ConfigError, LoginType, TokenLocation};
+pub use keyring::{
+    BearerToken, IntoScopes, KeyError, LoginType, MAX_TOKEN_LEN, MIN_HMAC_SECRET_LEN,
+    RESERVED_CLAIMS, SigningKey, TokenError, TokenLocation, TokenPair, TokenRequest,
+};
+pub use manager::{AuthManager, AuthManagerBuilder, AuthState, ConfigError};
 pub use password::{PasswordCheck, PasswordError, PasswordHasher, PasswordPolicy};
-pub use principal::{CurrentUser, Principal, Resource, UserLoader};
+pub use principal::Principal;
 pub use registry::Registry;
 pub use route::{GroupRequirement, PolicyRequirement, Requirement, RouteInfo};
 pub use scope::{
     ActionHierarchy, GrantedScopes, HierarchicalScopes, ScopeRequirement, ScopeValidator,
     SimpleScopes,
 };
-pub use session::SessionConfig;
-pub use throttle::{LoginAttempt, LoginThrottle, ThrottleConfig, ThrottleError, Throttled};
-pub use token::{
-    BearerToken, IntoScopes, MAX_TOKEN_LEN, RESERVED_CLAIMS, TokenError, TokenPair, TokenRequest,
-};
+pub use sessions::SessionConfig;
 
 pub use auth_macros::{authenticated, login_type, policy, public, requires, roles, route};
 

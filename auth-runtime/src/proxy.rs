@@ -405,6 +405,16 @@ impl TrustedProxies {
         Some(self.reported_client(headers).unwrap_or(peer))
     }
 
+    /// The client's address for a request: its TCP peer (`ConnectInfo<SocketAddr>`), or what a
+    /// trusted proxy reported. `None` without `ConnectInfo`.
+    pub(crate) fn request_client_addr(&self, parts: &axum::http::request::Parts) -> Option<IpAddr> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        self.client_addr(peer, &parts.headers)
+    }
+
     /// The right-most entry of the header that is not a trusted proxy (the left-most if all
     /// are); `None` if the header is missing or an entry up to that one cannot be read.
     fn reported_client(&self, headers: &HeaderMap) -> Option<IpAddr> {

@@ -131,3 +131,31 @@ impl RouteInfo {
         }
     }
 }
+
+/// What one annotated handler declares; emitted by the attribute macros as an associated const.
+#[derive(Debug, Clone, Copy)]
+pub struct HandlerSpec {
+    /// The handler's name.
+    pub handler: &'static str,
+    /// The first paragraph of the handler's doc comment, lines joined; empty without one.
+    pub summary: &'static str,
+    /// The module the handler is declared in (`module_path!()`).
+    pub module: &'static str,
+    /// `Some` with `#[route]`.
+    pub method: Option<&'static str>,
+    /// `Some` with `#[route]`.
+    pub path: Option<&'static str>,
+    /// `#[public]`.
+    pub public: bool,
+    /// `#[login_type]`; empty: any.
+    pub login_types: &'static [&'static str],
+    /// `#[roles]`; empty: none required.
+    pub roles: &'static [&'static str],
+    /// `#[requires]`.
+    pub scopes: ScopeRequirement,
+    /// `#[policy]`.
+    pub policy: Option<PolicyRequirement>,
+    /// The attributes had errors (already reported on the handler): routers skip their checks
+    /// of this handler instead of adding errors about the same mistake.
+    pub invalid: bool,
+}

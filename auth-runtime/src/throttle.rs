@@ -102,6 +102,8 @@
 
 mod memory;
 mod redis_store;
+/// Throttle budgets in `auth_throttle` (`ThrottleStore for SqlStore`).
+mod sql;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
@@ -125,7 +127,7 @@ pub use redis_store::RedisThrottleStore;
 /// and at most 100 000 tracked keys per budget in memory. Change a field on the default value:
 ///
 /// ```
-/// use auth_runtime::ThrottleConfig;
+/// use auth_runtime::throttle::ThrottleConfig;
 /// use std::time::Duration;
 ///
 /// let mut config = ThrottleConfig::default();
@@ -184,7 +186,7 @@ impl ThrottleConfig {
 /// [`retry_after`](Throttled::retry_after) in seconds.
 ///
 /// ```
-/// use auth_runtime::Throttled;
+/// use auth_runtime::throttle::Throttled;
 /// use std::time::Duration;
 ///
 /// let refused = Throttled::new(Duration::from_millis(1500));
@@ -233,7 +235,7 @@ impl std::error::Error for Throttled {}
 /// unreachable).
 ///
 /// ```
-/// use auth_runtime::{ThrottleError, Throttled};
+/// use auth_runtime::throttle::{ThrottleError, Throttled};
 /// use auth_runtime::store::StoreError;
 /// use std::time::Duration;
 ///
@@ -469,7 +471,7 @@ const PURGE_INTERVAL_MS: u64 = 60_000;
 /// Cheap to clone: clones share the store and the key.
 ///
 /// ```
-/// use auth_runtime::{LoginThrottle, ThrottleConfig, ThrottleError};
+/// use auth_runtime::throttle::{LoginThrottle, ThrottleConfig, ThrottleError};
 /// use std::net::IpAddr;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -525,7 +527,7 @@ impl LoginThrottle {
     ///
     /// ```
     /// use auth_runtime::throttle::MemoryThrottleStore;
-    /// use auth_runtime::{LoginThrottle, ThrottleConfig};
+    /// use auth_runtime::throttle::{LoginThrottle, ThrottleConfig};
     ///
     /// let store = MemoryThrottleStore::new(10_000);
     /// let throttle = LoginThrottle::with_store(ThrottleConfig::default(), store, b"a per-deployment secret of 32+ bytes");
@@ -601,7 +603,7 @@ impl LoginThrottle {
     /// caller's failures must not block everyone's password changes).
     ///
     /// ```
-    /// use auth_runtime::LoginThrottle;
+    /// use auth_runtime::throttle::LoginThrottle;
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let throttle = LoginThrottle::default();
@@ -637,7 +639,7 @@ impl LoginThrottle {
     /// its outcome.
     ///
     /// ```
-    /// use auth_runtime::{LoginThrottle, ThrottleConfig};
+    /// use auth_runtime::throttle::{LoginThrottle, ThrottleConfig};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let mut config = ThrottleConfig::default();
@@ -733,7 +735,7 @@ impl fmt::Debug for LoginThrottle {
 /// gives it back.
 ///
 /// ```
-/// use auth_runtime::{LoginThrottle, ThrottleConfig};
+/// use auth_runtime::throttle::{LoginThrottle, ThrottleConfig};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let mut config = ThrottleConfig::default();

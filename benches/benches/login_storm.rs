@@ -47,8 +47,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use auth_runtime::PasswordHasher;
 use auth_runtime::store::SqlStore;
-use auth_runtime::{PasswordHasher, ThrottleConfig};
+use auth_runtime::throttle::ThrottleConfig;
 use axum::body::Bytes;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use auth_runtime::throttle::{Charge, MemoryThrottleStore, ThrottleKey, ThrottleStore};
-use auth_runtime::{LoginThrottle, ThrottleConfig};
+use auth_runtime::throttle::{LoginThrottle, ThrottleConfig};
 
 struct Counting;
 

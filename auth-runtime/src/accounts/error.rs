@@ -170,7 +170,7 @@ impl From<crate::throttle::ThrottleError> for AccountError {
 }
 
 impl AccountError {
-    /// A registration's [`ThrottleError`](crate::ThrottleError): over budget is
+    /// A registration's [`ThrottleError`](crate::throttle::ThrottleError): over budget is
     /// [`RegistrationThrottled`](AccountError::RegistrationThrottled), a store failure as in
     /// `From<ThrottleError>`.
     pub(crate) fn registration(e: crate::throttle::ThrottleError) -> Self {
@@ -183,8 +183,8 @@ impl AccountError {
     }
 }
 
-impl From<crate::token::TokenError> for AccountError {
-    fn from(e: crate::token::TokenError) -> Self {
+impl From<crate::keyring::TokenError> for AccountError {
+    fn from(e: crate::keyring::TokenError) -> Self {
         AccountError::Auth(AuthError::from(e))
     }
 }

@@ -1,14 +1,19 @@
-//! Account operations on [`AuthManager`]: registration, password sign-in, password change,
-//! approval, deactivation, and the seeded admin. The built-in routes call these; an app's own
-//! handlers can too.
+//! Account operations: registration, password sign-in, password change, approval,
+//! deactivation, and the seeded admin. [`AuthManager`](crate::AuthManager) offers them; the
+//! built-in routes call them there, and so can an app's own handlers.
 
 use std::net::IpAddr;
 
-use super::{ADMIN_LOGIN_TYPE, AccountError, SECURITY_EVENTS, canonical_email};
-use crate::manager::AuthManager;
+use super::{AccountError, canonical_email};
+use crate::clock::now;
+use crate::events::SECURITY_EVENTS;
+use crate::grants::{ADMIN_LOGIN_TYPE, Grants};
+use crate::keyring::{TokenError, TokenPair};
+use crate::password::PasswordHasher;
 use crate::principal::Principal;
+use crate::sessions::SessionService;
 use crate::store::{Account, AccountStatus, NewAccount, PasswordWrite, StoreError, UserStore};
-use crate::token::{TokenError, TokenPair, now};
+use crate::throttle::LoginThrottle;
 
 /// The canonical form of an email, or `None` when it has none: [`canonical_email`] without
 /// the reason. Accounts are stored and looked up under this form, so look-alike spellings
@@ -28,23 +33,25 @@ pub fn normalize_email(email: &str) -> Option<String> {
     canonical_email(email).ok()
 }
 
-impl AuthManager {
+/// The account operations over the account store, with the sessions they open and end, the
+/// password hasher and the throttle. A view the manager lends out; it holds nothing of its own.
+pub(crate) struct AccountService<'a> {
+    pub(crate) grants: &'a Grants,
+    pub(crate) sessions: SessionService<'a>,
+    pub(crate) passwords: &'a PasswordHasher,
+    pub(crate) throttle: &'a LoginThrottle,
+}
+
+impl AccountService<'_> {
     fn user_store(&self) -> Result<&dyn UserStore, AccountError> {
-        self.users().ok_or(AccountError::NoUserStore)
+        self.grants.users().ok_or(AccountError::NoUserStore)
     }
 
     /// Registers an account awaiting approval, with the configured default roles. The email
     /// is normalized; the password must meet the policy (checked before hashing). Two
     /// concurrent registrations of one email create exactly one account. Registrations are
-    /// throttled per client address ([`ThrottleConfig::registrations`](crate::ThrottleConfig::registrations)).
-    ///
-    /// An email that already has an account is no error unless
-    /// [`AccountsConfig::reveal_existing_accounts`](super::AccountsConfig::reveal_existing_accounts)
-    /// says so: the same hashing work is done, nothing changes, the
-    /// [`on_existing_account`](super::AccountsConfig::on_existing_account) hook is called, and
-    /// the answer is [`Registration::Existing`], which the built-in route answers exactly like
-    /// a new registration.
-    pub async fn register(
+    /// throttled per client address ([`ThrottleConfig::registrations`](crate::throttle::ThrottleConfig::registrations)).
+    pub(crate) async fn register(
         &self,
         email: &str,
         password: &str,
@@ -52,23 +59,23 @@ impl AuthManager {
     ) -> Result<Registration, AccountError> {
         let users = self.user_store()?;
         let email = normalize_email(email).ok_or(AccountError::InvalidEmail)?;
-        self.login_throttle()
+        self.throttle
             .admit_registration(client)
             .await
             .map_err(AccountError::registration)?;
-        let hash = self.password_hasher().hash(password).await?;
+        let hash = self.passwords.hash(password).await?;
         let account = NewAccount::new(email, AccountStatus::Pending, now())
             .password_hash(hash)
-            .roles(self.accounts_config().default_roles.iter().cloned());
+            .roles(self.grants.config().default_roles.iter().cloned());
         let email = account.email.clone();
         match users.create_user(account).await {
             Ok(account) => {
                 tracing::info!(target: SECURITY_EVENTS, event = "registered", account = %account.id);
                 Ok(Registration::Created(account))
             }
-            Err(StoreError::Conflict) if !self.accounts_config().reveal_existing => {
+            Err(StoreError::Conflict) if !self.grants.config().reveal_existing => {
                 tracing::info!(target: SECURITY_EVENTS, event = "registration_for_existing_account");
-                if let Some(hook) = self.accounts_config().on_existing.as_ref()
+                if let Some(hook) = self.grants.config().on_existing.as_ref()
                     && let Some(existing) = users.user_by_email(&email).await?
                 {
                     hook(&existing);
@@ -80,13 +87,7 @@ impl AuthManager {
     }
 
     /// Signs in with email and password for `login_type` and opens a session.
-    ///
-    /// An unknown email and a wrong password cost the same argon2 work and give the same
-    /// error. Failures are throttled per (account, client address) and per client address
-    /// ([`LoginThrottle`](crate::LoginThrottle)). A correct password of a pending or rejected
-    /// account is 403, of a deactivated one 401; a hash made with older parameters is
-    /// replaced transparently.
-    pub async fn sign_in(
+    pub(crate) async fn sign_in(
         &self,
         email: &str,
         password: &str,
@@ -98,8 +99,7 @@ impl AuthManager {
         // answer), keyed by what was sent.
         let key = normalize_email(email).unwrap_or_else(|| email.trim().to_lowercase());
         // Admitted (checked and charged at once) before any lookup or hashing.
-        let attempt = self
-            .login_throttle()
+        let attempt = self.throttle
             .admit_login(&key, client)
             .await
             .inspect_err(|e| {
@@ -109,7 +109,7 @@ impl AuthManager {
             })?;
         let account = users.user_by_email(&key).await?;
         let stored = account.as_ref().and_then(|a| a.password_hash.as_deref());
-        let check = self.password_hasher().verify(password, stored).await?;
+        let check = self.passwords.verify(password, stored).await?;
         let Some(account) = account.filter(|_| check.matches) else {
             attempt.failed();
             tracing::info!(target: SECURITY_EVENTS, event = "sign_in_failed", client = ?client, login_type);
@@ -126,11 +126,12 @@ impl AuthManager {
             self.rehash(&account, password).await;
         }
         let grant = self
+            .grants
             .account_grant(&account, login_type)
             .ok_or(AccountError::NotAllowed)?;
         // The session is bound to the credential version read above: if the password changed
         // or the account was banned since, no session opens.
-        match self.create_session(&grant).await {
+        match self.sessions.create_session(&grant).await {
             Ok(pair) => {
                 tracing::info!(target: SECURITY_EVENTS, event = "signed_in", account = %account.id, login_type);
                 Ok(pair)
@@ -151,7 +152,7 @@ impl AuthManager {
             return;
         };
         let outcome = async {
-            let hash = self.password_hasher().rehash(password).await?;
+            let hash = self.passwords.rehash(password).await?;
             Ok::<bool, AccountError>(
                 self.user_store()?
                     .replace_password_hash(&account.id, old, &hash, PasswordWrite::Rehash)
@@ -171,7 +172,7 @@ impl AuthManager {
     }
 
     /// Changes the password of the principal's account and ends every other session of it.
-    pub async fn change_password(
+    pub(crate) async fn change_password(
         &self,
         principal: &Principal,
         current: &str,
@@ -180,7 +181,7 @@ impl AuthManager {
         let users = self.user_store()?;
         // Guessing the current password through this route is throttled per account.
         let attempt = self
-            .login_throttle()
+            .throttle
             .admit_password_change(principal.subject())
             .await?;
         let account = users
@@ -188,7 +189,7 @@ impl AuthManager {
             .await?
             .ok_or(AccountError::NotFound)?;
         let check = self
-            .password_hasher()
+            .passwords
             .verify(current, account.password_hash.as_deref())
             .await?;
         if !check.matches {
@@ -196,7 +197,7 @@ impl AuthManager {
             return Err(AccountError::WrongCurrentPassword);
         }
         attempt.succeeded().await;
-        let hash = self.password_hasher().hash(new).await?;
+        let hash = self.passwords.hash(new).await?;
         // Only from the hash just verified: of two concurrent changes one wins, and the other
         // (checked against a password that is no longer current) is refused.
         let old = account.password_hash.as_deref().unwrap_or_default();
@@ -209,12 +210,12 @@ impl AuthManager {
             ));
         }
         tracing::info!(target: SECURITY_EVENTS, event = "password_changed", account = %account.id);
-        self.revoke_other_sessions(principal).await?;
+        self.sessions.revoke_other_sessions(principal).await?;
         Ok(())
     }
 
     /// The accounts awaiting approval, oldest first.
-    pub async fn pending_accounts(&self) -> Result<Vec<Account>, AccountError> {
+    pub(crate) async fn pending_accounts(&self) -> Result<Vec<Account>, AccountError> {
         Ok(self
             .user_store()?
             .users_with_status(AccountStatus::Pending)
@@ -222,12 +223,12 @@ impl AuthManager {
     }
 
     /// Approves a pending account (approving an active one again is a no-op).
-    pub async fn approve(&self, email: &str) -> Result<(), AccountError> {
+    pub(crate) async fn approve(&self, email: &str) -> Result<(), AccountError> {
         self.decide_registration(email, AccountStatus::Active).await
     }
 
     /// Rejects a pending account (rejecting a rejected one again is a no-op).
-    pub async fn reject(&self, email: &str) -> Result<(), AccountError> {
+    pub(crate) async fn reject(&self, email: &str) -> Result<(), AccountError> {
         self.decide_registration(email, AccountStatus::Rejected)
             .await
     }
@@ -262,7 +263,7 @@ impl AuthManager {
 
     /// Deactivates (bans) an account: it can no longer sign in, and every token it holds stops
     /// working — on this instance at once, on every instance within the staleness bound.
-    pub async fn deactivate(&self, account_id: &str) -> Result<Account, AccountError> {
+    pub(crate) async fn deactivate(&self, account_id: &str) -> Result<Account, AccountError> {
         let users = self.user_store()?;
         let account = users
             .user_by_id(account_id)
@@ -284,8 +285,8 @@ impl AuthManager {
         if changed {
             tracing::info!(target: SECURITY_EVENTS, event = "deactivated", account = %account.id);
         }
-        if self.sessions().is_some() {
-            self.revoke_subject(&account.id).await?;
+        if self.sessions.sessions.is_some() {
+            self.sessions.revoke_subject(&account.id).await?;
         }
         Ok(account)
     }
@@ -293,7 +294,7 @@ impl AuthManager {
     /// Creates the admin account `email` (active, with the admin role) unless an account with
     /// that email exists. Without `password`, a random one is generated and returned once in
     /// [`AdminSeed::Created`], for the operator to see.
-    pub async fn ensure_admin(
+    pub(crate) async fn ensure_admin(
         &self,
         email: &str,
         password: Option<&str>,
@@ -309,8 +310,8 @@ impl AuthManager {
         }
         let generated = password.is_none().then(random_password);
         let password = password.or(generated.as_deref()).unwrap_or_default();
-        let hash = self.password_hasher().hash(password).await?;
-        let config = self.accounts_config();
+        let hash = self.passwords.hash(password).await?;
+        let config = self.grants.config();
         let mut roles = config.default_roles.clone();
         if !roles.contains(&config.admin_role) {
             roles.push(config.admin_role.clone());
@@ -329,23 +330,25 @@ impl AuthManager {
     }
 
     /// Whether `account` may sign in as the admin login type.
-    pub fn is_admin(&self, account: &Account) -> bool {
-        self.account_grant(account, ADMIN_LOGIN_TYPE).is_some()
+    pub(crate) fn is_admin(&self, account: &Account) -> bool {
+        self.grants
+            .account_grant(account, ADMIN_LOGIN_TYPE)
+            .is_some()
     }
 }
 
-/// What [`AuthManager::register`] did. The built-in route answers both the same way.
+/// What [`AuthManager::register`](crate::AuthManager::register) did. The built-in route answers both the same way.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Registration {
     /// A new account, awaiting approval.
     Created(Account),
     /// The email already had an account; nothing changed (see
-    /// [`AccountsConfig::on_existing_account`](super::AccountsConfig::on_existing_account)).
+    /// [`AccountsConfig::on_existing_account`](crate::accounts::AccountsConfig::on_existing_account)).
     Existing,
 }
 
-/// What [`AuthManager::ensure_admin`] did.
+/// What [`AuthManager::ensure_admin`](crate::AuthManager::ensure_admin) did.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AdminSeed {

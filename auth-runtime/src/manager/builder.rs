@@ -3,14 +3,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Once};
 
-use super::{AuthManager, ConfigError, Inner, LoginType, LoginTypeState};
-use crate::accounts::AccountsConfig;
+use super::{AuthManager, ConfigError, Inner};
+use crate::access::Access;
 use crate::error::{ErrorRenderer, ProblemJson};
+use crate::grants::{AccountsConfig, Grants};
+use crate::keyring::{Keyring, LoginType, LoginTypeState, MIN_HMAC_SECRET_LEN};
 use crate::password::PasswordHasher;
 use crate::policy::{PolicyEngine, PolicyRule, ResourceLoader};
 use crate::proxy::{ForwardedHeader, TrustedProxies};
 use crate::scope::{HierarchicalScopes, ScopeValidator};
-use crate::session::{SessionConfig, Sessions};
+use crate::sessions::{SessionConfig, Sessions};
 use crate::store::{SessionStore, UserStore};
 use crate::throttle::{LoginThrottle, MemoryThrottleStore, ThrottleConfig, ThrottleStore};
 
@@ -203,7 +205,7 @@ impl AuthManagerBuilder {
 
     /// Stores sessions (refresh-token families) and revocations in `store`. From then on every
     /// token belongs to a session and every secured request checks that it is not revoked
-    /// (see [`session`](crate::session)).
+    /// (see [`SessionConfig`](crate::SessionConfig)).
     pub fn sessions(mut self, store: impl SessionStore) -> Self {
         self.sessions = Some(Arc::new(store));
         self.one_store = false;
@@ -299,7 +301,7 @@ impl AuthManagerBuilder {
         install_crypto_provider();
         let mut errors = Vec::new();
         let (login_types, kids) = build_login_types(self.login_types, &mut errors);
-        let roles = build_roles(self.roles, &mut errors);
+        let roles = Arc::new(build_roles(self.roles, &mut errors));
         let policies = PolicyEngine::builder()
             .rules(self.rules)
             .scope_validator(self.scopes.clone())
@@ -329,7 +331,7 @@ impl AuthManagerBuilder {
             .throttle_store
             .unwrap_or_else(|| Arc::new(MemoryThrottleStore::new(self.throttle.max_tracked)));
         let secret = match self.throttle_secret {
-            Some(secret) if secret.len() >= crate::keys::MIN_HMAC_SECRET_LEN => secret,
+            Some(secret) if secret.len() >= MIN_HMAC_SECRET_LEN => secret,
             secret => {
                 if secret.is_some() || store.is_shared() {
                     errors.push(ConfigError::ThrottleSecret);
@@ -342,17 +344,11 @@ impl AuthManagerBuilder {
         match errors.len() {
             0 => Ok(AuthManager {
                 inner: Arc::new(Inner {
-                    login_types,
-                    kids,
-                    scopes: self.scopes,
-                    policies,
-                    roles,
-                    loaders: self.loaders,
-                    renderer: self.renderer,
+                    keys: Keyring::new(login_types, kids, sessions.is_some()),
+                    access: Access::new(self.scopes, roles.clone(), policies, self.loaders),
+                    grants: Grants::new(self.accounts, roles, self.users, self.one_store),
                     sessions,
-                    users: self.users,
-                    one_store: self.one_store,
-                    accounts: self.accounts,
+                    renderer: self.renderer,
                     passwords: self.passwords.unwrap_or_default(),
                     throttle,
                     proxies,

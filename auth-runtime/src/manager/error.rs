@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::keys::KeyError;
+use crate::keyring::KeyError;
 use crate::policy::PolicyError;
 
 /// What is wrong with an [`AuthManager`](crate::AuthManager) configuration. [`AuthManagerBuilder::build`](crate::AuthManagerBuilder::build) reports

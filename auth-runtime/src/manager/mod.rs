@@ -1,45 +1,44 @@
-//! [`AuthManager`]: the login types, their keys, and the scope validator, as axum state.
+//! [`AuthManager`]: a thin façade over the components (keys and verification, sessions,
+//! authorization, accounts, passwords, throttle). It holds them, lends them to the request
+//! pipeline, and delegates every public operation; the components never import it.
 
 mod builder;
 mod error;
-mod login_type;
+mod state;
 
-use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
-
-use crate::accounts::AccountsConfig;
-use crate::error::ErrorRenderer;
-use crate::password::PasswordHasher;
-use crate::policy::{PolicyEngine, ResourceLoader};
-use crate::proxy::TrustedProxies;
-use crate::scope::ScopeValidator;
-use crate::session::Sessions;
-use crate::store::UserStore;
-use crate::throttle::LoginThrottle;
 
 pub use builder::AuthManagerBuilder;
 pub use error::ConfigError;
-pub(crate) use login_type::LoginTypeState;
-pub use login_type::{LoginType, TokenLocation};
+pub use state::AuthState;
 
-/// The built configuration. Only this module and its builder see the fields; the rest of the
-/// crate reads it through the accessors on [`AuthManager`].
+use crate::access::Access;
+use crate::accounts::{AccountError, AccountService, AdminSeed, Registration};
+use crate::clock::now;
+use crate::error::{AuthError, ErrorRenderer};
+use crate::grants::Grants;
+use crate::keyring::{
+    ACCESS, BearerToken, Keyring, TokenError, TokenPair, TokenRequest, bearer, random_id,
+};
+use crate::password::PasswordHasher;
+use crate::pipeline::Pipeline;
+use crate::policy::PolicyEngine;
+use crate::principal::Principal;
+use crate::proxy::TrustedProxies;
+use crate::scope::{ScopeRequirement, ScopeValidator};
+use crate::sessions::{SessionService, Sessions};
+use crate::store::{Account, Purged, UserStore};
+use crate::throttle::LoginThrottle;
+
+/// The built configuration: the components. Only this module and its builder see the fields.
 struct Inner {
-    login_types: Vec<LoginTypeState>,
-    /// kid → (login type index, key index)
-    kids: HashMap<String, (usize, usize)>,
-    scopes: Arc<dyn ScopeValidator>,
-    policies: PolicyEngine,
-    /// role → the scopes it stands for
-    roles: HashMap<String, Vec<String>>,
-    loaders: HashMap<String, Arc<dyn ResourceLoader>>,
-    renderer: Box<dyn ErrorRenderer>,
+    keys: Keyring,
     sessions: Option<Sessions>,
-    users: Option<Arc<dyn UserStore>>,
-    /// `users` and `sessions` are one store: it checks credential versions itself.
-    one_store: bool,
-    accounts: AccountsConfig,
+    access: Access,
+    grants: Grants,
+    renderer: Box<dyn ErrorRenderer>,
     passwords: PasswordHasher,
     /// Sign-in, password-change and registration budgets.
     throttle: LoginThrottle,
@@ -88,54 +87,43 @@ impl AuthManager {
         AuthManagerBuilder::new()
     }
 
+    /// The components one request is checked against.
+    pub(crate) fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline {
+            keys: &self.inner.keys,
+            sessions: self.inner.sessions.as_ref(),
+            access: &self.inner.access,
+            proxies: &self.inner.proxies,
+        }
+    }
+
+    /// The session operations.
+    fn sessions(&self) -> SessionService<'_> {
+        SessionService {
+            sessions: self.inner.sessions.as_ref(),
+            keys: &self.inner.keys,
+            grants: &self.inner.grants,
+        }
+    }
+
+    /// The account operations.
+    fn accounts(&self) -> AccountService<'_> {
+        AccountService {
+            grants: &self.inner.grants,
+            sessions: self.sessions(),
+            passwords: &self.inner.passwords,
+            throttle: &self.inner.throttle,
+        }
+    }
+
     /// The registered login type names, in registration order.
     pub fn login_type_names(&self) -> impl Iterator<Item = &str> {
-        self.inner.login_types.iter().map(|l| &*l.name)
-    }
-
-    pub(crate) fn login_type(&self, name: &str) -> Option<(usize, &LoginTypeState)> {
-        self.inner
-            .login_types
-            .iter()
-            .enumerate()
-            .find(|(_, l)| &*l.name == name)
-    }
-
-    /// The login type at `index` (as returned by [`login_type`](Self::login_type) or
-    /// [`key_by_kid`](Self::key_by_kid)).
-    pub(crate) fn login_type_at(&self, index: usize) -> &LoginTypeState {
-        &self.inner.login_types[index]
-    }
-
-    /// The (login type index, key index) of the key with this `kid`.
-    pub(crate) fn key_by_kid(&self, kid: &str) -> Option<(usize, usize)> {
-        self.inner.kids.get(kid).copied()
-    }
-
-    /// The scopes a role stands for; `None` for a role nobody configured.
-    pub(crate) fn role_scopes(&self, role: &str) -> Option<&[String]> {
-        self.inner.roles.get(role).map(Vec::as_slice)
-    }
-
-    /// Whether the session store also holds the accounts (and checks credential versions in
-    /// the transaction that records a session).
-    pub(crate) fn accounts_in_session_store(&self) -> bool {
-        self.inner.one_store
-    }
-
-    /// The session store and revocation list, if sessions are configured.
-    pub(crate) fn sessions(&self) -> Option<&Sessions> {
-        self.inner.sessions.as_ref()
+        self.inner.keys.names()
     }
 
     /// The account store, if one is configured.
     pub fn users(&self) -> Option<&dyn UserStore> {
-        self.inner.users.as_deref()
-    }
-
-    /// How accounts become tokens.
-    pub(crate) fn accounts_config(&self) -> &AccountsConfig {
-        &self.inner.accounts
+        self.inner.grants.users()
     }
 
     /// The password hasher (argon2id on a bounded blocking pool).
@@ -177,30 +165,260 @@ impl AuthManager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn client_addr(&self, parts: &axum::http::request::Parts) -> Option<std::net::IpAddr> {
-        let peer = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip());
-        self.inner.proxies.client_addr(peer, &parts.headers)
-    }
-
-    /// The loader registered for a resource type.
-    pub(crate) fn resource_loader(&self, resource: &str) -> Option<&dyn ResourceLoader> {
-        self.inner.loaders.get(resource).map(|l| &**l)
+        self.inner.proxies.request_client_addr(parts)
     }
 
     /// The scope validator in use.
     pub fn scope_validator(&self) -> &dyn ScopeValidator {
-        &*self.inner.scopes
+        self.inner.access.scope_validator()
     }
 
     /// The policy rules.
     pub fn policy_engine(&self) -> &PolicyEngine {
-        &self.inner.policies
+        self.inner.access.policy_engine()
     }
 
     /// Renders an error with the configured [`ErrorRenderer`] and its `WWW-Authenticate` header.
-    pub fn render_error(&self, error: &crate::AuthError) -> axum::response::Response {
+    pub fn render_error(&self, error: &AuthError) -> axum::response::Response {
         crate::error::render_with(&*self.inner.renderer, error)
+    }
+
+    /// Issues a stand-alone access token, for managers without a session store (stateless
+    /// tokens). With a session store, every token belongs to a session: use
+    /// [`create_session`](Self::create_session) ([`TokenError::SessionRequired`] otherwise).
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey, TokenRequest};
+    ///
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .build()?;
+    /// let request = TokenRequest::new("user", "alice")
+    ///     .scopes(["reports:read"])
+    ///     .claim("tenant", "acme");
+    /// let token = manager.create_access_token(&request)?;
+    /// assert_eq!(token.token_type, "Bearer");
+    /// assert_eq!(token.expires_in, 900);
+    ///
+    /// let principal = manager.verify_access_token(&token.access_token, &["user"])?;
+    /// assert_eq!(principal.subject(), "alice");
+    /// assert_eq!(principal.claim("tenant"), Some(&serde_json::json!("acme")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_access_token(&self, request: &TokenRequest) -> Result<BearerToken, TokenError> {
+        if self.inner.sessions.is_some() {
+            return Err(TokenError::SessionRequired);
+        }
+        let keys = &self.inner.keys;
+        let prepared = keys.prepare(request)?;
+        let signed = keys.sign(&prepared, ACCESS, &random_id(), now(), None)?;
+        Ok(bearer(signed))
+    }
+
+    /// Verifies an access token and returns its [`Principal`]. `accepted` lists the login types
+    /// accepted; an empty list accepts every registered login type.
+    ///
+    /// This is the stateless part of authentication only: it does not ask the session store
+    /// whether the token was revoked. Use [`authenticate_token`](Self::authenticate_token) for
+    /// that.
+    pub fn verify_access_token(
+        &self,
+        token: &str,
+        accepted: &[&str],
+    ) -> Result<Principal, AuthError> {
+        self.inner.keys.verify_access(token, accepted)
+    }
+
+    /// Verifies a refresh token of `login_type` (signature and claims only; spending it is
+    /// [`refresh`](Self::refresh)'s work).
+    pub fn verify_refresh_token(
+        &self,
+        token: &str,
+        login_type: &str,
+    ) -> Result<Principal, AuthError> {
+        self.inner.keys.verify_refresh(token, login_type)
+    }
+
+    /// Verifies an access token and checks that its session is not revoked: what every
+    /// secured request does, for callers outside axum's extractors (a WebSocket upgrade, a
+    /// gRPC interceptor).
+    pub async fn authenticate_token(
+        &self,
+        token: &str,
+        accepted: &[&str],
+    ) -> Result<Principal, AuthError> {
+        self.pipeline().authenticate_token(token, accepted).await
+    }
+
+    /// Checks that `principal` holds one of `roles`: a role is held when the token's scopes
+    /// cover every scope configured for it ([`AuthManagerBuilder::role`]). A role that is not
+    /// configured is held by nobody (and logged: it is a configuration mistake).
+    ///
+    /// [`AuthManagerBuilder::role`]: crate::AuthManagerBuilder::role
+    pub fn check_roles(&self, principal: &Principal, roles: &[&str]) -> Result<(), AuthError> {
+        self.inner.access.check_roles(principal, roles)
+    }
+
+    /// Checks that `principal` satisfies `required`.
+    pub fn check_scopes(
+        &self,
+        principal: &Principal,
+        required: ScopeRequirement,
+    ) -> Result<(), AuthError> {
+        self.inner.access.check_scopes(principal, required)
+    }
+
+    /// Opens a session for `request` and returns its first access and refresh tokens.
+    ///
+    /// This is how a login handler issues tokens when the manager has a session store. A
+    /// request made by [`account_grant`](Self::account_grant) binds the session to the
+    /// account's credential version: if the account changed since it was read (a password
+    /// change, a ban, a role change while the sign-in was in flight), no session is opened and
+    /// the answer is [`TokenError::AccountChanged`].
+    pub async fn create_session(&self, request: &TokenRequest) -> Result<TokenPair, TokenError> {
+        self.sessions().create_session(request).await
+    }
+
+    /// Spends a refresh token and returns a new pair in the same session.
+    ///
+    /// The refresh token must be current: a spent one revokes the session (401). Scopes and
+    /// claims are re-read from the user store when the manager has one (they can shrink, never
+    /// grow; an account that is no longer active, or a subject that is no account of the store,
+    /// ends the session); otherwise they are carried over.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
+        self.sessions().refresh(refresh_token).await
+    }
+
+    /// Ends the principal's session (logout): its access and refresh tokens stop working, on
+    /// this instance at once and on every instance within the staleness bound.
+    pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
+        self.sessions().logout(principal).await
+    }
+
+    /// Deletes the store's expired sessions and revocations now and says how many (each
+    /// instance also does it every [`SessionConfig::purge_interval`](crate::SessionConfig::purge_interval)). Without a session store
+    /// it is [`TokenError::NoSessionStore`].
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey, TokenError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let stateless = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u", &[1; 32])))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(matches!(stateless.purge_expired().await, Err(TokenError::NoSessionStore)));
+    /// # }
+    /// ```
+    pub async fn purge_expired(&self) -> Result<Purged, TokenError> {
+        self.sessions().purge_expired().await
+    }
+
+    /// Ends every other session of the principal's subject (after a password change). Returns
+    /// how many were ended.
+    pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<u64, AuthError> {
+        self.sessions().revoke_other_sessions(principal).await
+    }
+
+    /// Ends everything of `subject` (ban, deactivation): every session, and every token issued
+    /// up to now.
+    pub async fn revoke_subject(&self, subject: &str) -> Result<(), AuthError> {
+        self.sessions().revoke_subject(subject).await
+    }
+
+    /// The token an account gets for `login_type`: the scopes of its roles granted on that
+    /// login type ([`AccountsConfig::role_login_types`](crate::accounts::AccountsConfig::role_login_types)) and extra claims; a session opened
+    /// with it is bound to the account's credential version. `None` when the account may not
+    /// have one (not active, or not an admin asking for an admin token).
+    pub fn account_grant(&self, account: &Account, login_type: &str) -> Option<TokenRequest> {
+        self.inner.grants.account_grant(account, login_type)
+    }
+
+    /// Registers an account awaiting approval, with the configured default roles. The email
+    /// is normalized; the password must meet the policy (checked before hashing). Two
+    /// concurrent registrations of one email create exactly one account. Registrations are
+    /// throttled per client address ([`ThrottleConfig::registrations`](crate::throttle::ThrottleConfig::registrations)).
+    ///
+    /// An email that already has an account is no error unless
+    /// [`AccountsConfig::reveal_existing_accounts`](crate::accounts::AccountsConfig::reveal_existing_accounts)
+    /// says so: the same hashing work is done, nothing changes, the
+    /// [`on_existing_account`](crate::accounts::AccountsConfig::on_existing_account) hook is called, and
+    /// the answer is [`Registration::Existing`](crate::accounts::Registration::Existing), which the built-in route answers exactly like
+    /// a new registration.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Registration, AccountError> {
+        self.accounts().register(email, password, client).await
+    }
+
+    /// Signs in with email and password for `login_type` and opens a session.
+    ///
+    /// An unknown email and a wrong password cost the same argon2 work and give the same
+    /// error. Failures are throttled per (account, client address) and per client address
+    /// ([`LoginThrottle`](crate::throttle::LoginThrottle)). A correct password of a pending or rejected
+    /// account is 403, of a deactivated one 401; a hash made with older parameters is
+    /// replaced transparently.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        login_type: &str,
+        client: Option<IpAddr>,
+    ) -> Result<TokenPair, AccountError> {
+        self.accounts()
+            .sign_in(email, password, login_type, client)
+            .await
+    }
+
+    /// Changes the password of the principal's account and ends every other session of it.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new: &str,
+    ) -> Result<(), AccountError> {
+        self.accounts()
+            .change_password(principal, current, new)
+            .await
+    }
+
+    /// The accounts awaiting approval, oldest first.
+    pub async fn pending_accounts(&self) -> Result<Vec<Account>, AccountError> {
+        self.accounts().pending_accounts().await
+    }
+
+    /// Approves a pending account (approving an active one again is a no-op).
+    pub async fn approve(&self, email: &str) -> Result<(), AccountError> {
+        self.accounts().approve(email).await
+    }
+
+    /// Rejects a pending account (rejecting a rejected one again is a no-op).
+    pub async fn reject(&self, email: &str) -> Result<(), AccountError> {
+        self.accounts().reject(email).await
+    }
+
+    /// Deactivates (bans) an account: it can no longer sign in, and every token it holds stops
+    /// working — on this instance at once, on every instance within the staleness bound.
+    pub async fn deactivate(&self, account_id: &str) -> Result<Account, AccountError> {
+        self.accounts().deactivate(account_id).await
+    }
+
+    /// Creates the admin account `email` (active, with the admin role) unless an account with
+    /// that email exists. Without `password`, a random one is generated and returned once in
+    /// [`AdminSeed::Created`](crate::accounts::AdminSeed::Created), for the operator to see.
+    pub async fn ensure_admin(
+        &self,
+        email: &str,
+        password: Option<&str>,
+    ) -> Result<AdminSeed, AccountError> {
+        self.accounts().ensure_admin(email, password).await
+    }
+
+    /// Whether `account` may sign in as the admin login type.
+    pub fn is_admin(&self, account: &Account) -> bool {
+        self.accounts().is_admin(account)
     }
 }

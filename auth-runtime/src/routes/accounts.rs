@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use super::{ClientAddr, JsonBody, JsonOrForm};
 use crate::accounts::{ADMIN_LOGIN_TYPE, AccountError, USER_LOGIN_TYPE};
+use crate::keyring::TokenPair;
 use crate::manager::AuthManager;
 use crate::principal::Principal;
-use crate::token::TokenPair;
 use crate::{SecureRouter, authenticated, login_type, public};
 
 /// Responses that carry tokens must not be stored by any cache (RFC 6749 §5.1).

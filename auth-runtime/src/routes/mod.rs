@@ -48,8 +48,8 @@ pub use accounts::AccountRoutes;
 pub use body::{JsonBody, JsonOrForm, MAX_BODY_BYTES};
 
 use crate::SecureRouter;
-use crate::handler::AuthState;
 use crate::manager::AuthManager;
+use crate::manager::AuthState;
 use crate::route::RouteInfo;
 
 /// The client's address as the manager resolves it ([`AuthManager::client_addr`]): the TCP

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-mod sql;
+pub(crate) mod sql;
 pub use sql::SqlStore;
 
 /// The boxed future every store method returns.

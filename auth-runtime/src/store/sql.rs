@@ -119,10 +119,10 @@ const CREATE_SCHEMA_VERSION: &str = "CREATE TABLE IF NOT EXISTS auth_schema_vers
      applied_at BIGINT NOT NULL)";
 
 /// What differs between the two backends.
-struct Dialect {
+pub(crate) struct Dialect {
     name: &'static str,
     /// Starts a writing transaction.
-    begin: &'static str,
+    pub(crate) begin: &'static str,
     /// Serializes schema migrations between instances (inside the migration transaction).
     migration_lock: Option<&'static str>,
     /// Serializes revocation inserts so that `seq` order is commit order (see the module docs).
@@ -176,7 +176,7 @@ macro_rules! insert_session {
     };
 }
 
-const SQLITE: Dialect = Dialect {
+pub(crate) const SQLITE: Dialect = Dialect {
     name: "sqlite",
     begin: "BEGIN IMMEDIATE",
     migration_lock: None,
@@ -189,7 +189,7 @@ const SQLITE: Dialect = Dialect {
 };
 
 // Advisory lock keys: "auth_sch" and "auth_rev" in ASCII.
-const POSTGRES: Dialect = Dialect {
+pub(crate) const POSTGRES: Dialect = Dialect {
     name: "postgres",
     begin: "BEGIN",
     migration_lock: Some("SELECT pg_advisory_xact_lock(7022364553343296360)"),
@@ -237,7 +237,7 @@ type RevocationRow = (i64, String, String, Option<i64>, i64);
 
 /// The two pools. Both are reference-counted handles: cloning is cheap.
 #[derive(Clone)]
-enum Pool {
+pub(crate) enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -265,10 +265,11 @@ macro_rules! on_pool {
         on_pool!(pool = &$store.pool, |$p, $d| $body)
     };
 }
+pub(crate) use on_pool;
 
 /// Pins an `async` block's output to `Result<T, sqlx::Error>` (so `?` inside it needs no
 /// annotation).
-fn sqlx_result<T, F: Future<Output = Result<T, sqlx::Error>>>(f: F) -> F {
+pub(crate) fn sqlx_result<T, F: Future<Output = Result<T, sqlx::Error>>>(f: F) -> F {
     f
 }
 
@@ -301,7 +302,7 @@ macro_rules! insert_revocation {
 /// decimal ids), compared exactly.
 #[derive(Clone)]
 pub struct SqlStore {
-    pool: Pool,
+    pub(crate) pool: Pool,
     /// A small pool of its own for reading revocations, so that account traffic (a flood of
     /// sign-ins waiting for connections or for SQLite's write lock) can never hold up the
     /// revocation list that every secured request depends on. `None` for an in-memory SQLite
@@ -651,7 +652,7 @@ async fn listen_for_revocations(options: PgConnectOptions, wakeup: RevocationWak
 
 /// Maps a driver error: unreachable → `Unavailable`, unique violation → `Conflict`, anything
 /// else → `Backend`.
-fn db_error(dialect: &Dialect, e: sqlx::Error) -> StoreError {
+pub(crate) fn db_error(dialect: &Dialect, e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
@@ -722,7 +723,7 @@ fn unix_now() -> u64 {
 }
 
 /// A time (or any count) for SQL's signed 64 bits, clamped.
-fn to_sql(t: u64) -> i64 {
+pub(crate) fn to_sql(t: u64) -> i64 {
     i64::try_from(t).unwrap_or(i64::MAX)
 }
 
@@ -1264,8 +1265,6 @@ impl SessionStore for SqlStore {
     }
 }
 
-/// Throttle budgets in `auth_throttle` (`ThrottleStore for SqlStore`).
-mod throttle;
 
 #[cfg(test)]
 mod tests {

@@ -9,9 +9,11 @@
 //! concurrent upserts of one key on its row (READ COMMITTED re-evaluates the condition on the
 //! latest version); SQLite serializes writers (`BEGIN IMMEDIATE`).
 
-use super::{Dialect, POSTGRES, Pool, SQLITE, SqlStore, db_error, sqlx_result, to_sql};
+use super::{Admission, Charge, ThrottleKey, ThrottleStore};
 use crate::store::StoreFuture;
-use crate::throttle::{Admission, Charge, ThrottleKey, ThrottleStore};
+use crate::store::sql::{
+    Dialect, POSTGRES, Pool, SQLITE, SqlStore, db_error, on_pool, sqlx_result, to_sql,
+};
 use std::time::Duration;
 
 /// Charges one budget if it has room: `$1` key, `$2` now, `$3` window, `$4` limit (ms).

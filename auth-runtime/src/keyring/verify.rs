@@ -1,13 +1,13 @@
 //! Verifying tokens: signature with the keys of the token's own login type, then every claim.
-//! Pure: no store is consulted here (the session check follows in `credential`).
+//! Pure: no store is consulted here (the session check follows in the pipeline).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
-use super::{ACCESS, MAX_TOKEN_LEN, REFRESH, now};
+use super::{Keyring, MAX_TOKEN_LEN, REFRESH};
+use crate::clock::now;
 use crate::error::{AuthError, InvalidToken};
-use crate::manager::AuthManager;
 use crate::principal::Principal;
 
 /// The claims the framework reads; everything else stays in the raw payload for
@@ -54,60 +54,7 @@ fn is_json_object(payload: &[u8]) -> bool {
     payload.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
-impl AuthManager {
-    /// Verifies an access token and returns its [`Principal`]. `accepted` lists the login types
-    /// accepted; an empty list accepts every registered login type.
-    ///
-    /// This is the stateless part of authentication only: it does not ask the session store
-    /// whether the token was revoked. Use [`authenticate_token`](Self::authenticate_token) for
-    /// that.
-    pub fn verify_access_token(
-        &self,
-        token: &str,
-        accepted: &[&str],
-    ) -> Result<Principal, AuthError> {
-        let principal = self.verify(token, ACCESS, accepted)?;
-        self.check_login_type(&principal, accepted)?;
-        Ok(principal)
-    }
-
-    /// Verifies a refresh token of `login_type` (signature and claims only; spending it is
-    /// [`refresh`](Self::refresh)'s work).
-    pub fn verify_refresh_token(
-        &self,
-        token: &str,
-        login_type: &str,
-    ) -> Result<Principal, AuthError> {
-        let principal = self.verify(token, REFRESH, &[login_type])?;
-        self.check_login_type(&principal, &[login_type])?;
-        Ok(principal)
-    }
-
-    /// The realm named in challenges: the first accepted login type, or the first registered.
-    pub(crate) fn realm(&self, accepted: &[&str]) -> String {
-        accepted
-            .first()
-            .copied()
-            .or_else(|| self.login_type_names().next())
-            .unwrap_or("api")
-            .to_owned()
-    }
-
-    pub(crate) fn check_login_type(
-        &self,
-        principal: &Principal,
-        accepted: &[&str],
-    ) -> Result<(), AuthError> {
-        if accepted.is_empty() || accepted.contains(&principal.login_type()) {
-            Ok(())
-        } else {
-            Err(AuthError::LoginTypeMismatch {
-                expected: accepted.iter().map(|s| (*s).to_owned()).collect(),
-                found: principal.login_type().to_owned(),
-            })
-        }
-    }
-
+impl Keyring {
     /// Verifies signature and claims. The login type is found from the `kid` (or, without one,
     /// from the `login_type` claim) and the token is verified with that login type's own keys
     /// only; whether that login type is accepted is the caller's check.
@@ -211,7 +158,7 @@ impl AuthManager {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| invalid(InvalidToken::MissingClaim("jti")))?;
         let sid = claims.sid.filter(|s| !s.is_empty());
-        if sid.is_none() && self.sessions().is_some() {
+        if sid.is_none() && self.require_sid {
             // Every token of a manager with sessions belongs to one; a token without is not
             // revocable and is refused.
             return Err(invalid(InvalidToken::MissingClaim("sid")));

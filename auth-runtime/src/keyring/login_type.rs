@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::keys::{ReadyKey, SigningKey};
+use super::keys::{ReadyKey, SigningKey};
 
 /// Where a login type looks for its token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,14 +30,14 @@ pub enum TokenLocation {
 /// ```
 #[derive(Debug, Clone)]
 pub struct LoginType {
-    pub(super) name: String,
-    pub(super) keys: Vec<SigningKey>,
-    pub(super) access_ttl: Duration,
-    pub(super) refresh_ttl: Duration,
-    pub(super) issuer: Option<String>,
-    pub(super) audience: Option<String>,
-    pub(super) leeway: Duration,
-    pub(super) locations: Vec<TokenLocation>,
+    pub(crate) name: String,
+    pub(crate) keys: Vec<SigningKey>,
+    pub(crate) access_ttl: Duration,
+    pub(crate) refresh_ttl: Duration,
+    pub(crate) issuer: Option<String>,
+    pub(crate) audience: Option<String>,
+    pub(crate) leeway: Duration,
+    pub(crate) locations: Vec<TokenLocation>,
 }
 
 impl LoginType {

@@ -1,9 +1,9 @@
 //! Sessions: every token belongs to one, refresh tokens rotate inside it, and revocations
 //! (logout, password change, ban) reach every instance sharing the store.
 //!
-//! - **Opening** ([`AuthManager::create_session`]) records a session (a refresh-token family)
+//! - **Opening** ([`AuthManager::create_session`](crate::AuthManager::create_session)) records a session (a refresh-token family)
 //!   and returns an access token and a refresh token, both carrying the session id (`sid`).
-//! - **Refreshing** ([`AuthManager::refresh`]) spends the refresh token: an atomic
+//! - **Refreshing** ([`AuthManager::refresh`](crate::AuthManager::refresh)) spends the refresh token: an atomic
 //!   compare-and-swap in the store makes exactly one of two concurrent uses win; a spent token
 //!   presented again revokes the whole session (the loser of such a race included: OAuth 2.1
 //!   reuse detection). Sessions end after an absolute lifetime and after an idle timeout.
@@ -22,15 +22,34 @@ use std::time::Duration;
 
 pub(crate) use cache::{CheckError, RevocationCache};
 
+use crate::clock::now;
 use crate::error::{AuthError, InvalidToken};
-use crate::manager::AuthManager;
-use crate::principal::Principal;
-use crate::store::{NewSession, Purged, RevocationKind, Rotation, SessionStore};
-use crate::token::{
-    ACCESS, REFRESH, RESERVED_CLAIMS, TokenError, TokenPair, TokenRequest, now, random_id,
+use crate::grants::Grants;
+use crate::keyring::{
+    ACCESS, Keyring, REFRESH, RESERVED_CLAIMS, Signed, TokenError, TokenPair, TokenRequest, bearer,
+    random_id,
 };
+use crate::principal::Principal;
+use crate::store::{AccountStatus, NewSession, Purged, RevocationKind, Rotation, SessionStore};
 
 /// How long sessions live and how fresh revocations must be.
+///
+/// Sessions: every token belongs to one, refresh tokens rotate inside it, and revocations
+/// (logout, password change, ban) reach every instance sharing the store.
+///
+/// - **Opening** ([`AuthManager::create_session`](crate::AuthManager::create_session)) records a session (a refresh-token family)
+///   and returns an access token and a refresh token, both carrying the session id (`sid`).
+/// - **Refreshing** ([`AuthManager::refresh`](crate::AuthManager::refresh)) spends the refresh token: an atomic
+///   compare-and-swap in the store makes exactly one of two concurrent uses win; a spent token
+///   presented again revokes the whole session (the loser of such a race included: OAuth 2.1
+///   reuse detection). Sessions end after an absolute lifetime and after an idle timeout.
+/// - **Checking** (every secured request): the token's session and subject are looked up in
+///   the revocation list each instance keeps in memory, refreshed from the store every poll
+///   interval (default 250 ms). The list is never older than the staleness bound (default
+///   1 s): past it, the request refreshes the list itself, and if the store cannot be reached
+///   it is answered 503 — never an allow. A revocation made by an instance applies on that
+///   instance from the next request on, and on every other instance within the staleness
+///   bound.
 ///
 /// ```
 /// use std::time::Duration;
@@ -98,8 +117,8 @@ impl SessionConfig {
     /// How often each instance deletes expired sessions and revocations from the store
     /// ([`SessionStore::purge_expired`]), in the
     /// background, first when its revocation poller starts (at the first checked request).
-    /// At least 1 s. Several instances purging is harmless; [`AuthManager::purge_expired`]
-    /// does it on demand.
+    /// At least 1 s. Several instances purging is harmless;
+    /// [`AuthManager::purge_expired`](crate::AuthManager::purge_expired) does it on demand.
     ///
     /// ```
     /// use std::time::Duration;
@@ -159,9 +178,18 @@ impl Sessions {
     }
 }
 
-impl AuthManager {
+/// The session operations: the configured sessions (if any), with the keys that sign their
+/// tokens and the grants that re-read accounts on refresh. A view the manager lends out; it
+/// holds nothing of its own.
+pub(crate) struct SessionService<'a> {
+    pub(crate) sessions: Option<&'a Sessions>,
+    pub(crate) keys: &'a Keyring,
+    pub(crate) grants: &'a Grants,
+}
+
+impl SessionService<'_> {
     fn sessions_or_err(&self) -> Result<&Sessions, TokenError> {
-        self.sessions().ok_or(TokenError::NoSessionStore)
+        self.sessions.ok_or(TokenError::NoSessionStore)
     }
 
     /// The sessions, the time now, and until when a revocation made now must be remembered.
@@ -171,22 +199,22 @@ impl AuthManager {
         Ok((sessions, now, now + sessions.remember))
     }
 
-    /// Opens a session for `request` and returns its first access and refresh tokens.
-    ///
-    /// This is how a login handler issues tokens when the manager has a session store. A
-    /// request made by [`account_grant`](AuthManager::account_grant) binds the session to the
-    /// account's credential version: if the account changed since it was read (a password
-    /// change, a ban, a role change while the sign-in was in flight), no session is opened and
-    /// the answer is [`TokenError::AccountChanged`].
-    pub async fn create_session(&self, request: &TokenRequest) -> Result<TokenPair, TokenError> {
+    /// Opens a session for `request` and returns its first access and refresh tokens; a
+    /// request bound to an account's credential version opens none if the account changed.
+    pub(crate) async fn create_session(
+        &self,
+        request: &TokenRequest,
+    ) -> Result<TokenPair, TokenError> {
         let sessions = self.sessions_or_err()?;
-        let prepared = self.prepare(request)?;
+        let prepared = self.keys.prepare(request)?;
         let sid = random_id();
         // Taken before the session is recorded: a revocation of the subject that comes after
         // the record has a later cutoff, so it covers these tokens.
         let iat = now();
         let expires_at = iat + sessions.config.absolute.as_secs();
-        let refresh = self.sign(&prepared, REFRESH, &sid, iat, Some(expires_at))?;
+        let refresh = self
+            .keys
+            .sign(&prepared, REFRESH, &sid, iat, Some(expires_at))?;
         let mut record = NewSession::new(
             sid.clone(),
             prepared.subject.clone(),
@@ -196,7 +224,7 @@ impl AuthManager {
             expires_at,
         );
         let version = request.bound_version();
-        let in_store = self.accounts_in_session_store();
+        let in_store = self.grants.accounts_in_session_store();
         if let (Some(version), true) = (version, in_store) {
             record = record.credential_version(version);
         }
@@ -206,13 +234,13 @@ impl AuthManager {
         if !sessions.store.create_session(record).await? {
             return Err(changed());
         }
-        if let (Some(version), false, Some(users)) = (version, in_store, self.users()) {
+        if let (Some(version), false, Some(users)) = (version, in_store, self.grants.users()) {
             // The session store cannot see the account: read it again now that the session is
             // recorded. A credential change updates the account before it revokes sessions,
             // so either it revokes this session or this read sees the new version.
             let current = users.user_by_id(&prepared.subject).await?;
             let unchanged = current.is_some_and(|a| {
-                a.status == crate::store::AccountStatus::Active && a.credential_version == version
+                a.status == AccountStatus::Active && a.credential_version == version
             });
             if !unchanged {
                 let (_, now, until) = self.revoking()?;
@@ -220,19 +248,15 @@ impl AuthManager {
                 return Err(changed());
             }
         }
-        let access = self.sign(&prepared, ACCESS, &sid, iat, None)?;
+        let access = self.keys.sign(&prepared, ACCESS, &sid, iat, None)?;
         Ok(pair(access, refresh.token))
     }
 
-    /// Spends a refresh token and returns a new pair in the same session.
-    ///
-    /// The refresh token must be current: a spent one revokes the session (401). Scopes and
-    /// claims are re-read from the user store when the manager has one (they can shrink, never
-    /// grow; an account that is no longer active, or a subject that is no account of the store,
-    /// ends the session); otherwise they are carried over.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
+    /// Spends a refresh token and returns a new pair in the same session (scopes re-read,
+    /// narrowed, never widened).
+    pub(crate) async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
         let sessions = self.sessions_or_err()?;
-        let old = self.verify(refresh_token, REFRESH, &[])?;
+        let old = self.keys.verify(refresh_token, REFRESH, &[])?;
         let realm = old.login_type().to_owned();
         let revoked = |reason| AuthError::InvalidToken {
             realm: realm.clone(),
@@ -249,11 +273,11 @@ impl AuthManager {
                 return Err(revoked(InvalidToken::Revoked));
             }
         };
-        let prepared = self.prepare(&request)?;
+        let prepared = self.keys.prepare(&request)?;
         let iat = now();
         // The jti is generated before the swap so that the token signed after it is the one
         // the store now expects.
-        let next = self.sign(&prepared, REFRESH, &sid, iat, None)?;
+        let next = self.keys.sign(&prepared, REFRESH, &sid, iat, None)?;
         let rotation = sessions
             .store
             .rotate_refresh(
@@ -267,12 +291,12 @@ impl AuthManager {
             .await?;
         match rotation {
             Rotation::Rotated => {
-                let access = self.sign(&prepared, ACCESS, &sid, iat, None)?;
+                let access = self.keys.sign(&prepared, ACCESS, &sid, iat, None)?;
                 Ok(pair(access, next.token))
             }
             Rotation::Reused => {
                 tracing::warn!(
-                    target: crate::accounts::SECURITY_EVENTS,
+                    target: crate::events::SECURITY_EVENTS,
                     event = "refresh_token_reused",
                     account = old.subject(),
                     "a spent refresh token was presented again: its session is revoked"
@@ -295,13 +319,13 @@ impl AuthManager {
         claims.retain(|k, _| !RESERVED_CLAIMS.contains(&k.as_str()));
         let old_scopes: Vec<String> = old.scopes().iter().map(str::to_owned).collect();
         let base = TokenRequest::new(old.login_type(), old.subject());
-        let Some(users) = self.users() else {
+        let Some(users) = self.grants.users() else {
             return Ok(Some(base.scopes(old_scopes).claims(claims)));
         };
         let Some(account) = users.user_by_id(old.subject()).await? else {
             return Ok(None);
         };
-        let Some(grant) = self.account_grant(&account, old.login_type()) else {
+        let Some(grant) = self.grants.account_grant(&account, old.login_type()) else {
             return Ok(None);
         };
         let scopes: Vec<String> = grant
@@ -315,47 +339,8 @@ impl AuthManager {
         ))
     }
 
-    /// Verifies an access token and checks that its session is not revoked: what every
-    /// secured request does, for callers outside axum's extractors (a WebSocket upgrade, a
-    /// gRPC interceptor).
-    pub async fn authenticate_token(
-        &self,
-        token: &str,
-        accepted: &[&str],
-    ) -> Result<Principal, AuthError> {
-        let principal = self.verify_access_token(token, accepted)?;
-        self.check_session(&principal).await?;
-        Ok(principal)
-    }
-
-    /// The session check of one verified principal (a no-op without a session store).
-    pub(crate) async fn check_session(&self, principal: &Principal) -> Result<(), AuthError> {
-        let Some(sessions) = self.sessions() else {
-            return Ok(());
-        };
-        let sid = session_of(principal)?;
-        match sessions
-            .cache
-            .check(
-                &sessions.store,
-                sid,
-                principal.subject(),
-                principal.issued_at(),
-            )
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(CheckError::Revoked) => Err(AuthError::InvalidToken {
-                realm: principal.login_type().to_owned(),
-                reason: InvalidToken::Revoked,
-            }),
-            Err(CheckError::Unavailable) => Err(AuthError::Unavailable),
-        }
-    }
-
-    /// Ends the principal's session (logout): its access and refresh tokens stop working, on
-    /// this instance at once and on every instance within the staleness bound.
-    pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
+    /// Ends the principal's session (logout).
+    pub(crate) async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
         self.sessions_or_err()?;
         self.revoke_session_id(session_of(principal)?).await
     }
@@ -369,29 +354,17 @@ impl AuthManager {
         Ok(())
     }
 
-    /// Deletes the store's expired sessions and revocations now and says how many (each
-    /// instance also does it every [`SessionConfig::purge_interval`]). Without a session store
-    /// it is [`TokenError::NoSessionStore`].
-    ///
-    /// ```
-    /// use auth_runtime::{AuthManager, LoginType, SigningKey, TokenError};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let stateless = AuthManager::builder()
-    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u", &[1; 32])))
-    ///     .build()
-    ///     .unwrap();
-    /// assert!(matches!(stateless.purge_expired().await, Err(TokenError::NoSessionStore)));
-    /// # }
-    /// ```
-    pub async fn purge_expired(&self) -> Result<Purged, TokenError> {
+    /// Deletes the store's expired sessions and revocations now.
+    pub(crate) async fn purge_expired(&self) -> Result<Purged, TokenError> {
         let sessions = self.sessions_or_err()?;
         Ok(sessions.store.purge_expired(now()).await?)
     }
 
-    /// Ends every other session of the principal's subject (after a password change). Returns
-    /// how many were ended.
-    pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<u64, AuthError> {
+    /// Ends every other session of the principal's subject; how many were ended.
+    pub(crate) async fn revoke_other_sessions(
+        &self,
+        principal: &Principal,
+    ) -> Result<u64, AuthError> {
         let (sessions, now, until) = self.revoking()?;
         let count = sessions
             .store
@@ -404,9 +377,8 @@ impl AuthManager {
         Ok(count)
     }
 
-    /// Ends everything of `subject` (ban, deactivation): every session, and every token issued
-    /// up to now.
-    pub async fn revoke_subject(&self, subject: &str) -> Result<(), AuthError> {
+    /// Ends everything of `subject`: every session, and every token issued up to now.
+    pub(crate) async fn revoke_subject(&self, subject: &str) -> Result<(), AuthError> {
         let (sessions, now, until) = self.revoking()?;
         // Tokens issued in this second are covered too: the account can no longer sign in.
         let cutoff = now + 1;
@@ -426,6 +398,23 @@ impl AuthManager {
 }
 
 impl Sessions {
+    /// The session check of one verified principal .
+    pub(crate) async fn check(&self, principal: &Principal) -> Result<(), AuthError> {
+        let sid = session_of(principal)?;
+        match self
+            .cache
+            .check(&self.store, sid, principal.subject(), principal.issued_at())
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(CheckError::Revoked) => Err(AuthError::InvalidToken {
+                realm: principal.login_type().to_owned(),
+                reason: InvalidToken::Revoked,
+            }),
+            Err(CheckError::Unavailable) => Err(AuthError::Unavailable),
+        }
+    }
+
     async fn cache_refresh_now(&self) -> Result<(), crate::store::StoreError> {
         self.cache.refresh_now(&self.store).await
     }
@@ -441,8 +430,8 @@ fn session_of(principal: &Principal) -> Result<&str, AuthError> {
         })
 }
 
-fn pair(access: crate::token::Signed, refresh_token: String) -> TokenPair {
-    let bearer = crate::token::bearer(access);
+fn pair(access: Signed, refresh_token: String) -> TokenPair {
+    let bearer = bearer(access);
     TokenPair {
         token_type: bearer.token_type,
         access_token: bearer.access_token,

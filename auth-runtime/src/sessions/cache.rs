@@ -201,7 +201,7 @@ impl RevocationCache {
             list.last_seq
                 .map_or(i64::MIN, |s| s.saturating_sub(LOOKBACK))
         };
-        let now = crate::token::now();
+        let now = crate::clock::now();
         // A query that hangs must not hold requests past the staleness bound.
         let read = tokio::time::timeout(self.staleness, store.revocations(after, now))
             .await
@@ -278,7 +278,7 @@ impl RevocationCache {
 
 /// Deletes expired sessions and revocations (see `SessionStore::purge_expired`).
 async fn purge(store: Arc<dyn SessionStore>) {
-    match store.purge_expired(crate::token::now()).await {
+    match store.purge_expired(crate::clock::now()).await {
         Ok(purged) if purged != Purged::default() => tracing::debug!(
             sessions = purged.sessions,
             revocations = purged.revocations,

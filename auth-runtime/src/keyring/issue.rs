@@ -1,10 +1,7 @@
-//! Issuing tokens ([`TokenRequest`] → [`BearerToken`] / [`TokenPair`]) and, in `verify`, checking
-//! them.
-
-mod verify;
+//! Issuing tokens: [`TokenRequest`] checked against the configuration ([`Prepared`]) and signed
+//! ([`Signed`]), returned as [`BearerToken`] / [`TokenPair`].
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -13,8 +10,8 @@ use jsonwebtoken::{EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::{Keyring, LoginTypeState, REFRESH};
 use crate::error::AuthError;
-use crate::manager::{AuthManager, LoginTypeState};
 use crate::store::StoreError;
 
 /// The longest token accepted, in bytes. Longer ones are rejected before any parsing.
@@ -81,7 +78,8 @@ pub struct TokenRequest {
     scopes: Vec<String>,
     claims: Map<String, Value>,
     /// The credential version of the account the token is for, when it comes from
-    /// [`AuthManager::account_grant`]: the session opened with it is bound to that version.
+    /// [`AuthManager::account_grant`](crate::AuthManager::account_grant): the session opened with
+    /// it is bound to that version.
     account_version: Option<u64>,
 }
 
@@ -223,8 +221,8 @@ pub enum TokenError {
     /// ([`AuthManagerBuilder::sessions`](crate::AuthManagerBuilder::sessions)).
     NoSessionStore,
     /// The manager checks sessions, so every token must belong to one: open it with
-    /// [`AuthManager::create_session`] instead of
-    /// [`create_access_token`](AuthManager::create_access_token).
+    /// [`AuthManager::create_session`](crate::AuthManager::create_session) instead of
+    /// [`create_access_token`](crate::AuthManager::create_access_token).
     SessionRequired,
     /// The session store failed.
     Store(StoreError),
@@ -313,21 +311,10 @@ struct OutClaims<'a> {
     extra: &'a Map<String, Value>,
 }
 
-/// Seconds since the Unix epoch.
-pub(crate) fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// A fresh random identifier of 128 bits, URL-safe (token ids, session ids).
 pub(crate) fn random_id() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
-
-/// The token types, as written in the `typ` claim.
-pub(crate) const ACCESS: &str = "access";
-pub(crate) const REFRESH: &str = "refresh";
 
 /// A [`TokenRequest`] checked against the configuration: ready to sign as often as needed.
 pub(crate) struct Prepared<'m> {
@@ -346,38 +333,7 @@ pub(crate) struct Signed {
     pub(crate) exp: u64,
 }
 
-impl AuthManager {
-    /// Issues a stand-alone access token, for managers without a session store (stateless
-    /// tokens). With a session store, every token belongs to a session: use
-    /// [`create_session`](Self::create_session) ([`TokenError::SessionRequired`] otherwise).
-    ///
-    /// ```
-    /// use auth_runtime::{AuthManager, LoginType, SigningKey, TokenRequest};
-    ///
-    /// let manager = AuthManager::builder()
-    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
-    ///     .build()?;
-    /// let request = TokenRequest::new("user", "alice")
-    ///     .scopes(["reports:read"])
-    ///     .claim("tenant", "acme");
-    /// let token = manager.create_access_token(&request)?;
-    /// assert_eq!(token.token_type, "Bearer");
-    /// assert_eq!(token.expires_in, 900);
-    ///
-    /// let principal = manager.verify_access_token(&token.access_token, &["user"])?;
-    /// assert_eq!(principal.subject(), "alice");
-    /// assert_eq!(principal.claim("tenant"), Some(&serde_json::json!("acme")));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn create_access_token(&self, request: &TokenRequest) -> Result<BearerToken, TokenError> {
-        if self.sessions().is_some() {
-            return Err(TokenError::SessionRequired);
-        }
-        let prepared = self.prepare(request)?;
-        let signed = self.sign(&prepared, ACCESS, &random_id(), now(), None)?;
-        Ok(bearer(signed))
-    }
-
+impl Keyring {
     /// Checks a request against the configuration: login type, subject, scopes, claims.
     pub(crate) fn prepare(&self, request: &TokenRequest) -> Result<Prepared<'_>, TokenError> {
         let (_, login_type) = self

@@ -8,15 +8,15 @@ use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
 use axum::http::request::Parts;
 use serde_json::Map;
 
-use crate::error::{AuthError, MissingScopes};
-use crate::handler::HandlerSpec;
-use crate::manager::AuthManager;
+use super::Pipeline;
+use crate::clock::now;
+use crate::error::AuthError;
 use crate::policy::{Environment, LoadError, PolicyContext};
 use crate::principal::Principal;
-use crate::route::{GroupRequirement, PolicyRequirement};
+use crate::route::{GroupRequirement, HandlerSpec, PolicyRequirement};
 use crate::scope::ScopeRequirement;
 
-impl AuthManager {
+impl Pipeline<'_> {
     /// Runs every check of `spec` in order: credential (401), login type (401), scopes (403),
     /// policy (403).
     pub(crate) async fn check(
@@ -35,14 +35,15 @@ impl AuthManager {
         if let Some(g) = group {
             if !spec.login_types.is_empty() {
                 // (Otherwise `authenticate` accepted the router's login types only.)
-                self.check_login_type(&principal, g.login_types)?;
+                self.keys.check_login_type(&principal, g.login_types)?;
             }
             if !g.scopes.is_empty() {
-                self.check_scopes(&principal, ScopeRequirement::All(g.scopes))?;
+                self.access
+                    .check_scopes(&principal, ScopeRequirement::All(g.scopes))?;
             }
         }
-        self.check_scopes(&principal, spec.scopes)?;
-        self.check_roles(&principal, spec.roles)?;
+        self.access.check_scopes(&principal, spec.scopes)?;
+        self.access.check_roles(&principal, spec.roles)?;
         if let Some(policy) = spec.policy {
             self.check_policy(parts, &principal, policy).await?;
         }
@@ -73,13 +74,13 @@ impl AuthManager {
                     return Err(AuthError::Internal);
                 }
             };
-        let resource = match self.resource_loader(policy.resource) {
+        let resource = match self.access.resource_loader(policy.resource) {
             None => Map::new(),
             // Authorization before loading: a caller whom no allow rule can admit is refused
             // before the loader runs, with the answer an unknown resource would get too.
             // (Without a loader the decision below says the same; no need to look twice.)
             Some(_)
-                if !self.policy_engine().may_allow(
+                if !self.access.policy_engine().may_allow(
                     policy.action,
                     policy.resource,
                     principal.scopes(),
@@ -127,8 +128,8 @@ impl AuthManager {
                 .map(|m| m.as_str().to_owned()),
             params,
             // The same resolution as throttling's (trusted proxies honoured).
-            client_ip: self.client_addr(parts),
-            time: crate::token::now(),
+            client_ip: self.proxies.request_client_addr(parts),
+            time: now(),
         };
         let context = PolicyContext::for_request(
             policy.action,
@@ -137,7 +138,7 @@ impl AuthManager {
             resource,
             environment,
         );
-        let decision = self.policy_engine().decide(Arc::new(context)).await;
+        let decision = self.access.policy_engine().decide(Arc::new(context)).await;
         if decision.allowed {
             return Ok(());
         }
@@ -153,71 +154,6 @@ impl AuthManager {
             action: policy.action.to_owned(),
             resource: policy.resource.to_owned(),
             reason: decision.reason,
-        })
-    }
-
-    /// Checks that `principal` holds one of `roles`: a role is held when the token's scopes
-    /// cover every scope configured for it ([`AuthManagerBuilder::role`]). A role that is not
-    /// configured is held by nobody (and logged: it is a configuration mistake).
-    ///
-    /// [`AuthManagerBuilder::role`]: crate::AuthManagerBuilder::role
-    pub fn check_roles(&self, principal: &Principal, roles: &[&str]) -> Result<(), AuthError> {
-        if roles.is_empty() {
-            return Ok(());
-        }
-        let validator = self.scope_validator();
-        let granted = principal.scopes();
-        let holds = |role: &&str| match self.role_scopes(role) {
-            Some(scopes) => scopes.iter().all(|s| validator.has_scope(s, granted)),
-            None => {
-                tracing::error!(
-                    role = *role,
-                    "a handler requires a role that is not configured"
-                );
-                false
-            }
-        };
-        if roles.iter().any(holds) {
-            Ok(())
-        } else {
-            Err(AuthError::MissingRole {
-                realm: principal.login_type().to_owned(),
-                roles: roles.iter().map(|r| (*r).to_owned()).collect(),
-            })
-        }
-    }
-
-    /// Checks that `principal` satisfies `required`.
-    pub fn check_scopes(
-        &self,
-        principal: &Principal,
-        required: ScopeRequirement,
-    ) -> Result<(), AuthError> {
-        let validator = self.scope_validator();
-        let granted = principal.scopes();
-        let missing = match required {
-            ScopeRequirement::None => return Ok(()),
-            ScopeRequirement::All(all) => {
-                if all.iter().all(|s| validator.has_scope(s, granted)) {
-                    return Ok(());
-                }
-                MissingScopes::All(
-                    all.iter()
-                        .filter(|s| !validator.has_scope(s, granted))
-                        .map(|s| (*s).to_owned())
-                        .collect(),
-                )
-            }
-            ScopeRequirement::AnyOf(any) => {
-                if any.iter().any(|s| validator.has_scope(s, granted)) {
-                    return Ok(());
-                }
-                MissingScopes::AnyOf(any.iter().map(|s| (*s).to_owned()).collect())
-            }
-        };
-        Err(AuthError::InsufficientScope {
-            realm: principal.login_type().to_owned(),
-            missing,
         })
     }
 }

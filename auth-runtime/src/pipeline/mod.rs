@@ -1,0 +1,23 @@
+//! One request's path through the framework: [`authenticate`] (credential → verify → session →
+//! principal, one core for the guard, the [`Principal`] extractor and
+//! [`AuthManager::authenticate_token`](crate::AuthManager::authenticate_token)), then
+//! [`authorize`] (login types, the router's group, scopes, roles, policy) in the order a
+//! handler's declaration is checked. The guard extractor that runs it sits above the manager
+//! (it reaches the manager through the router state); the pipeline only borrows the
+//! components it needs.
+
+mod authenticate;
+mod authorize;
+
+use crate::access::Access;
+use crate::keyring::Keyring;
+use crate::proxy::TrustedProxies;
+use crate::sessions::Sessions;
+
+/// The components one request is checked against, borrowed from the manager.
+pub(crate) struct Pipeline<'a> {
+    pub(crate) keys: &'a Keyring,
+    pub(crate) sessions: Option<&'a Sessions>,
+    pub(crate) access: &'a Access,
+    pub(crate) proxies: &'a TrustedProxies,
+}
