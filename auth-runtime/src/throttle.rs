@@ -243,6 +243,9 @@ impl std::error::Error for Throttled {}
 /// assert!(over.to_string().contains("retry after 3 s"));
 /// let down = ThrottleError::Store(StoreError::Unavailable("refused".into()));
 /// assert!(down.to_string().contains("unavailable"));
+/// // The typed cause is the error's `source()`.
+/// let cause = std::error::Error::source(&down).and_then(|e| e.downcast_ref::<StoreError>());
+/// assert!(matches!(cause, Some(StoreError::Unavailable(_))));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -262,7 +265,14 @@ impl fmt::Display for ThrottleError {
     }
 }
 
-impl std::error::Error for ThrottleError {}
+impl std::error::Error for ThrottleError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ThrottleError::Throttled(e) => Some(e),
+            ThrottleError::Store(e) => Some(e),
+        }
+    }
+}
 
 impl From<StoreError> for ThrottleError {
     fn from(e: StoreError) -> Self {

@@ -141,7 +141,15 @@ impl fmt::Display for AccountError {
     }
 }
 
-impl std::error::Error for AccountError {}
+impl std::error::Error for AccountError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AccountError::InvalidPassword(e) => Some(e),
+            AccountError::Auth(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<AuthError> for AccountError {
     fn from(e: AuthError) -> Self {

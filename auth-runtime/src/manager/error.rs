@@ -7,6 +7,21 @@ use crate::policy::PolicyError;
 
 /// What is wrong with an [`AuthManager`](crate::AuthManager) configuration. [`AuthManagerBuilder::build`](crate::AuthManagerBuilder::build) reports
 /// every problem it finds, not only the first.
+///
+/// Its message names the cause; a wrapped error (a key's, a policy's, a proxy network's) is
+/// also its [`source()`](std::error::Error::source), for code that needs the typed cause.
+///
+/// ```
+/// use auth_runtime::{AuthManager, ConfigError, KeyError, LoginType, SigningKey};
+///
+/// let err = AuthManager::builder()
+///     .login_type(LoginType::new("user").key(SigningKey::hs256("k1", b"too short")))
+///     .build()
+///     .unwrap_err();
+/// assert!(err.to_string().contains("user"));
+/// let cause = std::error::Error::source(&err).and_then(|e| e.downcast_ref::<KeyError>());
+/// assert!(cause.is_some());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -114,4 +129,14 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::InvalidLoginType { reason, .. } => Some(reason),
+            ConfigError::Key { reason, .. } => Some(reason),
+            ConfigError::Policy(e) => Some(e),
+            ConfigError::TrustedProxy { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+}

@@ -1265,7 +1265,6 @@ impl SessionStore for SqlStore {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
