@@ -1,6 +1,11 @@
 //! Where a caller's credential comes from: the one place that reads credentials off a request.
 //! Authentication (`pipeline`) asks it and nothing else does.
+//!
+//! The places, in the order they are read: an `X-API-Key` header (where the login type takes
+//! API keys), then the `Authorization: Bearer` header. A request carrying both is refused
+//! with 400 (which one did the client mean?), as is one with two of either.
 
+use axum::http::HeaderName;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -41,4 +46,21 @@ pub(crate) fn bearer_token(
         return Err(malformed());
     }
     Ok(Some(token))
+}
+
+/// The API key header.
+pub(crate) static API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
+/// Reads the `X-API-Key` header: `Ok(None)` when there is none. Two of them, or one beside an
+/// `Authorization` header, are ambiguous (400). A value that cannot be a key is returned as
+/// is: the key check refuses it with the same answer as any other bad key.
+pub(crate) fn api_key(parts: &Parts) -> Result<Option<&str>, AuthError> {
+    let mut values = parts.headers.get_all(&API_KEY).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() || parts.headers.contains_key(AUTHORIZATION) {
+        return Err(AuthError::AmbiguousCredentials);
+    }
+    Ok(Some(value.to_str().unwrap_or_default()))
 }

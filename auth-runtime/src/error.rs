@@ -43,6 +43,9 @@ pub enum InvalidToken {
     CriticalHeader,
     /// `exp - iat` is longer than the login type's lifetime (plus leeway).
     LifetimeTooLong,
+    /// An API key that does not authenticate: unknown, wrong secret, wrong shape, revoked,
+    /// expired, or its owner changed. One answer for all of them.
+    InvalidApiKey,
 }
 
 impl InvalidToken {
@@ -69,6 +72,7 @@ impl InvalidToken {
             InvalidToken::LifetimeTooLong => {
                 "The token's lifetime is longer than its login type allows".into()
             }
+            InvalidToken::InvalidApiKey => "The API key is not valid".into(),
         }
     }
 }
@@ -116,6 +120,10 @@ pub enum AuthError {
     },
     /// More than one `Authorization` header: the request is ambiguous (400).
     DuplicateAuthorization,
+    /// More than one credential where one is read: an `X-API-Key` with an `Authorization`
+    /// header, two `X-API-Key` headers, or a header token and a differing cookie token of one
+    /// login type (400).
+    AmbiguousCredentials,
     /// A token was presented and rejected.
     InvalidToken {
         /// The login type that would be accepted.
@@ -178,7 +186,9 @@ impl AuthError {
             | AuthError::MalformedAuthorization { .. }
             | AuthError::InvalidToken { .. }
             | AuthError::LoginTypeMismatch { .. } => StatusCode::UNAUTHORIZED,
-            AuthError::DuplicateAuthorization | AuthError::InvalidPathParameter => {
+            AuthError::DuplicateAuthorization
+            | AuthError::AmbiguousCredentials
+            | AuthError::InvalidPathParameter => {
                 StatusCode::BAD_REQUEST
             }
             AuthError::InsufficientScope { .. }
@@ -193,7 +203,9 @@ impl AuthError {
     /// The problem `title`.
     pub fn title(&self) -> &'static str {
         match self {
-            AuthError::DuplicateAuthorization | AuthError::InvalidPathParameter => "Bad Request",
+            AuthError::DuplicateAuthorization
+            | AuthError::AmbiguousCredentials
+            | AuthError::InvalidPathParameter => "Bad Request",
             AuthError::ResourceNotFound { .. } => "Not Found",
             AuthError::Internal => "Internal Server Error",
             AuthError::Unavailable => "Service Unavailable",
@@ -211,6 +223,9 @@ impl AuthError {
             }
             AuthError::DuplicateAuthorization => {
                 "The request has more than one Authorization header".into()
+            }
+            AuthError::AmbiguousCredentials => {
+                "The request carries more than one credential; send exactly one".into()
             }
             AuthError::InvalidToken { reason, .. } => reason.describe(),
             AuthError::LoginTypeMismatch { expected, found } => format!(
@@ -281,6 +296,7 @@ impl AuthError {
             AuthError::PolicyDenied { .. }
             | AuthError::ResourceNotFound { .. }
             | AuthError::DuplicateAuthorization
+            | AuthError::AmbiguousCredentials
             | AuthError::InvalidPathParameter
             | AuthError::Unavailable
             | AuthError::Internal => None,

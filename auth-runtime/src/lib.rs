@@ -108,7 +108,7 @@ pub use keyring::{
 };
 pub use manager::{AuthManager, AuthManagerBuilder, AuthState, ConfigError};
 pub use password::{PasswordCheck, PasswordError, PasswordHasher, PasswordPolicy};
-pub use principal::Principal;
+pub use principal::{CredentialKind, Principal};
 pub use registry::Registry;
 pub use route::{GroupRequirement, PolicyRequirement, Requirement, RouteInfo};
 pub use scope::{

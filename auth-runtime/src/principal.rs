@@ -19,6 +19,27 @@ struct Data {
     /// The decoded JSON payload, parsed again only if extra claims are read.
     payload: Vec<u8>,
     claims: OnceLock<Map<String, Value>>,
+    credential: CredentialKind,
+}
+
+/// What kind of credential a [`Principal`] presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CredentialKind {
+    /// An access token in the `Authorization: Bearer` header.
+    Bearer,
+    /// An API key in the `X-API-Key` header.
+    ApiKey,
+}
+
+impl CredentialKind {
+    /// A short name: `bearer`, `api_key`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Bearer => "bearer",
+            CredentialKind::ApiKey => "api_key",
+        }
+    }
 }
 
 /// The verified caller of a request: subject, login type, scopes and claims.
@@ -56,7 +77,43 @@ impl Principal {
             expires_at,
             payload,
             claims: OnceLock::new(),
+            credential: CredentialKind::Bearer,
         }))
+    }
+
+    /// The same principal, presented as another kind of credential.
+    pub(crate) fn with_credential(self, kind: CredentialKind) -> Self {
+        match Arc::try_unwrap(self.0) {
+            Ok(mut data) => {
+                data.credential = kind;
+                Principal(Arc::new(data))
+            }
+            Err(shared) => {
+                let d = &*shared;
+                Principal(Arc::new(Data {
+                    subject: d.subject.clone(),
+                    login_type: d.login_type.clone(),
+                    scope: d.scope.clone(),
+                    jti: d.jti.clone(),
+                    sid: d.sid.clone(),
+                    issued_at: d.issued_at,
+                    expires_at: d.expires_at,
+                    payload: d.payload.clone(),
+                    claims: OnceLock::new(),
+                    credential: kind,
+                }))
+            }
+        }
+    }
+
+    /// The kind of credential the caller presented.
+    ///
+    /// ```
+    /// use auth_runtime::CredentialKind;
+    /// assert_eq!(CredentialKind::ApiKey.as_str(), "api_key");
+    /// ```
+    pub fn credential(&self) -> CredentialKind {
+        self.0.credential
     }
 
     /// The `sub` claim.

@@ -16,7 +16,9 @@ use auth_runtime::proxy::{Cidr, ForwardedHeader, parse_cidr_list};
 use auth_runtime::routes::{self, RouteConflict};
 use auth_runtime::store::{Account, SqlStore, StoreError, UserStore};
 use auth_runtime::throttle::RedisThrottleStore;
-use auth_runtime::{AuthManagerBuilder, ConfigError, HierarchicalScopes, SessionConfig};
+use auth_runtime::{
+    AuthManagerBuilder, ConfigError, HierarchicalScopes, SessionConfig, TokenLocation,
+};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -213,7 +215,9 @@ pub fn builder(settings: &Settings, store: SqlStore) -> AuthManagerBuilder {
                 .access_ttl(Duration::from_secs(15 * 60))
                 .refresh_ttl(day)
                 .issuer(ISSUER)
-                .leeway(Duration::from_secs(30)),
+                .leeway(Duration::from_secs(30))
+                // `X-API-Key` is accepted wherever a `user` login is.
+                .token_locations([TokenLocation::Header, TokenLocation::ApiKey]),
         )
         .login_type(
             LoginType::new("admin")

@@ -63,6 +63,13 @@ pub enum AccountError {
     RegistrationThrottled(Duration),
     /// The manager has no account store.
     NoUserStore,
+    /// The manager has no API key store.
+    NoApiKeyStore,
+    /// The caller may not do this, and the message says why (403), such as asking an API key
+    /// for scopes beyond its own.
+    Forbidden(String),
+    /// No API key of the caller has this id (404).
+    UnknownApiKey,
     /// Authentication failed (token rejected, store unreachable, ...).
     Auth(AuthError),
 }
@@ -74,9 +81,11 @@ impl AccountError {
             AccountError::InvalidCredentials | AccountError::Deactivated => {
                 StatusCode::UNAUTHORIZED
             }
-            AccountError::Pending | AccountError::Rejected | AccountError::NotAllowed => {
-                StatusCode::FORBIDDEN
-            }
+            AccountError::Pending
+            | AccountError::Rejected
+            | AccountError::NotAllowed
+            | AccountError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AccountError::UnknownApiKey => StatusCode::NOT_FOUND,
             AccountError::EmailTaken | AccountError::WrongState(_) => StatusCode::CONFLICT,
             AccountError::InvalidEmail
             | AccountError::InvalidPassword(_)
@@ -90,7 +99,9 @@ impl AccountError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             AccountError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AccountError::NoUserStore => StatusCode::INTERNAL_SERVER_ERROR,
+            AccountError::NoUserStore | AccountError::NoApiKeyStore => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             AccountError::Auth(e) => e.status(),
         }
     }
@@ -129,7 +140,9 @@ impl AccountError {
             AccountError::RegistrationThrottled(_) => {
                 "Too many registrations from this address; retry later".into()
             }
-            AccountError::NoUserStore => "Internal error".into(),
+            AccountError::NoUserStore | AccountError::NoApiKeyStore => "Internal error".into(),
+            AccountError::Forbidden(why) => why.clone(),
+            AccountError::UnknownApiKey => "No such API key".into(),
             AccountError::Auth(e) => e.detail(),
         }
     }

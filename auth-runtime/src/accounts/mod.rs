@@ -2,10 +2,13 @@
 //! deactivation, the seeded admin, and how a stored [`Account`](crate::store::Account) becomes
 //! a token ([`AccountsConfig`]: roles → scopes, extra claims).
 
+mod api_keys;
 mod email;
 mod error;
 mod service;
 
+pub(crate) use api_keys::{ApiKeys, KeyRequest};
+pub use api_keys::{ApiKeyInfo, MAX_API_KEY_DAYS, NewKey};
 pub use email::{EmailError, canonical_email};
 pub use error::AccountError;
 pub(crate) use service::AccountService;

@@ -11,6 +11,11 @@ use super::keys::{ReadyKey, SigningKey};
 pub enum TokenLocation {
     /// `Authorization: Bearer <token>`.
     Header,
+    /// `X-API-Key: <key>`: an API key created by (or for) an account, with the key's own
+    /// scopes ([`AuthManager::create_api_key`](crate::AuthManager::create_api_key)). A key is
+    /// created for one login type and only ever accepted where that login type is, and only
+    /// while that login type lists this location.
+    ApiKey,
 }
 
 /// The configuration of one login type (`user`, `admin`, `service`, ...): its own keys,
@@ -129,9 +134,12 @@ pub(crate) struct LoginTypeState {
     pub(crate) issuer: Option<String>,
     pub(crate) audience: Option<String>,
     pub(crate) leeway: u64,
-    #[expect(
-        dead_code,
-        reason = "only the header location exists until cookies arrive"
-    )]
     pub(crate) locations: Vec<TokenLocation>,
+}
+
+impl LoginTypeState {
+    /// Whether requests of this login type may authenticate with an API key.
+    pub(crate) fn takes_api_keys(&self) -> bool {
+        self.locations.contains(&TokenLocation::ApiKey)
+    }
 }

@@ -13,7 +13,8 @@ use crate::policy::{PolicyEngine, PolicyRule, ResourceLoader};
 use crate::proxy::{ForwardedHeader, TrustedProxies};
 use crate::scope::{HierarchicalScopes, ScopeValidator};
 use crate::sessions::{SessionConfig, Sessions};
-use crate::store::{SessionStore, UserStore};
+use crate::accounts::ApiKeys;
+use crate::store::{ApiKeyStore, SessionStore, UserStore};
 use crate::throttle::{LoginThrottle, MemoryThrottleStore, ThrottleConfig, ThrottleStore};
 
 /// Builds an [`AuthManager`].
@@ -30,6 +31,8 @@ pub struct AuthManagerBuilder {
     users: Option<Arc<dyn UserStore>>,
     /// Whether `users` and `sessions` are one store ([`store`](Self::store)).
     one_store: bool,
+    api_keys: Option<Arc<dyn ApiKeyStore>>,
+    api_key_prefix: String,
     accounts: AccountsConfig,
     passwords: Option<PasswordHasher>,
     throttle: ThrottleConfig,
@@ -52,6 +55,8 @@ impl AuthManagerBuilder {
             session_config: SessionConfig::default(),
             users: None,
             one_store: false,
+            api_keys: None,
+            api_key_prefix: "ak".into(),
             accounts: AccountsConfig::default(),
             passwords: None,
             throttle: ThrottleConfig::default(),
@@ -230,10 +235,32 @@ impl AuthManagerBuilder {
     /// [`SqlStore`](crate::store::SqlStore). The store then checks, in the transaction that
     /// records a session, that its account has not changed since the sign-in read it
     /// ([`SessionStore::create_session`]).
-    pub fn store<S: UserStore + SessionStore + Clone>(self, store: S) -> Self {
-        let mut builder = self.users(store.clone()).sessions(store);
+    ///
+    /// It also keeps the API keys ([`api_keys`](Self::api_keys)).
+    pub fn store<S: UserStore + SessionStore + ApiKeyStore + Clone>(self, store: S) -> Self {
+        let mut builder = self
+            .users(store.clone())
+            .sessions(store.clone())
+            .api_keys(store);
         builder.one_store = true;
         builder
+    }
+
+    /// Keeps API keys in `store`: accounts create them
+    /// ([`AuthManager::create_api_key`](crate::AuthManager::create_api_key)) and login types
+    /// that list [`TokenLocation::ApiKey`](crate::TokenLocation::ApiKey) accept them in
+    /// `X-API-Key`. Keys belong to accounts, so a user store is needed too.
+    pub fn api_keys(mut self, store: impl ApiKeyStore) -> Self {
+        self.api_keys = Some(Arc::new(store));
+        self
+    }
+
+    /// The first part of every API key, `<prefix>_<id>_<secret>` (default `ak`): lowercase
+    /// ASCII letters and digits, 1 to 16 of them. A prefix of your own makes your keys easy
+    /// to recognise for secret scanners.
+    pub fn api_key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.api_key_prefix = prefix.into();
+        self
     }
 
     /// How accounts become tokens: default roles, the admin role, extra claims.
@@ -319,6 +346,28 @@ impl AuthManagerBuilder {
         let sessions = self
             .sessions
             .map(|store| Sessions::new(store, self.session_config, remember));
+        let prefix = &self.api_key_prefix;
+        if prefix.is_empty()
+            || prefix.len() > 16
+            || !prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            errors.push(ConfigError::ApiKeyPrefix(prefix.clone()));
+        }
+        let key_store_complete = self.api_keys.is_some() && self.users.is_some();
+        for lt in login_types.iter().filter(|l| l.takes_api_keys()) {
+            if !key_store_complete {
+                errors.push(ConfigError::ApiKeysWithoutStore(lt.name.to_string()));
+            }
+        }
+        let api_keys = self.api_keys.map(|store| {
+            ApiKeys::new(
+                store,
+                self.api_key_prefix.clone(),
+                self.session_config.staleness(),
+            )
+        });
         let mut networks = Vec::new();
         for cidr in self.trusted_proxies {
             match cidr.trim().parse() {
@@ -348,6 +397,7 @@ impl AuthManagerBuilder {
                     access: Access::new(self.scopes, roles.clone(), policies, self.loaders),
                     grants: Grants::new(self.accounts, roles, self.users, self.one_store),
                     sessions,
+                    api_keys,
                     renderer: self.renderer,
                     passwords: self.passwords.unwrap_or_default(),
                     throttle,

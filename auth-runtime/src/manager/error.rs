@@ -81,6 +81,11 @@ pub enum ConfigError {
     /// [`throttle_secret`](crate::AuthManagerBuilder::throttle_secret) of at least 32 bytes,
     /// the same on every instance.
     ThrottleSecret,
+    /// The API key prefix is not 1 to 16 lowercase ASCII letters and digits.
+    ApiKeyPrefix(String),
+    /// A login type takes API keys ([`TokenLocation::ApiKey`](crate::TokenLocation::ApiKey))
+    /// but the manager has no API key store or no user store.
+    ApiKeysWithoutStore(String),
     /// Several problems.
     Many(Vec<ConfigError>),
 }
@@ -115,6 +120,14 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::ThrottleSecret => f.write_str(
                 "a shared throttle store needs a throttle secret of at least 32 bytes, the same on every instance",
+            ),
+            ConfigError::ApiKeyPrefix(p) => write!(
+                f,
+                "API key prefix `{p}` must be 1 to 16 lowercase ASCII letters and digits"
+            ),
+            ConfigError::ApiKeysWithoutStore(n) => write!(
+                f,
+                "login type `{n}` takes API keys, but the manager has no API key store and user store (use `store` or `api_keys` with `users`)"
             ),
             ConfigError::Many(all) => {
                 for (i, e) in all.iter().enumerate() {

@@ -15,7 +15,9 @@ pub use error::ConfigError;
 pub use state::AuthState;
 
 use crate::access::Access;
-use crate::accounts::{AccountError, AccountService, AdminSeed, Registration};
+use crate::accounts::{
+    AccountError, AccountService, AdminSeed, ApiKeyInfo, ApiKeys, KeyRequest, NewKey, Registration,
+};
 use crate::clock::now;
 use crate::error::{AuthError, ErrorRenderer};
 use crate::grants::Grants;
@@ -36,6 +38,7 @@ use crate::throttle::LoginThrottle;
 struct Inner {
     keys: Keyring,
     sessions: Option<Sessions>,
+    api_keys: Option<ApiKeys>,
     access: Access,
     grants: Grants,
     renderer: Box<dyn ErrorRenderer>,
@@ -92,6 +95,8 @@ impl AuthManager {
         Pipeline {
             keys: &self.inner.keys,
             sessions: self.inner.sessions.as_ref(),
+            api_keys: self.inner.api_keys.as_ref(),
+            grants: &self.inner.grants,
             access: &self.inner.access,
             proxies: &self.inner.proxies,
         }
@@ -237,6 +242,17 @@ impl AuthManager {
         login_type: &str,
     ) -> Result<Principal, AuthError> {
         self.inner.keys.verify_refresh(token, login_type)
+    }
+
+    /// Authenticates a request the way the guard does (an `X-API-Key` or a bearer token,
+    /// verified, its session checked) for one of `accepted` login types (any when empty), for
+    /// extractors of your own. The principal is cached in the request's extensions.
+    pub async fn authenticate(
+        &self,
+        parts: &mut axum::http::request::Parts,
+        accepted: &[&str],
+    ) -> Result<Principal, AuthError> {
+        self.pipeline().authenticate(parts, accepted).await
     }
 
     /// Verifies an access token and checks that its session is not revoked: what every
@@ -420,5 +436,86 @@ impl AuthManager {
     /// Whether `account` may sign in as the admin login type.
     pub fn is_admin(&self, account: &Account) -> bool {
         self.accounts().is_admin(account)
+    }
+
+    fn api_key_store(&self) -> Result<&ApiKeys, AccountError> {
+        self.inner
+            .api_keys
+            .as_ref()
+            .ok_or(AccountError::NoApiKeyStore)
+    }
+
+    /// Creates an API key for the caller's account, shown once in the answer
+    /// ([`NewKey::key`]); the store keeps only a digest of its secret.
+    ///
+    /// The key authenticates requests of the caller's login type (which must list
+    /// [`TokenLocation::ApiKey`](crate::TokenLocation::ApiKey)) with `scopes`, each of which the
+    /// caller must hold (a wildcard asked for must be held as a wildcard); it expires after
+    /// `days` (1 to [`MAX_API_KEY_DAYS`](crate::accounts::MAX_API_KEY_DAYS)) and dies with any
+    /// credential change of the account (password, status, roles), for good.
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey, TokenLocation};
+    /// use auth_runtime::store::SqlStore;
+    /// use axum::http::Request;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = SqlStore::connect("sqlite::memory:").await?;
+    /// let manager = AuthManager::builder()
+    ///     .login_type(
+    ///         LoginType::new("user")
+    ///             .key(SigningKey::hs256("u1", &[1; 32]))
+    ///             .token_locations([TokenLocation::Header, TokenLocation::ApiKey]),
+    ///     )
+    ///     .role("user", ["reports:read", "reports:write"])
+    ///     .store(store)
+    ///     .build()?;
+    /// manager.register("ada@example.com", "a long passphrase", None).await?;
+    /// manager.approve("ada@example.com").await?;
+    /// let pair = manager.sign_in("ada@example.com", "a long passphrase", "user", None).await?;
+    /// let ada = manager.authenticate_token(&pair.access_token, &["user"]).await?;
+    ///
+    /// let created = manager.create_api_key(&ada, "ci", &["reports:read".into()], 30).await?;
+    /// // The key is a credential of its own, with its own scopes.
+    /// let request = Request::get("/").header("x-api-key", &created.key).body(())?;
+    /// let (mut parts, ()) = request.into_parts();
+    /// let caller = manager.authenticate(&mut parts, &["user"]).await?;
+    /// assert_eq!(caller.subject(), ada.subject());
+    /// assert_eq!(caller.scopes().iter().collect::<Vec<_>>(), ["reports:read"]);
+    /// assert_eq!(caller.credential(), auth_runtime::CredentialKind::ApiKey);
+    ///
+    /// manager.revoke_api_key(&ada, &created.id).await?;
+    /// assert!(manager.api_keys(&ada).await?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_api_key(
+        &self,
+        creator: &Principal,
+        name: &str,
+        scopes: &[String],
+        days: u32,
+    ) -> Result<NewKey, AccountError> {
+        let request = KeyRequest { name, scopes, days };
+        self.api_key_store()?
+            .create(
+                creator,
+                request,
+                &self.inner.keys,
+                &self.inner.grants,
+                self.inner.access.scope_validator(),
+            )
+            .await
+    }
+
+    /// The caller's live API keys (never the keys themselves), oldest first.
+    pub async fn api_keys(&self, owner: &Principal) -> Result<Vec<ApiKeyInfo>, AccountError> {
+        self.api_key_store()?.list(owner).await
+    }
+
+    /// Revokes one of the caller's API keys: it stops working on this instance at once and on
+    /// every other within the staleness bound. Another account's key, or an unknown id, is
+    /// [`AccountError::UnknownApiKey`].
+    pub async fn revoke_api_key(&self, owner: &Principal, id: &str) -> Result<(), AccountError> {
+        self.api_key_store()?.revoke(owner, id).await
     }
 }

@@ -3,8 +3,8 @@
 use axum::http::request::Parts;
 
 use super::Pipeline;
-use crate::credential::bearer_token;
-use crate::error::AuthError;
+use crate::credential::{api_key, bearer_token};
+use crate::error::{AuthError, InvalidToken};
 use crate::keyring::ACCESS;
 use crate::principal::Principal;
 
@@ -31,10 +31,23 @@ impl Pipeline<'_> {
         if let Some(p) = parts.extensions.get::<Principal>() {
             return Ok(Some(p.clone()));
         }
-        let Some(token) = bearer_token(parts, || self.keys.realm(accepted))? else {
-            return Ok(None);
+        let realm = || self.keys.realm(accepted);
+        let principal = if let Some(key) = api_key(parts)? {
+            let Some(api_keys) = self.api_keys else {
+                return Err(AuthError::InvalidToken {
+                    realm: realm(),
+                    reason: InvalidToken::InvalidApiKey,
+                });
+            };
+            api_keys
+                .authenticate(key, self.keys, self.grants, realm)
+                .await?
+        } else {
+            let Some(token) = bearer_token(parts, realm)? else {
+                return Ok(None);
+            };
+            self.verified(token, accepted).await?
         };
-        let principal = self.verified(token, accepted).await?;
         // Cached for every later extractor of this request.
         parts.extensions.insert(principal.clone());
         Ok(Some(principal))

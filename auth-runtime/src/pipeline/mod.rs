@@ -10,6 +10,8 @@ mod authenticate;
 mod authorize;
 
 use crate::access::Access;
+use crate::accounts::ApiKeys;
+use crate::grants::Grants;
 use crate::keyring::Keyring;
 use crate::proxy::TrustedProxies;
 use crate::sessions::Sessions;
@@ -18,6 +20,8 @@ use crate::sessions::Sessions;
 pub(crate) struct Pipeline<'a> {
     pub(crate) keys: &'a Keyring,
     pub(crate) sessions: Option<&'a Sessions>,
+    pub(crate) api_keys: Option<&'a ApiKeys>,
+    pub(crate) grants: &'a Grants,
     pub(crate) access: &'a Access,
     pub(crate) proxies: &'a TrustedProxies,
 }

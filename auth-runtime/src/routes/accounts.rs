@@ -2,7 +2,8 @@
 //! and the admin's approval queue.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -146,7 +147,8 @@ fn no_store(body: impl IntoResponse) -> Response {
     response
 }
 
-/// The caller: account id, email, login type, scopes and roles.
+/// The caller: account id, email, login type, scopes, roles, and the kind of credential it
+/// presented (`bearer` or `api_key`).
 #[authenticated]
 #[route(GET, "/auth/me")]
 async fn me(principal: Principal) -> Response {
@@ -156,7 +158,54 @@ async fn me(principal: Principal) -> Response {
         "login_type": principal.login_type(),
         "scopes": principal.scopes().iter().collect::<Vec<_>>(),
         "roles": principal.claim("roles").cloned().unwrap_or_else(|| json!([])),
+        "credential": principal.credential().as_str(),
     })))
+}
+
+#[derive(Deserialize)]
+struct KeyCreation {
+    name: String,
+    scopes: Vec<String>,
+    expires_in_days: u32,
+}
+
+/// Creates an API key for the caller, shown once: `{name, scopes, expires_in_days}` → 201
+/// `{id, key, expires_at}`. Scopes beyond the caller's own are refused (403).
+#[authenticated]
+#[route(POST, "/auth/api-keys")]
+async fn create_api_key(
+    State(manager): State<AuthManager>,
+    principal: Principal,
+    JsonBody(body): JsonBody<KeyCreation>,
+) -> Result<Response, AccountError> {
+    let created = manager
+        .create_api_key(&principal, &body.name, &body.scopes, body.expires_in_days)
+        .await?;
+    Ok(no_store((StatusCode::CREATED, Json(created))))
+}
+
+/// The caller's live API keys: `[{id, name, scopes, created_at, expires_at, last_used_at}]`,
+/// never the keys.
+#[authenticated]
+#[route(GET, "/auth/api-keys")]
+async fn list_api_keys(
+    State(manager): State<AuthManager>,
+    principal: Principal,
+) -> Result<Response, AccountError> {
+    Ok(no_store(Json(manager.api_keys(&principal).await?)))
+}
+
+/// Revokes one of the caller's API keys (another account's or an unknown id: 404).
+#[authenticated]
+#[route(DELETE, "/auth/api-keys/{id}")]
+async fn revoke_api_key(
+    State(manager): State<AuthManager>,
+    principal: Principal,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, AccountError> {
+    let Path(id) = id.map_err(|_| AccountError::UnknownApiKey)?;
+    manager.revoke_api_key(&principal, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
@@ -226,6 +275,7 @@ async fn reject(
 /// | `POST /auth/register` | public |
 /// | `POST /auth/login`, `POST /admin/login`, `POST /auth/token` | public |
 /// | `POST /auth/logout`, `GET /auth/me`, `POST /auth/change-password` | any signed-in caller |
+/// | `POST /auth/api-keys`, `GET /auth/api-keys`, `DELETE /auth/api-keys/{id}` | any signed-in caller |
 /// | `GET /auth/pending`, `POST /auth/approve`, `POST /auth/reject` | login type `admin` |
 #[derive(SecureRouter)]
 #[secure_router(routes(
@@ -236,6 +286,9 @@ async fn reject(
     logout,
     me,
     change_password,
+    create_api_key,
+    list_api_keys,
+    revoke_api_key,
     pending,
     approve,
     reject

@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+mod api_keys;
 pub(crate) mod sql;
+pub use api_keys::{ApiKeyRecord, ApiKeyStore, NewApiKey};
 pub use sql::SqlStore;
 
 /// The boxed future every store method returns.
