@@ -188,9 +188,7 @@ impl AuthError {
             | AuthError::LoginTypeMismatch { .. } => StatusCode::UNAUTHORIZED,
             AuthError::DuplicateAuthorization
             | AuthError::AmbiguousCredentials
-            | AuthError::InvalidPathParameter => {
-                StatusCode::BAD_REQUEST
-            }
+            | AuthError::InvalidPathParameter => StatusCode::BAD_REQUEST,
             AuthError::InsufficientScope { .. }
             | AuthError::MissingRole { .. }
             | AuthError::PolicyDenied { .. } => StatusCode::FORBIDDEN,

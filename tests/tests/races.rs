@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use auth_runtime::accounts::AccountError;
 use auth_runtime::store::{
-    Account, AccountStatus, NewAccount, NewSession, PasswordWrite, Purged, Revocation,
-    RevocationWaiter, Rotation, SessionStore, SqlStore, StoreFuture, UserStore,
+    Account, AccountStatus, ApiKeyRecord, ApiKeyStore, NewAccount, NewApiKey, NewSession,
+    PasswordWrite, Purged, Revocation, RevocationWaiter, Rotation, SessionStore, SqlStore,
+    StoreFuture, UserStore,
 };
 use auth_runtime::{AuthError, AuthManager, LoginType, PasswordHasher, SessionConfig, SigningKey};
 use serde_json::{Map, Value};
@@ -121,6 +122,30 @@ impl UserStore for PausingStore {
     }
     fn users_with_status(&self, status: AccountStatus) -> StoreFuture<'_, Vec<Account>> {
         self.inner.users_with_status(status)
+    }
+}
+
+/// API keys are not what these tests pause.
+impl ApiKeyStore for PausingStore {
+    fn create_api_key(&self, key: NewApiKey) -> StoreFuture<'_, ()> {
+        self.inner.create_api_key(key)
+    }
+    fn api_key<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<ApiKeyRecord>> {
+        self.inner.api_key(id)
+    }
+    fn api_keys_of<'a>(&'a self, owner: &'a str, now: u64) -> StoreFuture<'a, Vec<ApiKeyRecord>> {
+        self.inner.api_keys_of(owner, now)
+    }
+    fn revoke_api_key<'a>(
+        &'a self,
+        owner: &'a str,
+        id: &'a str,
+        now: u64,
+    ) -> StoreFuture<'a, bool> {
+        self.inner.revoke_api_key(owner, id, now)
+    }
+    fn record_api_key_use<'a>(&'a self, uses: &'a [(String, u64)]) -> StoreFuture<'a, ()> {
+        self.inner.record_api_key_use(uses)
     }
 }
 

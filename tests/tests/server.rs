@@ -73,6 +73,9 @@ async fn health_and_the_route_table() {
             ("POST", "/auth/logout", false, any),
             ("GET", "/auth/me", false, any),
             ("POST", "/auth/change-password", false, any),
+            ("POST", "/auth/api-keys", false, any),
+            ("GET", "/auth/api-keys", false, any),
+            ("DELETE", "/auth/api-keys/{id}", false, any),
             ("GET", "/auth/pending", false, admin),
             ("POST", "/auth/approve", false, admin),
             ("POST", "/auth/reject", false, admin),
@@ -533,7 +536,8 @@ async fn me_describes_the_caller() {
         assert_eq!(
             reply.json(),
             json!({ "sub": id, "email": "ann@example.com", "login_type": "user",
-                    "scopes": ["reports:read", "billing:read"], "roles": ["user"] })
+                    "scopes": ["reports:read", "billing:read"], "roles": ["user"],
+                    "credential": "bearer" })
         );
         assert_eq!(
             server.get("/auth/me", None).await.status,

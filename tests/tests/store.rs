@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auth_runtime::store::{
-    Account, AccountStatus, NewAccount, NewSession, PasswordWrite, Revocation, RevocationKind,
-    Rotation, SessionStore, SqlStore, StoreError, UserStore,
+    Account, AccountStatus, ApiKeyStore, NewAccount, NewApiKey, NewSession, PasswordWrite,
+    Revocation, RevocationKind, Rotation, SessionStore, SqlStore, StoreError, UserStore,
 };
 use auth_runtime::{AuthManager, LoginType, SessionConfig, SigningKey, TokenRequest};
 use serde_json::{Map, Value, json};
@@ -18,8 +18,8 @@ use common::db::{Backend, TestDb, on_both, postgres_base_url, redact, with_datab
 
 const T0: u64 = 1_700_000_000;
 const DAY: u64 = 86_400;
-/// The store's schema migrations (`auth-runtime/migrations/*/`: versions 1 to 4).
-const MIGRATIONS: i64 = 4;
+/// The store's schema migrations (`auth-runtime/migrations/*/`: versions 1 to 5).
+const MIGRATIONS: i64 = 5;
 
 fn claims(value: Value) -> Map<String, Value> {
     match value {
@@ -1660,6 +1660,88 @@ async fn accounts_from_before_opaque_ids_keep_their_ids_and_sessions() {
             .unwrap();
         assert_opaque_id(&new.id);
         store.close().await;
+    })
+    .await;
+}
+
+fn api_key(id: &str, owner: &str, expires_at: u64) -> NewApiKey {
+    NewApiKey::new(
+        id,
+        owner,
+        "user",
+        "ci",
+        vec!["reports:read".into(), "billing:read".into()],
+        "0".repeat(64),
+        T0,
+        expires_at,
+        3,
+    )
+}
+
+#[tokio::test]
+async fn api_keys_are_read_back_listed_revoked_and_their_use_recorded() {
+    on_both("api keys", |db| async move {
+        let store = db.store().await;
+        store
+            .create_api_key(api_key("k1", "ann", T0 + DAY))
+            .await
+            .unwrap();
+        store
+            .create_api_key(api_key("k2", "ann", T0 + 10))
+            .await
+            .unwrap();
+        store
+            .create_api_key(api_key("k3", "bob", T0 + DAY))
+            .await
+            .unwrap();
+        // Ids are unique.
+        assert_eq!(
+            store.create_api_key(api_key("k1", "bob", T0 + DAY)).await,
+            Err(StoreError::Conflict)
+        );
+        let k1 = store.api_key("k1").await.unwrap().expect("k1");
+        assert_eq!(k1.key, api_key("k1", "ann", T0 + DAY));
+        assert_eq!((k1.last_used_at, k1.revoked_at), (None, None));
+        assert_eq!(store.api_key("nope").await.unwrap(), None);
+
+        // Live keys only: k2 has expired at T0 + 10.
+        let ids = |keys: Vec<auth_runtime::store::ApiKeyRecord>| -> Vec<String> {
+            keys.into_iter().map(|k| k.key.id).collect()
+        };
+        assert_eq!(
+            ids(store.api_keys_of("ann", T0).await.unwrap()),
+            ["k1", "k2"]
+        );
+        assert_eq!(
+            ids(store.api_keys_of("ann", T0 + 10).await.unwrap()),
+            ["k1"]
+        );
+
+        // Revocation is conditional: the owner's live key only, once.
+        assert!(!store.revoke_api_key("bob", "k1", T0 + 20).await.unwrap());
+        assert!(!store.revoke_api_key("ann", "k2", T0 + 20).await.unwrap());
+        assert!(store.revoke_api_key("ann", "k1", T0 + 20).await.unwrap());
+        assert!(!store.revoke_api_key("ann", "k1", T0 + 21).await.unwrap());
+        assert_eq!(
+            store.api_key("k1").await.unwrap().unwrap().revoked_at,
+            Some(T0 + 20)
+        );
+        assert!(store.api_keys_of("ann", T0 + 20).await.unwrap().is_empty());
+
+        // Uses never move a key's last use backwards.
+        store
+            .record_api_key_use(&[("k3".into(), T0 + 50), ("unknown".into(), T0)])
+            .await
+            .unwrap();
+        store
+            .record_api_key_use(&[("k3".into(), T0 + 40)])
+            .await
+            .unwrap();
+        store.record_api_key_use(&[]).await.unwrap();
+        assert_eq!(
+            store.api_key("k3").await.unwrap().unwrap().last_used_at,
+            Some(T0 + 50)
+        );
     })
     .await;
 }

@@ -7,8 +7,8 @@ mod email;
 mod error;
 mod service;
 
-pub(crate) use api_keys::{ApiKeys, KeyRequest};
 pub use api_keys::{ApiKeyInfo, MAX_API_KEY_DAYS, NewKey};
+pub(crate) use api_keys::{ApiKeys, KeyRequest};
 pub use email::{EmailError, canonical_email};
 pub use error::AccountError;
 pub(crate) use service::AccountService;

@@ -5,6 +5,7 @@ use std::sync::{Arc, Once};
 
 use super::{AuthManager, ConfigError, Inner};
 use crate::access::Access;
+use crate::accounts::ApiKeys;
 use crate::error::{ErrorRenderer, ProblemJson};
 use crate::grants::{AccountsConfig, Grants};
 use crate::keyring::{Keyring, LoginType, LoginTypeState, MIN_HMAC_SECRET_LEN};
@@ -13,7 +14,6 @@ use crate::policy::{PolicyEngine, PolicyRule, ResourceLoader};
 use crate::proxy::{ForwardedHeader, TrustedProxies};
 use crate::scope::{HierarchicalScopes, ScopeValidator};
 use crate::sessions::{SessionConfig, Sessions};
-use crate::accounts::ApiKeys;
 use crate::store::{ApiKeyStore, SessionStore, UserStore};
 use crate::throttle::{LoginThrottle, MemoryThrottleStore, ThrottleConfig, ThrottleStore};
 

@@ -39,9 +39,20 @@ impl Pipeline<'_> {
                     reason: InvalidToken::InvalidApiKey,
                 });
             };
-            api_keys
+            let principal = api_keys
                 .authenticate(key, self.keys, self.grants, realm)
-                .await?
+                .await?;
+            if let Some(sessions) = self.sessions {
+                // One answer for every refused key, a banned owner's included.
+                sessions.check_key(&principal).await.map_err(|e| match e {
+                    AuthError::InvalidToken { realm, .. } => AuthError::InvalidToken {
+                        realm,
+                        reason: InvalidToken::InvalidApiKey,
+                    },
+                    other => other,
+                })?;
+            }
+            principal
         } else {
             let Some(token) = bearer_token(parts, realm)? else {
                 return Ok(None);

@@ -398,9 +398,18 @@ impl SessionService<'_> {
 }
 
 impl Sessions {
-    /// The session check of one verified principal .
+    /// The session check of one verified principal.
     pub(crate) async fn check(&self, principal: &Principal) -> Result<(), AuthError> {
-        let sid = session_of(principal)?;
+        self.check_as(principal, session_of(principal)?).await
+    }
+
+    /// The revocation check of an API key's principal: no session, but its owner's cutoffs
+    /// (a ban takes the keys with the tokens, at once).
+    pub(crate) async fn check_key(&self, principal: &Principal) -> Result<(), AuthError> {
+        self.check_as(principal, principal.token_id()).await
+    }
+
+    async fn check_as(&self, principal: &Principal, sid: &str) -> Result<(), AuthError> {
         match self
             .cache
             .check(&self.store, sid, principal.subject(), principal.issued_at())

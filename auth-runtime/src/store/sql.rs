@@ -86,6 +86,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         description: "throttle",
         sql: include_str!("../../migrations/sqlite/0004_throttle.sql"),
     },
+    Migration {
+        version: 5,
+        description: "API keys",
+        sql: include_str!("../../migrations/sqlite/0005_api_keys.sql"),
+    },
 ];
 
 /// The PostgreSQL schema, in version order.
@@ -109,6 +114,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 4,
         description: "throttle",
         sql: include_str!("../../migrations/postgres/0004_throttle.sql"),
+    },
+    Migration {
+        version: 5,
+        description: "API keys",
+        sql: include_str!("../../migrations/postgres/0005_api_keys.sql"),
     },
 ];
 
@@ -1264,6 +1274,9 @@ impl SessionStore for SqlStore {
         })
     }
 }
+
+/// API keys in `auth_api_keys` (`ApiKeyStore for SqlStore`).
+mod api_keys;
 
 #[cfg(test)]
 mod tests {
