@@ -124,6 +124,12 @@ pub enum AuthError {
     /// header, two `X-API-Key` headers, or a header token and a differing cookie token of one
     /// login type (400).
     AmbiguousCredentials,
+    /// An unsafe request authenticated by cookie that the browser says comes from another
+    /// site (`Sec-Fetch-Site: cross-site`, or a foreign or `null` `Origin`): 403.
+    CrossSiteRequest,
+    /// An unsafe request authenticated by cookie without the session's `X-CSRF-Token`, or
+    /// with another one: 403.
+    CsrfTokenMismatch,
     /// A token was presented and rejected.
     InvalidToken {
         /// The login type that would be accepted.
@@ -191,7 +197,9 @@ impl AuthError {
             | AuthError::InvalidPathParameter => StatusCode::BAD_REQUEST,
             AuthError::InsufficientScope { .. }
             | AuthError::MissingRole { .. }
-            | AuthError::PolicyDenied { .. } => StatusCode::FORBIDDEN,
+            | AuthError::PolicyDenied { .. }
+            | AuthError::CrossSiteRequest
+            | AuthError::CsrfTokenMismatch => StatusCode::FORBIDDEN,
             AuthError::ResourceNotFound { .. } => StatusCode::NOT_FOUND,
             AuthError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -224,6 +232,10 @@ impl AuthError {
             }
             AuthError::AmbiguousCredentials => {
                 "The request carries more than one credential; send exactly one".into()
+            }
+            AuthError::CrossSiteRequest => "Cross-site request refused".into(),
+            AuthError::CsrfTokenMismatch => {
+                "The X-CSRF-Token header is missing or does not match the session".into()
             }
             AuthError::InvalidToken { reason, .. } => reason.describe(),
             AuthError::LoginTypeMismatch { expected, found } => format!(
@@ -295,6 +307,8 @@ impl AuthError {
             | AuthError::ResourceNotFound { .. }
             | AuthError::DuplicateAuthorization
             | AuthError::AmbiguousCredentials
+            | AuthError::CrossSiteRequest
+            | AuthError::CsrfTokenMismatch
             | AuthError::InvalidPathParameter
             | AuthError::Unavailable
             | AuthError::Internal => None,

@@ -95,6 +95,7 @@ mod sessions;
 pub mod store;
 pub mod throttle;
 
+pub use credential::cookie::{CookieConfig, SameSite, SessionCookies};
 pub use error::{AuthError, ErrorRenderer, InvalidToken, MissingScopes, Problem, ProblemJson};
 pub use extract::{CurrentUser, Resource, UserLoader};
 pub use handler::{Guard, HandlerResponse, SecuredHandler};

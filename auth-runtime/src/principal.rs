@@ -30,14 +30,17 @@ pub enum CredentialKind {
     Bearer,
     /// An API key in the `X-API-Key` header.
     ApiKey,
+    /// An access token in a session cookie.
+    Cookie,
 }
 
 impl CredentialKind {
-    /// A short name: `bearer`, `api_key`.
+    /// A short name: `bearer`, `api_key`, `cookie`.
     pub fn as_str(self) -> &'static str {
         match self {
             CredentialKind::Bearer => "bearer",
             CredentialKind::ApiKey => "api_key",
+            CredentialKind::Cookie => "cookie",
         }
     }
 }

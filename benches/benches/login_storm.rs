@@ -251,6 +251,7 @@ impl Server {
                         forwarded_header: Default::default(),
                         register_limit: 0,
                         redis: None,
+                        cookie_secure: true,
                     };
                     let store = SqlStore::connect(&settings.database_url)
                         .await

@@ -17,7 +17,7 @@ use auth_runtime::routes::{self, RouteConflict};
 use auth_runtime::store::{Account, SqlStore, StoreError, UserStore};
 use auth_runtime::throttle::RedisThrottleStore;
 use auth_runtime::{
-    AuthManagerBuilder, ConfigError, HierarchicalScopes, SessionConfig, TokenLocation,
+    AuthManagerBuilder, ConfigError, CookieConfig, HierarchicalScopes, SessionConfig, TokenLocation,
 };
 use axum::Json;
 use axum::extract::{Path, State};
@@ -57,6 +57,9 @@ pub struct Settings {
     /// `AUTH_REDIS_URL`: keep the throttle budgets in this Redis (shared by every instance);
     /// without it they are kept in the database when it is PostgreSQL, in memory with SQLite.
     pub redis: Option<RedisThrottleStore>,
+    /// `AUTH_COOKIE_SECURE`: `false` drops `Secure` from the session cookies, for local HTTP
+    /// only; default `true`.
+    pub cookie_secure: bool,
 }
 
 /// Registrations per client address per 10 minutes when `AUTH_REGISTER_LIMIT` is not set.
@@ -155,6 +158,16 @@ impl Settings {
                     .map_err(|e| error("AUTH_REDIS_URL", e.to_string()))?,
             ),
         };
+        let cookie_secure = match var("AUTH_COOKIE_SECURE").as_deref().map(str::trim) {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(error(
+                    "AUTH_COOKIE_SECURE",
+                    format!("`{other}` is neither `true` nor `false`"),
+                ));
+            }
+        };
         Ok(Settings {
             addr: var("AUTH_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into()),
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
@@ -166,6 +179,7 @@ impl Settings {
             forwarded_header,
             register_limit,
             redis,
+            cookie_secure,
         })
     }
 }
@@ -202,7 +216,11 @@ pub fn builder(settings: &Settings, store: SqlStore) -> AuthManagerBuilder {
         .trusted_proxies(settings.trusted_proxies.iter().map(ToString::to_string))
         .forwarded_header(settings.forwarded_header)
         .registration_limit(settings.register_limit)
-        .throttle_secret(&settings.user_secret);
+        .throttle_secret(&settings.user_secret)
+        // CSRF tokens, the same on every instance; a key of its own, derived from the same
+        // shared secret.
+        .csrf_secret([b"csrf:".as_slice(), &settings.user_secret].concat())
+        .cookies(CookieConfig::default().secure(settings.cookie_secure));
     let builder = match &settings.redis {
         Some(redis) => builder.throttle_store(redis.clone()),
         None if store.backend() == "postgres" => builder.throttle_store(store.clone()),
@@ -216,8 +234,13 @@ pub fn builder(settings: &Settings, store: SqlStore) -> AuthManagerBuilder {
                 .refresh_ttl(day)
                 .issuer(ISSUER)
                 .leeway(Duration::from_secs(30))
-                // `X-API-Key` is accepted wherever a `user` login is.
-                .token_locations([TokenLocation::Header, TokenLocation::ApiKey]),
+                // `X-API-Key` is accepted wherever a `user` login is, and browsers may keep
+                // `user` sessions in cookies.
+                .token_locations([
+                    TokenLocation::Header,
+                    TokenLocation::Cookie,
+                    TokenLocation::ApiKey,
+                ]),
         )
         .login_type(
             LoginType::new("admin")

@@ -396,3 +396,407 @@ async fn a_key_dies_with_its_owners_credential_change_for_good() {
     })
     .await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cookies and CSRF
+// ---------------------------------------------------------------------------------------------
+
+const HOST: &str = "auth.example.com";
+
+/// The cookies a response sets: name → the whole `Set-Cookie` line.
+fn set_cookies(reply: &Reply) -> Vec<(String, String)> {
+    reply
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| {
+            let line = v.to_str().expect("ASCII cookie").to_owned();
+            let name = line.split('=').next().unwrap().to_owned();
+            (name, line)
+        })
+        .collect()
+}
+
+/// The value of cookie `name` in a `Set-Cookie` list.
+fn cookie_value(cookies: &[(String, String)], name: &str) -> String {
+    let line = &cookies
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no cookie {name} in {cookies:?}"))
+        .1;
+    line[name.len() + 1..].split(';').next().unwrap().to_owned()
+}
+
+/// A browser's session: the cookies of a cookie sign-in.
+struct Browser {
+    access: String,
+    refresh: String,
+    csrf: String,
+}
+
+impl Browser {
+    fn cookie_header(&self) -> String {
+        format!(
+            "__Host-user-access={}; __Host-user-csrf={}",
+            self.access, self.csrf
+        )
+    }
+}
+
+/// `POST /auth/login?cookie=true` as a same-origin browser would send it.
+async fn cookie_login(server: &TestServer, email: &str) -> Reply {
+    server
+        .send(
+            Request::post("/auth/login?cookie=true")
+                .header(header::HOST, HOST)
+                .header(header::ORIGIN, format!("https://{HOST}"))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!(
+                    "username={}&password={}",
+                    email.replace('@', "%40"),
+                    PASSWORD.replace(' ', "+")
+                )))
+                .unwrap(),
+        )
+        .await
+}
+
+async fn browser(server: &TestServer, email: &str) -> Browser {
+    let reply = cookie_login(server, email).await;
+    status(&reply, StatusCode::NO_CONTENT);
+    let cookies = set_cookies(&reply);
+    Browser {
+        access: cookie_value(&cookies, "__Host-user-access"),
+        refresh: cookie_value(&cookies, "__Secure-user-refresh"),
+        csrf: cookie_value(&cookies, "__Host-user-csrf"),
+    }
+}
+
+/// A request from `browser` with extra headers.
+fn from_browser(
+    method: &str,
+    path: &str,
+    browser: &Browser,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, HOST)
+        .header(header::COOKIE, browser.cookie_header());
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    match body {
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+        None => builder.body(Body::empty()).unwrap(),
+    }
+}
+
+fn key_request() -> Option<Value> {
+    Some(json!({ "name": "k", "scopes": ["reports:read"], "expires_in_days": 1 }))
+}
+
+#[tokio::test]
+async fn a_cookie_sign_in_sets_three_cookies_and_reads_them_back() {
+    on_both("cookie sign-in", |db| async move {
+        let server = TestServer::start(&db).await;
+        server.approved_user("ann@example.com").await;
+        let reply = cookie_login(&server, "ann@example.com").await;
+        status(&reply, StatusCode::NO_CONTENT);
+        assert!(reply.body.is_empty(), "no tokens in the body");
+        assert_eq!(
+            reply.headers.get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
+        let cookies = set_cookies(&reply);
+        let names: Vec<&str> = cookies.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "__Host-user-access",
+                "__Secure-user-refresh",
+                "__Host-user-csrf"
+            ]
+        );
+        let line = |name: &str| cookies.iter().find(|(n, _)| n == name).unwrap().1.clone();
+        let access = line("__Host-user-access");
+        assert!(
+            access.ends_with("; Max-Age=900; Path=/; HttpOnly; Secure; SameSite=Lax"),
+            "{access}"
+        );
+        let refresh = line("__Secure-user-refresh");
+        assert!(
+            refresh.contains("; Path=/auth/token; HttpOnly; Secure; SameSite=Lax"),
+            "{refresh}"
+        );
+        let csrf = line("__Host-user-csrf");
+        assert!(csrf.ends_with("; Path=/; Secure; SameSite=Lax"), "{csrf}");
+        assert!(!csrf.contains("HttpOnly"), "scripts read the CSRF token");
+
+        let ann = browser(&server, "ann@example.com").await;
+        // Safe methods need nothing more.
+        let reply = server
+            .send(from_browser("GET", "/auth/me", &ann, &[], None))
+            .await;
+        status(&reply, StatusCode::OK);
+        assert_eq!(reply.json()["credential"], "cookie");
+        status(
+            &server
+                .send(from_browser("GET", "/reports/1", &ann, &[], None))
+                .await,
+            StatusCode::OK,
+        );
+        // The admin login type does not read cookies: not even with an admin token in one.
+        let admin = server.admin().await;
+        let reply = server
+            .send(
+                Request::get("/admin/dashboard")
+                    .header(
+                        header::COOKIE,
+                        format!("__Host-admin-access={}", admin.access),
+                    )
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_problem(&reply, StatusCode::UNAUTHORIZED, "Authentication required");
+        let reply = server
+            .send(
+                Request::post("/admin/login?cookie=true")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(
+                        json!({ "email": "admin@localhost", "password": "admin password 1" })
+                            .to_string(),
+                    ))
+                    .unwrap(),
+            )
+            .await;
+        assert_problem(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            "Login type `admin` does not read cookies",
+        );
+        let reply = server
+            .send(
+                Request::post("/auth/login?cookie=maybe")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(
+                        json!({ "email": "ann@example.com", "password": PASSWORD }).to_string(),
+                    ))
+                    .unwrap(),
+            )
+            .await;
+        assert_problem(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            "`cookie` must be `true` or `false`",
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unsafe_cookie_requests_need_the_sessions_csrf_token_and_this_site() {
+    on_both("csrf", |db| async move {
+        let server = TestServer::start(&db).await;
+        server.approved_user("ann@example.com").await;
+        let ann = browser(&server, "ann@example.com").await;
+        let other = browser(&server, "ann@example.com").await;
+        assert_ne!(ann.csrf, other.csrf, "bound to the session");
+        let mismatch = "The X-CSRF-Token header is missing or does not match the session";
+        let post = |headers: Vec<(&'static str, String)>| {
+            let headers: Vec<(&str, String)> = headers;
+            let server = &server;
+            let ann = &ann;
+            async move {
+                let borrowed: Vec<(&str, &str)> =
+                    headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                server
+                    .send(from_browser(
+                        "POST",
+                        "/auth/api-keys",
+                        ann,
+                        &borrowed,
+                        key_request(),
+                    ))
+                    .await
+            }
+        };
+        assert_problem(&post(vec![]).await, StatusCode::FORBIDDEN, mismatch);
+        assert_problem(
+            &post(vec![("x-csrf-token", "wrong".into())]).await,
+            StatusCode::FORBIDDEN,
+            mismatch,
+        );
+        assert_problem(
+            &post(vec![("x-csrf-token", other.csrf.clone())]).await,
+            StatusCode::FORBIDDEN,
+            mismatch,
+        );
+        let own = ("x-csrf-token", ann.csrf.clone());
+        for cross in [
+            ("origin", "https://evil.example".to_owned()),
+            ("origin", "null".to_owned()),
+            ("sec-fetch-site", "cross-site".to_owned()),
+        ] {
+            assert_problem(
+                &post(vec![own.clone(), cross]).await,
+                StatusCode::FORBIDDEN,
+                "Cross-site request refused",
+            );
+        }
+        // Nothing was created by a refused request.
+        assert_eq!(db.scalar("SELECT COUNT(*) FROM auth_api_keys").await, 0);
+        status(&post(vec![own.clone()]).await, StatusCode::CREATED);
+        status(
+            &post(vec![own.clone(), ("origin", format!("https://{HOST}"))]).await,
+            StatusCode::CREATED,
+        );
+        status(
+            &post(vec![own.clone(), ("sec-fetch-site", "same-origin".into())]).await,
+            StatusCode::CREATED,
+        );
+
+        // A bearer request needs no CSRF token; a header token beside a different cookie
+        // token of the same login type is ambiguous.
+        let bearer = server.login("ann@example.com", PASSWORD).await.tokens();
+        let reply = server
+            .post_json(
+                "/auth/api-keys",
+                Some(&bearer.access),
+                key_request().unwrap(),
+            )
+            .await;
+        status(&reply, StatusCode::CREATED);
+        let reply = server
+            .send(from_browser(
+                "GET",
+                "/reports/1",
+                &ann,
+                &[("authorization", &format!("Bearer {}", bearer.access))],
+                None,
+            ))
+            .await;
+        assert_problem(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            "The request carries more than one credential; send exactly one",
+        );
+        let same = server
+            .send(from_browser(
+                "GET",
+                "/reports/1",
+                &ann,
+                &[("authorization", &format!("Bearer {}", ann.access))],
+                None,
+            ))
+            .await;
+        status(&same, StatusCode::OK);
+
+        // Login CSRF: another site cannot sign the browser in.
+        let reply = server
+            .send(
+                Request::post("/auth/login?cookie=true")
+                    .header(header::HOST, HOST)
+                    .header(header::ORIGIN, "https://evil.example")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(
+                        json!({ "email": "ann@example.com", "password": PASSWORD }).to_string(),
+                    ))
+                    .unwrap(),
+            )
+            .await;
+        assert_problem(&reply, StatusCode::FORBIDDEN, "Cross-site request refused");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refresh_and_logout_work_by_cookie() {
+    on_both("cookie refresh", |db| async move {
+        let server = TestServer::start(&db).await;
+        server.approved_user("ann@example.com").await;
+        let ann = browser(&server, "ann@example.com").await;
+        let refresh = |csrf: Option<&str>| {
+            let mut builder = Request::post("/auth/token?cookie=true")
+                .header(header::HOST, HOST)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(
+                    header::COOKIE,
+                    format!("__Secure-user-refresh={}", ann.refresh),
+                );
+            if let Some(csrf) = csrf {
+                builder = builder.header("x-csrf-token", csrf);
+            }
+            builder
+                .body(Body::from("grant_type=refresh_token"))
+                .unwrap()
+        };
+        assert_problem(
+            &server.send(refresh(None)).await,
+            StatusCode::FORBIDDEN,
+            "The X-CSRF-Token header is missing or does not match the session",
+        );
+        let reply = server.send(refresh(Some(&ann.csrf))).await;
+        status(&reply, StatusCode::NO_CONTENT);
+        let cookies = set_cookies(&reply);
+        let renewed = Browser {
+            access: cookie_value(&cookies, "__Host-user-access"),
+            refresh: cookie_value(&cookies, "__Secure-user-refresh"),
+            csrf: cookie_value(&cookies, "__Host-user-csrf"),
+        };
+        assert_ne!(renewed.refresh, ann.refresh);
+        assert_eq!(renewed.csrf, ann.csrf, "one session, one CSRF token");
+        // The old refresh cookie is spent.
+        let reply = server.send(refresh(Some(&ann.csrf))).await;
+        assert!(reply.status.is_client_error(), "{}", reply.text());
+        // Reuse revoked the whole family.
+        status(
+            &server
+                .send(from_browser("GET", "/reports/1", &renewed, &[], None))
+                .await,
+            StatusCode::UNAUTHORIZED,
+        );
+
+        // Logout by cookie expires the cookies and ends the session.
+        let bob_email = "bob@example.com";
+        server.approved_user(bob_email).await;
+        let bob = browser(&server, bob_email).await;
+        let reply = server
+            .send(from_browser(
+                "POST",
+                "/auth/logout",
+                &bob,
+                &[("x-csrf-token", &bob.csrf)],
+                None,
+            ))
+            .await;
+        status(&reply, StatusCode::NO_CONTENT);
+        let expired = set_cookies(&reply);
+        assert_eq!(expired.len(), 3, "{expired:?}");
+        assert!(
+            expired
+                .iter()
+                .all(|(_, line)| line.contains("=; Max-Age=0;")),
+            "{expired:?}"
+        );
+        assert_invalid_token(
+            &server
+                .send(from_browser("GET", "/reports/1", &bob, &[], None))
+                .await,
+            "user",
+            "The token has been revoked",
+        );
+        // A bearer logout sets no cookies.
+        let bearer = server.login(bob_email, PASSWORD).await.tokens();
+        let reply = server.post("/auth/logout", Some(&bearer.access)).await;
+        status(&reply, StatusCode::NO_CONTENT);
+        assert!(set_cookies(&reply).is_empty());
+    })
+    .await;
+}

@@ -16,6 +16,9 @@ pub enum TokenLocation {
     /// created for one login type and only ever accepted where that login type is, and only
     /// while that login type lists this location.
     ApiKey,
+    /// The session cookies set by a cookie sign-in (see
+    /// [`CookieConfig`](crate::CookieConfig)): unsafe requests need the session's CSRF token.
+    Cookie,
 }
 
 /// The configuration of one login type (`user`, `admin`, `service`, ...): its own keys,
@@ -141,5 +144,10 @@ impl LoginTypeState {
     /// Whether requests of this login type may authenticate with an API key.
     pub(crate) fn takes_api_keys(&self) -> bool {
         self.locations.contains(&TokenLocation::ApiKey)
+    }
+
+    /// Whether requests of this login type may authenticate with its session cookies.
+    pub(crate) fn reads_cookies(&self) -> bool {
+        self.locations.contains(&TokenLocation::Cookie)
     }
 }

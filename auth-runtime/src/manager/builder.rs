@@ -6,6 +6,7 @@ use std::sync::{Arc, Once};
 use super::{AuthManager, ConfigError, Inner};
 use crate::access::Access;
 use crate::accounts::ApiKeys;
+use crate::credential::cookie::{CookieConfig, Cookies};
 use crate::error::{ErrorRenderer, ProblemJson};
 use crate::grants::{AccountsConfig, Grants};
 use crate::keyring::{Keyring, LoginType, LoginTypeState, MIN_HMAC_SECRET_LEN};
@@ -33,6 +34,8 @@ pub struct AuthManagerBuilder {
     one_store: bool,
     api_keys: Option<Arc<dyn ApiKeyStore>>,
     api_key_prefix: String,
+    cookies: CookieConfig,
+    csrf_secret: Option<Vec<u8>>,
     accounts: AccountsConfig,
     passwords: Option<PasswordHasher>,
     throttle: ThrottleConfig,
@@ -57,6 +60,8 @@ impl AuthManagerBuilder {
             one_store: false,
             api_keys: None,
             api_key_prefix: "ak".into(),
+            cookies: CookieConfig::default(),
+            csrf_secret: None,
             accounts: AccountsConfig::default(),
             passwords: None,
             throttle: ThrottleConfig::default(),
@@ -255,6 +260,22 @@ impl AuthManagerBuilder {
         self
     }
 
+    /// How session cookies are set and checked, for login types that list
+    /// [`TokenLocation::Cookie`](crate::TokenLocation::Cookie) (default:
+    /// [`CookieConfig::default`]).
+    pub fn cookies(mut self, config: CookieConfig) -> Self {
+        self.cookies = config;
+        self
+    }
+
+    /// The key of the CSRF tokens of cookie sessions (an HMAC of the session id), at least 32
+    /// bytes: give every instance sharing sessions the same one. Without it, each process
+    /// draws a random one, and a CSRF token is good on the instance that issued it only.
+    pub fn csrf_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.csrf_secret = Some(secret.as_ref().to_vec());
+        self
+    }
+
     /// The first part of every API key, `<prefix>_<id>_<secret>` (default `ak`): lowercase
     /// ASCII letters and digits, 1 to 16 of them. A prefix of your own makes your keys easy
     /// to recognise for secret scanners.
@@ -361,6 +382,22 @@ impl AuthManagerBuilder {
                 errors.push(ConfigError::ApiKeysWithoutStore(lt.name.to_string()));
             }
         }
+        let reads_cookies: Vec<&LoginTypeState> =
+            login_types.iter().filter(|l| l.reads_cookies()).collect();
+        if sessions.is_none() {
+            for lt in &reads_cookies {
+                errors.push(ConfigError::CookiesWithoutSessions(lt.name.to_string()));
+            }
+        }
+        let csrf_secret = match self.csrf_secret {
+            Some(secret) if secret.len() < MIN_HMAC_SECRET_LEN => {
+                errors.push(ConfigError::CsrfSecret);
+                secret
+            }
+            Some(secret) => secret,
+            None => rand::random::<[u8; 32]>().to_vec(),
+        };
+        let cookies = (!reads_cookies.is_empty()).then(|| Cookies::new(self.cookies, csrf_secret));
         let api_keys = self.api_keys.map(|store| {
             ApiKeys::new(
                 store,
@@ -398,6 +435,7 @@ impl AuthManagerBuilder {
                     grants: Grants::new(self.accounts, roles, self.users, self.one_store),
                     sessions,
                     api_keys,
+                    cookies,
                     renderer: self.renderer,
                     passwords: self.passwords.unwrap_or_default(),
                     throttle,

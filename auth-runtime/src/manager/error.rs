@@ -86,6 +86,11 @@ pub enum ConfigError {
     /// A login type takes API keys ([`TokenLocation::ApiKey`](crate::TokenLocation::ApiKey))
     /// but the manager has no API key store or no user store.
     ApiKeysWithoutStore(String),
+    /// A login type reads cookies ([`TokenLocation::Cookie`](crate::TokenLocation::Cookie)),
+    /// but the manager has no session store: CSRF tokens are bound to sessions.
+    CookiesWithoutSessions(String),
+    /// The [`csrf_secret`](crate::AuthManagerBuilder::csrf_secret) is shorter than 32 bytes.
+    CsrfSecret,
     /// Several problems.
     Many(Vec<ConfigError>),
 }
@@ -129,6 +134,11 @@ impl fmt::Display for ConfigError {
                 f,
                 "login type `{n}` takes API keys, but the manager has no API key store and user store (use `store` or `api_keys` with `users`)"
             ),
+            ConfigError::CookiesWithoutSessions(n) => write!(
+                f,
+                "login type `{n}` reads cookies, but the manager has no session store (CSRF tokens are bound to sessions)"
+            ),
+            ConfigError::CsrfSecret => f.write_str("the CSRF secret must be at least 32 bytes"),
             ConfigError::Many(all) => {
                 for (i, e) in all.iter().enumerate() {
                     if i > 0 {

@@ -19,6 +19,7 @@ use crate::accounts::{
     AccountError, AccountService, AdminSeed, ApiKeyInfo, ApiKeys, KeyRequest, NewKey, Registration,
 };
 use crate::clock::now;
+use crate::credential::cookie::{Cookies, Jar, SessionCookies};
 use crate::error::{AuthError, ErrorRenderer};
 use crate::grants::Grants;
 use crate::keyring::{
@@ -39,6 +40,8 @@ struct Inner {
     keys: Keyring,
     sessions: Option<Sessions>,
     api_keys: Option<ApiKeys>,
+    /// Session cookies, when a login type reads them.
+    cookies: Option<Cookies>,
     access: Access,
     grants: Grants,
     renderer: Box<dyn ErrorRenderer>,
@@ -96,6 +99,7 @@ impl AuthManager {
             keys: &self.inner.keys,
             sessions: self.inner.sessions.as_ref(),
             api_keys: self.inner.api_keys.as_ref(),
+            cookies: self.inner.cookies.as_ref(),
             grants: &self.inner.grants,
             access: &self.inner.access,
             proxies: &self.inner.proxies,
@@ -436,6 +440,124 @@ impl AuthManager {
     /// Whether `account` may sign in as the admin login type.
     pub fn is_admin(&self, account: &Account) -> bool {
         self.accounts().is_admin(account)
+    }
+
+    /// Whether `login_type` reads its tokens from session cookies
+    /// ([`TokenLocation::Cookie`](crate::TokenLocation::Cookie)).
+    pub fn reads_cookies(&self, login_type: &str) -> bool {
+        self.inner.cookies.is_some()
+            && self
+                .inner
+                .keys
+                .login_type(login_type)
+                .is_some_and(|(_, lt)| lt.reads_cookies())
+    }
+
+    fn cookies_for(&self, login_type: &str) -> Result<&Cookies, AuthError> {
+        match &self.inner.cookies {
+            Some(cookies) if self.reads_cookies(login_type) => Ok(cookies),
+            _ => Err(AuthError::Internal),
+        }
+    }
+
+    /// The session cookies of a fresh token pair of `login_type` (a login type that reads
+    /// cookies): the access token, the refresh token (on the refresh path only) and the
+    /// session's CSRF token, for a response such as `(StatusCode::NO_CONTENT, cookies, ())`.
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey, TokenLocation, TokenRequest};
+    /// use auth_runtime::store::SqlStore;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = AuthManager::builder()
+    ///     .login_type(
+    ///         LoginType::new("user")
+    ///             .key(SigningKey::hs256("u1", &[1; 32]))
+    ///             .token_locations([TokenLocation::Header, TokenLocation::Cookie]),
+    ///     )
+    ///     .store(SqlStore::connect("sqlite::memory:").await?)
+    ///     .build()?;
+    /// let pair = manager.create_session(&TokenRequest::new("user", "ada")).await?;
+    /// let cookies = manager.session_cookies("user", &pair)?;
+    /// let names: Vec<&str> = cookies
+    ///     .values()
+    ///     .iter()
+    ///     .map(|c| c.to_str().unwrap().split('=').next().unwrap())
+    ///     .collect();
+    /// assert_eq!(names, ["__Host-user-access", "__Secure-user-refresh", "__Host-user-csrf"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn session_cookies(
+        &self,
+        login_type: &str,
+        pair: &TokenPair,
+    ) -> Result<SessionCookies, AuthError> {
+        let cookies = self.cookies_for(login_type)?;
+        let access = self
+            .inner
+            .keys
+            .verify(&pair.access_token, ACCESS, &[login_type])?;
+        let refresh = self
+            .inner
+            .keys
+            .verify_refresh(&pair.refresh_token, login_type)?;
+        let sid = access.session_id().ok_or(AuthError::Internal)?;
+        let now = now();
+        Ok(cookies.session(
+            login_type,
+            sid,
+            (&pair.access_token, pair.expires_in),
+            (
+                &pair.refresh_token,
+                refresh.expires_at().saturating_sub(now),
+            ),
+        ))
+    }
+
+    /// The session cookies of `login_type`, expired: what a sign-out by cookie answers with.
+    pub fn expired_session_cookies(&self, login_type: &str) -> SessionCookies {
+        self.cookies_for(login_type)
+            .map(|c| c.expired(login_type))
+            .unwrap_or_default()
+    }
+
+    /// Refuses a request that a browser says comes from another site (`Sec-Fetch-Site:
+    /// cross-site`, or an `Origin` that is `null` or neither the request's host nor a
+    /// [trusted origin](crate::CookieConfig::trusted_origin)): what a cookie sign-in checks
+    /// before it signs in (login CSRF). Passes when no login type reads cookies.
+    pub fn check_origin(&self, headers: &axum::http::HeaderMap) -> Result<(), AuthError> {
+        match &self.inner.cookies {
+            Some(cookies) => cookies.check_origin(headers),
+            None => Ok(()),
+        }
+    }
+
+    /// Refreshes the session whose refresh cookie the request carries (the first login type
+    /// that reads cookies and has one), after checking the origin and the session's
+    /// `X-CSRF-Token`. Returns the login type and the new pair (for
+    /// [`session_cookies`](Self::session_cookies)); `Ok(None)` when there is no refresh
+    /// cookie.
+    pub async fn refresh_from_cookies(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<Option<(String, TokenPair)>, AuthError> {
+        let Some(cookies) = &self.inner.cookies else {
+            return Ok(None);
+        };
+        for login_type in self.inner.keys.names() {
+            if !self.reads_cookies(login_type) {
+                continue;
+            }
+            let Some(token) = cookies.read(headers, login_type, Jar::Refresh)? else {
+                continue;
+            };
+            cookies.check_origin(headers)?;
+            let old = self.inner.keys.verify_refresh(token, login_type)?;
+            cookies.check_csrf_token(headers, login_type, old.session_id())?;
+            let pair = self.refresh(token).await?;
+            return Ok(Some((login_type.to_owned(), pair)));
+        }
+        Ok(None)
     }
 
     fn api_key_store(&self) -> Result<&ApiKeys, AccountError> {

@@ -3,10 +3,11 @@
 use axum::http::request::Parts;
 
 use super::Pipeline;
+use crate::credential::cookie::{Cookies, Jar};
 use crate::credential::{api_key, bearer_token};
 use crate::error::{AuthError, InvalidToken};
 use crate::keyring::ACCESS;
-use crate::principal::Principal;
+use crate::principal::{CredentialKind, Principal};
 
 impl Pipeline<'_> {
     /// The core every caller shares: pure verification first (signature and claims, with the
@@ -33,35 +34,91 @@ impl Pipeline<'_> {
         }
         let realm = || self.keys.realm(accepted);
         let principal = if let Some(key) = api_key(parts)? {
-            let Some(api_keys) = self.api_keys else {
-                return Err(AuthError::InvalidToken {
-                    realm: realm(),
-                    reason: InvalidToken::InvalidApiKey,
-                });
-            };
-            let principal = api_keys
-                .authenticate(key, self.keys, self.grants, realm)
-                .await?;
-            if let Some(sessions) = self.sessions {
-                // One answer for every refused key, a banned owner's included.
-                sessions.check_key(&principal).await.map_err(|e| match e {
-                    AuthError::InvalidToken { realm, .. } => AuthError::InvalidToken {
-                        realm,
-                        reason: InvalidToken::InvalidApiKey,
-                    },
-                    other => other,
-                })?;
+            self.by_api_key(key, realm).await?
+        } else if let Some(token) = bearer_token(parts, realm)? {
+            let principal = self.verified(token, accepted).await?;
+            // A cookie of the same login type that says something else: which one is meant?
+            if let Some(cookies) = self.cookies_of(principal.login_type())
+                && cookies
+                    .read(&parts.headers, principal.login_type(), Jar::Access)?
+                    .is_some_and(|cookie| cookie != token)
+            {
+                return Err(AuthError::AmbiguousCredentials);
             }
             principal
+        } else if let Some(principal) = self.by_cookie(parts, accepted).await? {
+            principal
         } else {
-            let Some(token) = bearer_token(parts, realm)? else {
-                return Ok(None);
-            };
-            self.verified(token, accepted).await?
+            return Ok(None);
         };
         // Cached for every later extractor of this request.
         parts.extensions.insert(principal.clone());
         Ok(Some(principal))
+    }
+
+    async fn by_api_key(
+        &self,
+        key: &str,
+        realm: impl Fn() -> String,
+    ) -> Result<Principal, AuthError> {
+        let refused = |realm| AuthError::InvalidToken {
+            realm,
+            reason: InvalidToken::InvalidApiKey,
+        };
+        let Some(api_keys) = self.api_keys else {
+            return Err(refused(realm()));
+        };
+        let principal = api_keys
+            .authenticate(key, self.keys, self.grants, realm)
+            .await?;
+        if let Some(sessions) = self.sessions {
+            // One answer for every refused key, a banned owner's included.
+            sessions.check_key(&principal).await.map_err(|e| match e {
+                AuthError::InvalidToken { realm, .. } => refused(realm),
+                other => other,
+            })?;
+        }
+        Ok(principal)
+    }
+
+    /// The cookie configuration, if `login_type` reads cookies.
+    fn cookies_of(&self, login_type: &str) -> Option<&Cookies> {
+        let reads = self
+            .keys
+            .login_type(login_type)
+            .is_some_and(|(_, lt)| lt.reads_cookies());
+        self.cookies.filter(|_| reads)
+    }
+
+    /// The first access cookie among the accepted login types that read cookies (every login
+    /// type, in registration order, when any is accepted), verified; for an unsafe method,
+    /// also the origin and the session's CSRF token.
+    async fn by_cookie(
+        &self,
+        parts: &Parts,
+        accepted: &[&str],
+    ) -> Result<Option<Principal>, AuthError> {
+        let Some(cookies) = self.cookies else {
+            return Ok(None);
+        };
+        let candidates: Vec<&str> = if accepted.is_empty() {
+            self.keys.names().collect()
+        } else {
+            accepted.to_vec()
+        };
+        for login_type in candidates {
+            if self.cookies_of(login_type).is_none() {
+                continue;
+            }
+            let Some(token) = cookies.read(&parts.headers, login_type, Jar::Access)? else {
+                continue;
+            };
+            let principal = self.verified(token, &[login_type]).await?;
+            self.keys.check_login_type(&principal, &[login_type])?;
+            cookies.check_csrf(parts, login_type, principal.session_id())?;
+            return Ok(Some(principal.with_credential(CredentialKind::Cookie)));
+        }
+        Ok(None)
     }
 
     /// Authenticates the request for one of `accepted` login types (any when empty).

@@ -11,6 +11,7 @@ mod authorize;
 
 use crate::access::Access;
 use crate::accounts::ApiKeys;
+use crate::credential::cookie::Cookies;
 use crate::grants::Grants;
 use crate::keyring::Keyring;
 use crate::proxy::TrustedProxies;
@@ -21,6 +22,7 @@ pub(crate) struct Pipeline<'a> {
     pub(crate) keys: &'a Keyring,
     pub(crate) sessions: Option<&'a Sessions>,
     pub(crate) api_keys: Option<&'a ApiKeys>,
+    pub(crate) cookies: Option<&'a Cookies>,
     pub(crate) grants: &'a Grants,
     pub(crate) access: &'a Access,
     pub(crate) proxies: &'a TrustedProxies,

@@ -2,8 +2,9 @@
 //! and the admin's approval queue.
 
 use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -11,9 +12,10 @@ use serde_json::{Value, json};
 
 use super::{ClientAddr, JsonBody, JsonOrForm};
 use crate::accounts::{ADMIN_LOGIN_TYPE, AccountError, USER_LOGIN_TYPE};
+use crate::credential::cookie::SessionCookies;
 use crate::keyring::TokenPair;
 use crate::manager::AuthManager;
-use crate::principal::Principal;
+use crate::principal::{CredentialKind, Principal};
 use crate::{SecureRouter, authenticated, login_type, public};
 
 /// Responses that carry tokens must not be stored by any cache (RFC 6749 §5.1).
@@ -62,11 +64,52 @@ struct SignIn {
 async fn login(
     State(manager): State<AuthManager>,
     ClientAddr(client): ClientAddr,
+    flag: Result<Query<CookieFlag>, QueryRejection>,
+    headers: HeaderMap,
     JsonOrForm(body): JsonOrForm<SignIn>,
 ) -> Result<Response, AccountError> {
+    sign_in(&manager, USER_LOGIN_TYPE, client, flag, &headers, body).await
+}
+
+/// `?cookie=true`: tokens in session cookies rather than in the body.
+#[derive(Deserialize)]
+struct CookieFlag {
+    #[serde(default)]
+    cookie: bool,
+}
+
+fn wants_cookies(flag: Result<Query<CookieFlag>, QueryRejection>) -> Result<bool, AccountError> {
+    flag.map(|Query(f)| f.cookie)
+        .map_err(|_| AccountError::BadRequest("`cookie` must be `true` or `false`".into()))
+}
+
+/// A password sign-in for `login_type`: a token pair in the body, or (`?cookie=true`, for a
+/// login type that reads cookies, from this site only) a 204 that sets the session cookies.
+async fn sign_in(
+    manager: &AuthManager,
+    login_type: &str,
+    client: Option<std::net::IpAddr>,
+    flag: Result<Query<CookieFlag>, QueryRejection>,
+    headers: &HeaderMap,
+    body: SignIn,
+) -> Result<Response, AccountError> {
+    let cookie = wants_cookies(flag)?;
+    if cookie {
+        if !manager.reads_cookies(login_type) {
+            return Err(AccountError::BadRequest(format!(
+                "Login type `{login_type}` does not read cookies"
+            )));
+        }
+        // Login CSRF: another site must not sign the browser in to an account of its choice.
+        manager.check_origin(headers)?;
+    }
     let pair = manager
-        .sign_in(&body.email, &body.password, USER_LOGIN_TYPE, client)
+        .sign_in(&body.email, &body.password, login_type, client)
         .await?;
+    if cookie {
+        let cookies = manager.session_cookies(login_type, &pair)?;
+        return Ok(no_store((StatusCode::NO_CONTENT, cookies, ())));
+    }
     Ok(tokens(pair))
 }
 
@@ -76,12 +119,11 @@ async fn login(
 async fn admin_login(
     State(manager): State<AuthManager>,
     ClientAddr(client): ClientAddr,
+    flag: Result<Query<CookieFlag>, QueryRejection>,
+    headers: HeaderMap,
     JsonOrForm(body): JsonOrForm<SignIn>,
 ) -> Result<Response, AccountError> {
-    let pair = manager
-        .sign_in(&body.email, &body.password, ADMIN_LOGIN_TYPE, client)
-        .await?;
-    Ok(tokens(pair))
+    sign_in(&manager, ADMIN_LOGIN_TYPE, client, flag, &headers, body).await
 }
 
 /// An OAuth2 token request (RFC 6749 §4.3 and §6).
@@ -100,9 +142,24 @@ struct Grant {
 async fn token(
     State(manager): State<AuthManager>,
     ClientAddr(client): ClientAddr,
+    flag: Result<Query<CookieFlag>, QueryRejection>,
+    headers: HeaderMap,
     JsonOrForm(grant): JsonOrForm<Grant>,
 ) -> Result<Response, AccountError> {
     let missing = |field: &str| AccountError::BadRequest(format!("`{field}` is required"));
+    let cookie = wants_cookies(flag)?;
+    if cookie
+        && grant.grant_type.as_deref() == Some("refresh_token")
+        && grant.refresh_token.is_none()
+    {
+        // The refresh token in its cookie, the CSRF token in the header.
+        let (login_type, pair) = manager
+            .refresh_from_cookies(&headers)
+            .await?
+            .ok_or_else(|| missing("refresh_token"))?;
+        let cookies = manager.session_cookies(&login_type, &pair)?;
+        return Ok(no_store((StatusCode::NO_CONTENT, cookies, ())));
+    }
     let pair = match grant.grant_type.as_deref() {
         Some("refresh_token") => {
             let token = grant
@@ -133,9 +190,15 @@ async fn token(
 async fn logout(
     State(manager): State<AuthManager>,
     principal: Principal,
-) -> Result<StatusCode, AccountError> {
+) -> Result<Response, AccountError> {
     manager.logout(&principal).await?;
-    Ok(StatusCode::NO_CONTENT)
+    // Signed in by cookie: the browser forgets the cookies too.
+    let cookies = if principal.credential() == CredentialKind::Cookie {
+        manager.expired_session_cookies(principal.login_type())
+    } else {
+        SessionCookies::default()
+    };
+    Ok((StatusCode::NO_CONTENT, cookies, ()).into_response())
 }
 
 /// Account data must not be kept by any cache either.

@@ -40,6 +40,7 @@ pub fn settings(db: &TestDb) -> examples::Settings {
         forwarded_header: Default::default(),
         register_limit: examples::DEFAULT_REGISTER_LIMIT,
         redis: None,
+        cookie_secure: true,
     }
 }
 
