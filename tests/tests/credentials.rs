@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use common::db::on_both;
 use common::server::{PASSWORD, STALENESS, TestServer};
-use common::{Reply, assert_invalid_token, assert_problem};
+use common::{Reply, assert_invalid_token, assert_oauth_error, assert_problem};
 
 const KEY_HEADER: &str = "x-api-key";
 
@@ -737,9 +737,10 @@ async fn refresh_and_logout_work_by_cookie() {
                 .body(Body::from("grant_type=refresh_token"))
                 .unwrap()
         };
-        assert_problem(
+        assert_oauth_error(
             &server.send(refresh(None)).await,
             StatusCode::FORBIDDEN,
+            "invalid_request",
             "The X-CSRF-Token header is missing or does not match the session",
         );
         let reply = server.send(refresh(Some(&ann.csrf))).await;
@@ -799,4 +800,107 @@ async fn refresh_and_logout_work_by_cookie() {
         assert!(set_cookies(&reply).is_empty());
     })
     .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A real OAuth2 client at the token endpoint (RFC 6749 §5.2 errors)
+// ---------------------------------------------------------------------------------------------
+
+mod oauth_client {
+    use super::*;
+    use oauth2::basic::{BasicClient, BasicErrorResponseType};
+    use oauth2::{
+        ClientId, HttpRequest, HttpResponse, RefreshToken, RequestTokenError,
+        ResourceOwnerPassword, ResourceOwnerUsername, Scope, TokenResponse, TokenUrl,
+    };
+
+    /// The oauth2 crate's HTTP function, answered by the in-process server.
+    async fn send(app: axum::Router, request: HttpRequest) -> Result<HttpResponse, std::io::Error> {
+        let (parts, body) = request.into_parts();
+        let reply = common::send(&app, Request::from_parts(parts, Body::from(body))).await;
+        let mut response = HttpResponse::new(reply.body.to_vec());
+        *response.status_mut() = reply.status;
+        *response.headers_mut() = reply.headers;
+        Ok(response)
+    }
+
+    #[tokio::test]
+    async fn an_oauth2_client_signs_in_refreshes_and_reads_every_refusal() {
+        on_both("oauth2 client", |db| async move {
+            let server = TestServer::start(&db).await;
+            server.approved_user("ann@example.com").await;
+            let app = server.app.clone();
+            let http = move |request: HttpRequest| send(app.clone(), request);
+            let client = BasicClient::new(ClientId::new("reports-app".into()))
+                .set_token_uri(TokenUrl::new("http://localhost/auth/token".into()).unwrap());
+            let ann = ResourceOwnerUsername::new("ann@example.com".into());
+
+            let first = client
+                .exchange_password(&ann, &ResourceOwnerPassword::new(PASSWORD.into()))
+                .add_scope(Scope::new("reports:read".into()))
+                .request_async(&http)
+                .await
+                .expect("password grant");
+            assert_eq!(
+                first.scopes().map(|s| s.len()),
+                None,
+                "the server grants what was asked"
+            );
+            status(
+                &server
+                    .get("/reports/1", Some(first.access_token().secret()))
+                    .await,
+                StatusCode::OK,
+            );
+            let spent = first.refresh_token().expect("a refresh token").clone();
+            let second = client
+                .exchange_refresh_token(&spent)
+                .request_async(&http)
+                .await
+                .expect("refresh grant");
+            assert_ne!(
+                second.access_token().secret(),
+                first.access_token().secret()
+            );
+
+            let code = |e: RequestTokenError<_, oauth2::basic::BasicErrorResponse>| match e {
+                RequestTokenError::ServerResponse(r) => r.error().clone(),
+                other => panic!("not an OAuth2 error response: {other:?}"),
+            };
+            // A spent refresh token: the client raises `invalid_grant` (it used to store the
+            // problem body as its new token).
+            let e = client
+                .exchange_refresh_token(&spent)
+                .request_async(&http)
+                .await
+                .unwrap_err();
+            assert_eq!(code(e), BasicErrorResponseType::InvalidGrant);
+            let e = client
+                .exchange_refresh_token(&RefreshToken::new("unknown".into()))
+                .request_async(&http)
+                .await
+                .unwrap_err();
+            assert_eq!(code(e), BasicErrorResponseType::InvalidGrant);
+            let e = client
+                .exchange_password(&ann, &ResourceOwnerPassword::new("wrong password".into()))
+                .request_async(&http)
+                .await
+                .unwrap_err();
+            assert_eq!(code(e), BasicErrorResponseType::InvalidGrant);
+            let e = client
+                .exchange_password(&ann, &ResourceOwnerPassword::new(PASSWORD.into()))
+                .add_scope(Scope::new("admin:users".into()))
+                .request_async(&http)
+                .await
+                .unwrap_err();
+            assert_eq!(code(e), BasicErrorResponseType::InvalidScope);
+            let e = client
+                .exchange_client_credentials()
+                .request_async(&http)
+                .await
+                .unwrap_err();
+            assert_eq!(code(e), BasicErrorResponseType::UnsupportedGrantType);
+        })
+        .await;
+    }
 }

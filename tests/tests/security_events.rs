@@ -67,7 +67,7 @@ async fn account_lifecycle(db: TestDb) -> Vec<String> {
     );
     assert_eq!(
         server.post_form("/auth/token", None, &form).await.status,
-        StatusCode::UNAUTHORIZED
+        StatusCode::BAD_REQUEST
     );
     let id = server.id_of(EMAIL).await;
     let reply = server

@@ -16,10 +16,20 @@ use common::db::{TestDb, on_both};
 use common::server::{
     PASSWORD, STALENESS, TestServer, Tokens, from_ip, login_form, raw_status, request,
 };
-use common::{Reply, assert_invalid_token, assert_problem, payload_of};
+use common::{Reply, assert_invalid_token, assert_oauth_error, assert_problem, payload_of};
 
 fn revoked(reply: &Reply, realm: &str) {
     assert_invalid_token(reply, realm, "The token has been revoked");
+}
+
+/// A refresh token that is no longer good: `invalid_grant` (RFC 6749 §5.2).
+fn refused_refresh(reply: &Reply) {
+    assert_oauth_error(
+        reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "The token has been revoked",
+    );
 }
 
 fn ok(reply: &Reply) {
@@ -586,33 +596,86 @@ async fn token_endpoint_grants() {
         );
         ok(&server.get("/reports/1", Some(&second.access)).await);
 
-        for (body, detail) in [
+        // RFC 6749 §5.2 errors, readable by OAuth2 clients and as problems.
+        let unsupported = "Unsupported `grant_type`: use `password` or `refresh_token`";
+        for (body, error, detail) in [
             (
-                "grant_type=client_credentials",
-                "Unsupported `grant_type`: use `password` or `refresh_token`",
+                "grant_type=authorization_code",
+                "unsupported_grant_type",
+                unsupported,
+            ),
+            ("grant_type=", "unsupported_grant_type", unsupported),
+            (
+                "refresh_token=x",
+                "invalid_request",
+                "`grant_type` is required",
             ),
             (
-                "grant_type=",
-                "Unsupported `grant_type`: use `password` or `refresh_token`",
+                "grant_type=refresh_token",
+                "invalid_request",
+                "`refresh_token` is required",
             ),
-            ("refresh_token=x", "`grant_type` is required"),
-            ("grant_type=refresh_token", "`refresh_token` is required"),
             (
                 "grant_type=password&username=a%40b.co",
+                "invalid_request",
                 "`password` is required",
             ),
+            (
+                "grant_type=password&username=ann%40example.com&password=wrong+password",
+                "invalid_grant",
+                "Invalid email or password",
+            ),
+            (
+                "grant_type=password&username=ann%40example.com&password=correct+horse+battery\
+                 &scope=reports:read+admin:users",
+                "invalid_scope",
+                "The scope `admin:users` is not granted to this account",
+            ),
+            (
+                "grant_type=password&username=ann%40example.com&password=correct+horse+battery\
+                 &scope=reports:*",
+                "invalid_scope",
+                "The scope `reports:*` is not granted to this account",
+            ),
+            (
+                "grant_type=refresh_token&refresh_token=x&scope=reports:read",
+                "invalid_scope",
+                "A refresh keeps the session's scopes; `scope` is not taken here",
+            ),
         ] {
-            assert_problem(
+            assert_oauth_error(
                 &server.post_form("/auth/token", None, body).await,
                 StatusCode::BAD_REQUEST,
+                error,
                 detail,
             );
         }
         // Not a refresh token at all, or an access token in its place.
-        for token in ["garbage", second.access.as_str()] {
+        for (token, detail) in [
+            ("garbage", "The token is malformed"),
+            (second.access.as_str(), "The token is not an access token"),
+        ] {
             let reply = refresh(&server, token).await;
-            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
+            assert_oauth_error(&reply, StatusCode::BAD_REQUEST, "invalid_grant", detail);
         }
+        // `scope` narrows the tokens of a password grant.
+        let narrowed = server
+            .post_form(
+                "/auth/token",
+                None,
+                &format!(
+                    "grant_type=password&{}&scope=reports:read",
+                    login_form("ann@example.com", PASSWORD)
+                ),
+            )
+            .await
+            .tokens();
+        assert_eq!(payload_of(&narrowed.access)["scope"], "reports:read");
+        assert_eq!(
+            payload_of(&refresh(&server, &narrowed.refresh).await.tokens().access)["scope"],
+            "reports:read",
+            "a refresh keeps the narrowed scopes"
+        );
         // The pair from before is still good: failed attempts revoke nothing.
         ok(&server.get("/reports/1", Some(&second.access)).await);
     })
@@ -627,12 +690,12 @@ async fn a_spent_refresh_token_revokes_its_family() {
         let other = server.login("ann@example.com", PASSWORD).await.tokens();
         let second = refresh(&server, &first.refresh).await.tokens();
         // The spent one again: 401, and the whole session with it.
-        revoked(&refresh(&server, &first.refresh).await, "user");
+        refused_refresh(&refresh(&server, &first.refresh).await);
         revoked(
             &server.get("/reports/1", Some(&second.access)).await,
             "user",
         );
-        revoked(&refresh(&server, &second.refresh).await, "user");
+        refused_refresh(&refresh(&server, &second.refresh).await);
         // Another session of the same account is untouched.
         ok(&server.get("/reports/1", Some(&other.access)).await);
         ok(&refresh(&server, &other.refresh).await);
@@ -660,7 +723,7 @@ async fn concurrent_refresh_with_one_token_gives_exactly_one_200() {
         let wins = statuses.iter().filter(|s| **s == StatusCode::OK).count();
         let losses = statuses
             .iter()
-            .filter(|s| **s == StatusCode::UNAUTHORIZED)
+            .filter(|s| **s == StatusCode::BAD_REQUEST)
             .count();
         assert_eq!((wins, losses), (1, 7), "{statuses:?}");
     })
@@ -689,7 +752,7 @@ async fn a_role_change_ends_refresh_and_the_next_sign_in_carries_the_new_roles()
             .set_roles_and_claims(&id, &["user".into(), "editor".into()], &Map::new())
             .await
             .unwrap();
-        revoked(&refresh(&server, &next.refresh).await, "user");
+        refused_refresh(&refresh(&server, &next.refresh).await);
         // ... and the next sign-in carries the new roles.
         let fresh = server.login("ann@example.com", PASSWORD).await.tokens();
         let claims = payload_of(&fresh.access);
@@ -703,7 +766,7 @@ async fn a_role_change_ends_refresh_and_the_next_sign_in_carries_the_new_roles()
                 .await
                 .unwrap()
         );
-        revoked(&refresh(&server, &fresh.refresh).await, "user");
+        refused_refresh(&refresh(&server, &fresh.refresh).await);
         revoked(&server.get("/auth/me", Some(&fresh.access)).await, "user");
     })
     .await;
@@ -723,7 +786,7 @@ async fn logout_ends_the_session() {
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
         revoked(&server.get("/reports/1", Some(&a.access)).await, "user");
         revoked(&server.post("/auth/logout", Some(&a.access)).await, "user");
-        revoked(&refresh(&server, &a.refresh).await, "user");
+        refused_refresh(&refresh(&server, &a.refresh).await);
         ok(&server.get("/reports/1", Some(&b.access)).await);
         assert_eq!(
             server.post("/auth/logout", None).await.status,
@@ -769,7 +832,7 @@ async fn change_password_revokes_every_other_session() {
             &server.get("/reports/1", Some(&elsewhere.access)).await,
             "user",
         );
-        revoked(&refresh(&server, &elsewhere.refresh).await, "user");
+        refused_refresh(&refresh(&server, &elsewhere.refresh).await);
         assert_eq!(
             server.login("ann@example.com", PASSWORD).await.status,
             StatusCode::UNAUTHORIZED
@@ -886,7 +949,7 @@ async fn ban_deactivates_real_accounts_and_never_oneself() {
         let stored = server.store.user_by_id(&ann).await.unwrap().unwrap();
         assert_eq!(stored.status, AccountStatus::Deactivated);
         revoked(&server.get("/reports/1", Some(&user.access)).await, "user");
-        revoked(&refresh(&server, &user.refresh).await, "user");
+        refused_refresh(&refresh(&server, &user.refresh).await);
         ok(&server.get("/admin/dashboard", Some(&admin.access)).await);
     })
     .await;
@@ -1114,7 +1177,7 @@ async fn a_restart_on_the_same_database_keeps_accounts_approvals_and_revocations
             &server.get("/reports/1", Some(&logged_out.access)).await,
             "user",
         );
-        revoked(&refresh(&server, &logged_out.refresh).await, "user");
+        refused_refresh(&refresh(&server, &logged_out.refresh).await);
         ok(&refresh(&server, &kept.refresh).await);
         ok(&server.login("ann@example.com", PASSWORD).await);
         let admin = server.admin().await;
@@ -1220,7 +1283,14 @@ async fn a_store_that_went_away_answers_503_never_500_and_never_an_allow() {
                 )
                 .await,
         );
-        unavailable(&refresh(&server, &user.refresh).await);
+        let reply = refresh(&server, &user.refresh).await;
+        assert_oauth_error(
+            &reply,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "Authentication is temporarily unavailable; try again shortly",
+        );
+        assert_eq!(reply.headers.get(header::RETRY_AFTER).unwrap(), "1");
         // Public routes do not need the store.
         ok(&server.get("/health", None).await);
     })
@@ -1301,9 +1371,10 @@ async fn sessions_end_after_their_idle_timeout_and_absolute_lifetime() {
         // Used within the idle timeout: fine, and the clock restarts.
         let tokens = refresh(&idle, &tokens.refresh).await.tokens();
         tokio::time::sleep(Duration::from_millis(2100)).await;
-        assert_invalid_token(
+        assert_oauth_error(
             &refresh(&idle, &tokens.refresh).await,
-            "user",
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
             "The token has expired",
         );
 
@@ -1319,7 +1390,7 @@ async fn sessions_end_after_their_idle_timeout_and_absolute_lifetime() {
         let tokens = refresh(&absolute, &tokens.refresh).await.tokens();
         tokio::time::sleep(Duration::from_millis(2100)).await;
         let reply = refresh(&absolute, &tokens.refresh).await;
-        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
+        assert_eq!(reply.json()["error"], "invalid_grant", "{}", reply.text());
         // The access token of the session lives its own (short) life.
         ok(&absolute.get("/reports/1", Some(&tokens.access)).await);
     })

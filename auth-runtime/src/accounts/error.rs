@@ -70,6 +70,9 @@ pub enum AccountError {
     Forbidden(String),
     /// No API key of the caller has this id (404).
     UnknownApiKey,
+    /// A token request asked for a scope the account is not granted (400; `invalid_scope` at
+    /// the token endpoint).
+    InvalidScope(String),
     /// Authentication failed (token rejected, store unreachable, ...).
     Auth(AuthError),
 }
@@ -86,6 +89,7 @@ impl AccountError {
             | AccountError::NotAllowed
             | AccountError::Forbidden(_) => StatusCode::FORBIDDEN,
             AccountError::UnknownApiKey => StatusCode::NOT_FOUND,
+            AccountError::InvalidScope(_) => StatusCode::BAD_REQUEST,
             AccountError::EmailTaken | AccountError::WrongState(_) => StatusCode::CONFLICT,
             AccountError::InvalidEmail
             | AccountError::InvalidPassword(_)
@@ -143,6 +147,9 @@ impl AccountError {
             AccountError::NoUserStore | AccountError::NoApiKeyStore => "Internal error".into(),
             AccountError::Forbidden(why) => why.clone(),
             AccountError::UnknownApiKey => "No such API key".into(),
+            AccountError::InvalidScope(scope) => {
+                format!("The scope `{scope}` is not granted to this account")
+            }
             AccountError::Auth(e) => e.detail(),
         }
     }

@@ -11,6 +11,7 @@ use crate::grants::{ADMIN_LOGIN_TYPE, Grants};
 use crate::keyring::{TokenError, TokenPair};
 use crate::password::PasswordHasher;
 use crate::principal::Principal;
+use crate::scope::{GrantedScopes, ScopeValidator};
 use crate::sessions::SessionService;
 use crate::store::{Account, AccountStatus, NewAccount, PasswordWrite, StoreError, UserStore};
 use crate::throttle::LoginThrottle;
@@ -86,13 +87,16 @@ impl AccountService<'_> {
         }
     }
 
-    /// Signs in with email and password for `login_type` and opens a session.
+    /// Signs in with email and password for `login_type` and opens a session; with `scope`,
+    /// its tokens carry only those scopes, each of which the account must be granted (a
+    /// wildcard only where it is granted as one).
     pub(crate) async fn sign_in(
         &self,
         email: &str,
         password: &str,
         login_type: &str,
         client: Option<IpAddr>,
+        scope: Option<(&[String], &dyn ScopeValidator)>,
     ) -> Result<TokenPair, AccountError> {
         let users = self.user_store()?;
         // An email that cannot be an address is treated like an unknown one (same work, same
@@ -125,10 +129,18 @@ impl AccountService<'_> {
         if check.needs_rehash {
             self.rehash(&account, password).await;
         }
-        let grant = self
+        let mut grant = self
             .grants
             .account_grant(&account, login_type)
             .ok_or(AccountError::NotAllowed)?;
+        if let Some((wanted, validator)) = scope {
+            let held = grant.granted_scopes().join(" ");
+            let held = GrantedScopes::new(&held);
+            if let Some(beyond) = wanted.iter().find(|s| !validator.has_scope(s, held)) {
+                return Err(AccountError::InvalidScope(beyond.clone()));
+            }
+            grant = grant.scopes(wanted.to_vec());
+        }
         // The session is bound to the credential version read above: if the password changed
         // or the account was banned since, no session opens.
         match self.sessions.create_session(&grant).await {

@@ -389,7 +389,30 @@ impl AuthManager {
         client: Option<IpAddr>,
     ) -> Result<TokenPair, AccountError> {
         self.accounts()
-            .sign_in(email, password, login_type, client)
+            .sign_in(email, password, login_type, client, None)
+            .await
+    }
+
+    /// [`sign_in`](Self::sign_in) with the OAuth2 `scope` parameter: the tokens carry only
+    /// `scopes`, each of which the account must be granted on `login_type` (a wildcard only
+    /// where it is granted as one), else [`AccountError::InvalidScope`].
+    pub async fn sign_in_with_scope(
+        &self,
+        email: &str,
+        password: &str,
+        login_type: &str,
+        client: Option<IpAddr>,
+        scopes: &[String],
+    ) -> Result<TokenPair, AccountError> {
+        let validator = self.inner.access.scope_validator();
+        self.accounts()
+            .sign_in(
+                email,
+                password,
+                login_type,
+                client,
+                Some((scopes, validator)),
+            )
             .await
     }
 

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ClientAddr, JsonBody, JsonOrForm};
+use super::{ClientAddr, JsonBody, JsonOrForm, OAuthError};
 use crate::accounts::{ADMIN_LOGIN_TYPE, AccountError, USER_LOGIN_TYPE};
 use crate::credential::cookie::SessionCookies;
 use crate::keyring::TokenPair;
@@ -133,10 +133,12 @@ struct Grant {
     refresh_token: Option<String>,
     username: Option<String>,
     password: Option<String>,
+    scope: Option<String>,
 }
 
 /// The token endpoint: `grant_type=refresh_token` spends a refresh token for a new pair;
-/// `grant_type=password` signs in as login type `user`. Any other grant is a 400.
+/// `grant_type=password` signs in as login type `user` (with an optional `scope` to narrow
+/// the tokens). Refusals are RFC 6749 §5.2 errors ([`OAuthError`]).
 #[public]
 #[route(POST, "/auth/token")]
 async fn token(
@@ -144,9 +146,10 @@ async fn token(
     ClientAddr(client): ClientAddr,
     flag: Result<Query<CookieFlag>, QueryRejection>,
     headers: HeaderMap,
-    JsonOrForm(grant): JsonOrForm<Grant>,
-) -> Result<Response, AccountError> {
-    let missing = |field: &str| AccountError::BadRequest(format!("`{field}` is required"));
+    grant: Result<JsonOrForm<Grant>, AccountError>,
+) -> Result<Response, OAuthError> {
+    let JsonOrForm(grant) = grant?;
+    let missing = |field: &str| OAuthError::invalid_request(format!("`{field}` is required"));
     let cookie = wants_cookies(flag)?;
     if cookie
         && grant.grant_type.as_deref() == Some("refresh_token")
@@ -160,27 +163,61 @@ async fn token(
         let cookies = manager.session_cookies(&login_type, &pair)?;
         return Ok(no_store((StatusCode::NO_CONTENT, cookies, ())));
     }
+    if cookie {
+        if !manager.reads_cookies(USER_LOGIN_TYPE) {
+            return Err(OAuthError::invalid_request(format!(
+                "Login type `{USER_LOGIN_TYPE}` does not read cookies"
+            )));
+        }
+        // Login CSRF, as for `/auth/login?cookie=true`.
+        manager.check_origin(&headers)?;
+    }
     let pair = match grant.grant_type.as_deref() {
         Some("refresh_token") => {
             let token = grant
                 .refresh_token
                 .ok_or_else(|| missing("refresh_token"))?;
+            if grant.scope.is_some_and(|s| !s.trim().is_empty()) {
+                return Err(OAuthError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    "A refresh keeps the session's scopes; `scope` is not taken here",
+                ));
+            }
             manager.refresh(&token).await?
         }
         Some("password") => {
             let email = grant.username.ok_or_else(|| missing("username"))?;
             let password = grant.password.ok_or_else(|| missing("password"))?;
-            manager
-                .sign_in(&email, &password, USER_LOGIN_TYPE, client)
-                .await?
+            let scopes: Vec<String> = grant
+                .scope
+                .as_deref()
+                .unwrap_or_default()
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if scopes.is_empty() {
+                manager
+                    .sign_in(&email, &password, USER_LOGIN_TYPE, client)
+                    .await?
+            } else {
+                manager
+                    .sign_in_with_scope(&email, &password, USER_LOGIN_TYPE, client, &scopes)
+                    .await?
+            }
         }
         Some(_) => {
-            return Err(AccountError::BadRequest(
-                "Unsupported `grant_type`: use `password` or `refresh_token`".into(),
+            return Err(OAuthError::unsupported_grant_type(
+                "Unsupported `grant_type`: use `password` or `refresh_token`",
             ));
         }
         None => return Err(missing("grant_type")),
     };
+    if cookie {
+        let cookies = manager.session_cookies(USER_LOGIN_TYPE, &pair)?;
+        return Ok(no_store((StatusCode::NO_CONTENT, cookies, ())));
+    }
     Ok(tokens(pair))
 }
 

@@ -36,6 +36,7 @@
 
 mod accounts;
 mod body;
+mod oauth;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -46,6 +47,7 @@ use axum::http::request::Parts;
 
 pub use accounts::AccountRoutes;
 pub use body::{JsonBody, JsonOrForm, MAX_BODY_BYTES};
+pub use oauth::OAuthError;
 
 use crate::SecureRouter;
 use crate::manager::AuthManager;

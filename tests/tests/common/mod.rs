@@ -128,6 +128,27 @@ pub fn assert_problem(reply: &Reply, status: StatusCode, detail: &str) {
     );
 }
 
+/// Asserts an RFC 6749 §5.2 error of the token endpoint: a problem document (status, content
+/// type, detail) that also carries `error` and `error_description`, never cached.
+pub fn assert_oauth_error(reply: &Reply, status: StatusCode, error: &str, detail: &str) {
+    assert_eq!(reply.status, status, "status; body: {}", reply.text());
+    assert_eq!(reply.content_type(), Some("application/problem+json"));
+    let body = reply.json();
+    assert_eq!(body["type"], "about:blank", "{body}");
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert_eq!(body["detail"], detail, "{body}");
+    assert_eq!(body["error"], error, "{body}");
+    assert_eq!(body["error_description"], detail, "{body}");
+    assert_eq!(body.as_object().map(|o| o.len()), Some(6), "{body}");
+    assert_eq!(
+        reply
+            .headers
+            .get(header::CACHE_CONTROL)
+            .map(|v| v.as_bytes()),
+        Some(b"no-store".as_slice())
+    );
+}
+
 /// Asserts a 401 for a presented but rejected token of `realm`.
 pub fn assert_invalid_token(reply: &Reply, realm: &str, detail: &str) {
     assert_problem(reply, StatusCode::UNAUTHORIZED, detail);
