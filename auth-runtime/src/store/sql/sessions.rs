@@ -2,11 +2,12 @@
 //! and the revocation feed in `auth_revocations`.
 
 use super::dialect::session_version_current;
-use super::revoke::insert_revocation;
+use super::revoke::RevokingTransaction;
 use super::rows::{RevocationRow, SessionProbe, revocation_from_row, to_sql};
 use super::{Pool, SqlStore, on_pool};
 use crate::store::{
-    NewSession, Purged, Revocation, RevocationWaiter, Rotation, SessionStore, StoreFuture,
+    NewSession, Purged, Revocation, RevocationKind, RevocationWaiter, Rotation, SessionStore,
+    StoreFuture,
 };
 
 impl SessionStore for SqlStore {
@@ -48,7 +49,7 @@ impl SessionStore for SqlStore {
             let revocation_expires_at = to_sql(revocation_expires_at);
             on_pool!(self, |p, d| {
                 // The first statement writes: on SQLite the write lock is held from BEGIN.
-                let mut tx = p.begin_with(d.begin).await?;
+                let mut tx = RevokingTransaction::begin(p, d, now, revocation_expires_at).await?;
                 let swapped = sqlx::query(concat!(
                     "UPDATE auth_sessions SET refresh_jti = $1, last_used_at = $2 \
                      WHERE id = $3 AND refresh_jti = $4 AND revoked_at IS NULL \
@@ -92,15 +93,7 @@ impl SessionStore for SqlStore {
                         .bind(sid)
                         .execute(&mut *tx)
                         .await?;
-                        insert_revocation!(
-                            tx,
-                            d,
-                            "session",
-                            sid,
-                            None::<i64>,
-                            now,
-                            revocation_expires_at
-                        );
+                        tx.revoke(RevocationKind::Session(sid.to_owned()));
                         if probe.4 == 0 {
                             Rotation::Revoked
                         } else {
@@ -124,7 +117,7 @@ impl SessionStore for SqlStore {
             let now = to_sql(now);
             let revocation_expires_at = to_sql(revocation_expires_at);
             on_pool!(self, |p, d| {
-                let mut tx = p.begin_with(d.begin).await?;
+                let mut tx = RevokingTransaction::begin(p, d, now, revocation_expires_at).await?;
                 sqlx::query(
                     "UPDATE auth_sessions SET revoked_at = $1 \
                      WHERE id = $2 AND revoked_at IS NULL",
@@ -133,15 +126,7 @@ impl SessionStore for SqlStore {
                 .bind(sid)
                 .execute(&mut *tx)
                 .await?;
-                insert_revocation!(
-                    tx,
-                    d,
-                    "session",
-                    sid,
-                    None::<i64>,
-                    now,
-                    revocation_expires_at
-                );
+                tx.revoke(RevocationKind::Session(sid.to_owned()));
                 tx.commit().await?;
                 Ok(())
             })
@@ -159,7 +144,7 @@ impl SessionStore for SqlStore {
             let now = to_sql(now);
             let revocation_expires_at = to_sql(revocation_expires_at);
             on_pool!(self, |p, d| {
-                let mut tx = p.begin_with(d.begin).await?;
+                let mut tx = RevokingTransaction::begin(p, d, now, revocation_expires_at).await?;
                 // The kept session (the one that changed the password) moves to the account's
                 // current credential version, so that it can still be refreshed.
                 if let Some(kept) = except {
@@ -187,19 +172,12 @@ impl SessionStore for SqlStore {
                 .fetch_all(&mut *tx)
                 .await?;
                 revoked.sort();
-                for sid in &revoked {
-                    insert_revocation!(
-                        tx,
-                        d,
-                        "session",
-                        sid,
-                        None::<i64>,
-                        now,
-                        revocation_expires_at
-                    );
+                let count = u64::try_from(revoked.len()).unwrap_or(u64::MAX);
+                for sid in revoked {
+                    tx.revoke(RevocationKind::Session(sid));
                 }
                 tx.commit().await?;
-                Ok(u64::try_from(revoked.len()).unwrap_or(u64::MAX))
+                Ok(count)
             })
         })
     }
@@ -212,11 +190,10 @@ impl SessionStore for SqlStore {
         revocation_expires_at: u64,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let cutoff = to_sql(cutoff);
             let now = to_sql(now);
             let revocation_expires_at = to_sql(revocation_expires_at);
             on_pool!(self, |p, d| {
-                let mut tx = p.begin_with(d.begin).await?;
+                let mut tx = RevokingTransaction::begin(p, d, now, revocation_expires_at).await?;
                 sqlx::query(
                     "UPDATE auth_sessions SET revoked_at = $1 \
                      WHERE subject = $2 AND revoked_at IS NULL",
@@ -225,15 +202,10 @@ impl SessionStore for SqlStore {
                 .bind(subject)
                 .execute(&mut *tx)
                 .await?;
-                insert_revocation!(
-                    tx,
-                    d,
-                    "subject",
-                    subject,
-                    Some(cutoff),
-                    now,
-                    revocation_expires_at
-                );
+                tx.revoke(RevocationKind::Subject {
+                    subject: subject.to_owned(),
+                    cutoff,
+                });
                 tx.commit().await?;
                 Ok(())
             })
