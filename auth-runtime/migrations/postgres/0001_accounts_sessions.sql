@@ -1,6 +1,6 @@
 -- Accounts, sessions (refresh-token families) and revocations: PostgreSQL.
--- Applied by SqlStore's own migration runner (auth-runtime/src/store/sql.rs), recorded in
--- auth_schema_version. Never edit an applied migration: add 0002_... instead.
+-- Applied by SqlStore's own migration runner (auth-runtime/src/store/sql/migrations.rs),
+-- recorded in auth_schema_version. Never edit an applied migration: add 0002_... instead.
 -- Times are seconds since the Unix epoch.
 
 CREATE TABLE auth_users (

@@ -1,6 +1,6 @@
 -- Accounts, sessions (refresh-token families) and revocations: SQLite.
--- Applied by SqlStore's own migration runner (auth-runtime/src/store/sql.rs), recorded in
--- auth_schema_version. Never edit an applied migration: add 0002_... instead.
+-- Applied by SqlStore's own migration runner (auth-runtime/src/store/sql/migrations.rs),
+-- recorded in auth_schema_version. Never edit an applied migration: add 0002_... instead.
 -- Times are seconds since the Unix epoch. INTEGER is SQLite's 64-bit integer (BIGINT in the
 -- PostgreSQL twin of this file).
 

@@ -11,9 +11,7 @@
 
 use super::{Admission, Charge, ThrottleKey, ThrottleStore};
 use crate::store::StoreFuture;
-use crate::store::sql::{
-    Dialect, POSTGRES, Pool, SQLITE, SqlStore, db_error, on_pool, sqlx_result, to_sql,
-};
+use crate::store::sql::{SqlStore, on_pool, to_sql};
 use std::time::Duration;
 
 /// Charges one budget if it has room: `$1` key, `$2` now, `$3` window, `$4` limit (ms).
