@@ -2,7 +2,7 @@
 //! be told from the tokens (an argument that cannot be an extractor, a body extractor that is
 //! not last, a `Path` on a route without captures, a `Principal` on a public handler, generic
 //! handlers) is an error on the argument. What needs types (the return type is a response, the
-//! future is `Send`) is checked by the handler's rewritten signature (`handler.rs`).
+//! future is `Send`) is checked by the handler's rewritten signature (`handler/rewrite.rs`).
 
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, Pat, PathArguments, Type};
