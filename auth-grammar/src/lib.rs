@@ -13,6 +13,10 @@
 
 use std::fmt;
 
+mod pieces;
+
+pub use pieces::{Capture, PathPiece, PathPieces, captures, path_pieces};
+
 /// The longest scope, login type, action or resource name accepted (bytes).
 pub const MAX_NAME_LEN: usize = 128;
 
@@ -328,12 +332,8 @@ pub fn validate_route_path(path: &str) -> Result<(), PathError> {
         if let Some(name) = segment.strip_prefix('*') {
             return Err(PathError::OldWildcardSyntax(name.to_owned()));
         }
-        let Some(capture) = segment_capture(segment)? else {
+        let Some(Capture { name, wildcard }) = segment_capture(segment)? else {
             continue;
-        };
-        let (wildcard, name) = match capture.strip_prefix('*') {
-            Some(name) => (true, name),
-            None => (false, capture),
         };
         if name.is_empty() {
             return Err(PathError::EmptyCapture);
@@ -356,32 +356,20 @@ pub fn validate_route_path(path: &str) -> Result<(), PathError> {
     Ok(())
 }
 
-/// The capture of one segment (what is inside its braces), after any literal prefix; `None`
-/// for a literal segment. `{{` and `}}` are literal braces.
-fn segment_capture(segment: &str) -> Result<Option<&str>, PathError> {
-    let bytes = segment.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'{' if bytes.get(i + 1) == Some(&b'{') => i += 2,
-            b'}' if bytes.get(i + 1) == Some(&b'}') => i += 2,
-            b'}' => return Err(PathError::BadBraces),
-            b'{' => {
-                let rest = &segment[i + 1..];
-                let close = rest.find('}').ok_or(PathError::BadBraces)?;
-                let inner = &rest[..close];
-                if inner.contains('{') {
-                    return Err(PathError::BadBraces);
-                }
-                if !rest[close + 1..].is_empty() {
-                    return Err(PathError::TextAfterCapture);
-                }
-                return Ok(Some(inner));
-            }
-            _ => i += 1,
+/// The capture of one segment, after any literal text; `None` for a literal segment.
+fn segment_capture(segment: &str) -> Result<Option<Capture<'_>>, PathError> {
+    let mut capture = None;
+    for piece in path_pieces(segment) {
+        if capture.is_some() {
+            return Err(PathError::TextAfterCapture);
+        }
+        match piece {
+            PathPiece::Literal(_) => {}
+            PathPiece::Unbalanced(_) => return Err(PathError::BadBraces),
+            PathPiece::Capture(c) => capture = Some(c),
         }
     }
-    Ok(None)
+    Ok(capture)
 }
 
 /// Why two routes cannot be in one router (axum would panic when it is built).
@@ -399,6 +387,10 @@ pub enum RouteConflict {
 
 /// Whether two routes can share one axum router; usable in `const` items.
 ///
+/// The paths are compared piece by piece ([`path_pieces`]): their literal text must be equal
+/// and their captures at the same places; `{{` and `}}` are literal braces, never a capture.
+/// Both paths are expected to pass [`validate_route_path`].
+///
 /// ```
 /// use auth_grammar::{route_conflict, RouteConflict};
 ///
@@ -410,6 +402,8 @@ pub enum RouteConflict {
 /// );
 /// assert_eq!(route_conflict("GET", "/a/{id}", "POST", "/a/{id}"), None);
 /// assert_eq!(route_conflict("GET", "/a/{id}/b", "POST", "/a/{name}/c"), None);
+/// // Literal braces: `/{{x}}` is the path `/{x}`, not a capture.
+/// assert_eq!(route_conflict("GET", "/{{x}}", "GET", "/{{y}}"), None);
 /// ```
 pub const fn route_conflict(
     method_a: &str,
@@ -417,54 +411,32 @@ pub const fn route_conflict(
     method_b: &str,
     path_b: &str,
 ) -> Option<RouteConflict> {
-    let (a, b) = (path_a.as_bytes(), path_b.as_bytes());
-    let (mut i, mut j) = (0, 0);
+    let (mut a, mut b) = (path_pieces(path_a), path_pieces(path_b));
     let mut names_differ = false;
-    while i < a.len() && j < b.len() {
-        let capture_a = a[i] == b'{' && !(i + 1 < a.len() && a[i + 1] == b'{');
-        let capture_b = b[j] == b'{' && !(j + 1 < b.len() && b[j + 1] == b'{');
-        if capture_a && capture_b {
-            let wild_a = i + 1 < a.len() && a[i + 1] == b'*';
-            let wild_b = j + 1 < b.len() && b[j + 1] == b'*';
-            if wild_a != wild_b {
-                return Some(RouteConflict::CaptureAndWildcard);
+    loop {
+        match (a.next_piece(), b.next_piece()) {
+            (None, None) => break,
+            (Some(PathPiece::Capture(x)), Some(PathPiece::Capture(y))) => {
+                if x.wildcard != y.wildcard {
+                    return Some(RouteConflict::CaptureAndWildcard);
+                }
+                if !str_eq(x.name, y.name) {
+                    names_differ = true;
+                }
             }
-            let (start_a, start_b) = (i, j);
-            while i < a.len() && a[i] != b'}' {
-                i += 1;
-            }
-            while j < b.len() && b[j] != b'}' {
-                j += 1;
-            }
-            if !bytes_eq(slice(a, start_a, i), slice(b, start_b, j)) {
-                names_differ = true;
-            }
-            i += 1;
-            j += 1;
-            continue;
+            (Some(PathPiece::Literal(x)), Some(PathPiece::Literal(y))) if str_eq(x, y) => {}
+            (Some(PathPiece::Unbalanced(x)), Some(PathPiece::Unbalanced(y))) if x == y => {}
+            // Different text, a capture against text, or one path longer: different routes.
+            _ => return None,
         }
-        if capture_a != capture_b || a[i] != b[j] {
-            return None;
-        }
-        i += 1;
-        j += 1;
     }
-    if i < a.len() || j < b.len() {
-        return None;
-    }
-    if bytes_eq(method_a.as_bytes(), method_b.as_bytes()) {
+    if str_eq(method_a, method_b) {
         Some(RouteConflict::Duplicate)
     } else if names_differ {
         Some(RouteConflict::CaptureNames)
     } else {
         None
     }
-}
-
-const fn slice(bytes: &[u8], from: usize, to: usize) -> &[u8] {
-    let (head, _) = bytes.split_at(to);
-    let (_, tail) = head.split_at(from);
-    tail
 }
 
 /// Whether two routes would collide in one axum router: the same method and the same path once
@@ -783,6 +755,29 @@ mod tests {
             (("GET", "/x/img-{x}"), ("POST", "/x/{*r}"), None),
             (("GET", "/{{x}}"), ("GET", "/{x}"), None),
             (("GET", "/{{x}}"), ("GET", "/{{x}}"), Some(Duplicate)),
+            // Doubled braces are literal text, never a capture.
+            (("GET", "/{{x}}"), ("GET", "/{{y}}"), None),
+            (("GET", "/{{x}}"), ("POST", "/{{y}}"), None),
+            (("GET", "/{{x}}"), ("POST", "/{{*y}}"), None),
+            (("GET", "/a/{{x}}"), ("GET", "/a/{x}"), None),
+            (("GET", "/a/}}"), ("GET", "/a/}}"), Some(Duplicate)),
+            (("GET", "/a/}}{x}"), ("GET", "/a/}}{y}"), Some(Duplicate)),
+            (
+                ("GET", "/a/}}{x}"),
+                ("POST", "/a/}}{y}"),
+                Some(CaptureNames),
+            ),
+            (
+                ("GET", "/a/{{{x}"),
+                ("POST", "/a/{{{*y}"),
+                Some(CaptureAndWildcard),
+            ),
+            (
+                ("GET", "/a/{{{x}"),
+                ("POST", "/a/{{{y}"),
+                Some(CaptureNames),
+            ),
+            (("GET", "/a/{{{x}"), ("GET", "/a/{x}"), None),
         ] {
             assert_eq!(route_conflict(a.0, a.1, b.0, b.1), expected, "{a:?} {b:?}");
             assert_eq!(route_conflict(b.0, b.1, a.0, a.1), expected, "{b:?} {a:?}");

@@ -2,7 +2,7 @@
 //! be told from the tokens (an argument that cannot be an extractor, a body extractor that is
 //! not last, a `Path` on a route without captures, a `Principal` on a public handler, generic
 //! handlers) is an error on the argument. What needs types (the return type is a response, the
-//! future is `Send`) is checked by the handler's rewritten signature (`handler.rs`).
+//! future is `Send`) is checked by the handler's rewritten signature (`handler/rewrite.rs`).
 
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, Pat, PathArguments, Type};
@@ -48,23 +48,6 @@ pub(crate) struct RouteShape {
     pub(crate) public: bool,
 }
 
-fn captures(path: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = path;
-    while let Some(i) = rest.find('{') {
-        if rest[i + 1..].starts_with('{') {
-            rest = &rest[i + 2..];
-            continue;
-        }
-        let Some(end) = rest[i..].find('}') else {
-            break;
-        };
-        out.push(rest[i + 1..i + end].trim_start_matches('*').to_owned());
-        rest = &rest[i + end + 1..];
-    }
-    out
-}
-
 /// The argument's binding, as written (`id` in `id: u64`).
 fn binding(pat: &Pat) -> Option<String> {
     match pat {
@@ -91,7 +74,10 @@ pub(crate) fn check(func: &ItemFn, route: &RouteShape, cx: &mut Ctxt) {
             FnArg::Receiver(_) => None,
         })
         .collect();
-    let captures = route.path.as_deref().map(captures);
+    let captures: Option<Vec<&str>> = route
+        .path
+        .as_deref()
+        .map(|path| auth_grammar::captures(path).map(|c| c.name).collect());
     for (i, arg) in typed.iter().enumerate() {
         let last = i + 1 == typed.len();
         let Some(segment) = type_name(&arg.ty) else {
@@ -109,7 +95,7 @@ pub(crate) fn check(func: &ItemFn, route: &RouteShape, cx: &mut Ctxt) {
         {
             let var = binding(&arg.pat).unwrap_or_else(|| "value".into());
             let help = match &captures {
-                Some(c) if c.contains(&var) => {
+                Some(c) if c.contains(&var.as_str()) => {
                     format!("take the path segment `{{{var}}}` with `Path({var}): Path<{name}>`")
                 }
                 _ => format!(
@@ -155,17 +141,5 @@ pub(crate) fn check(func: &ItemFn, route: &RouteShape, cx: &mut Ctxt) {
                 "take `Option<Principal>` to read the caller when there is one, or replace `#[public]` with `#[authenticated]`",
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::captures;
-
-    #[test]
-    fn capture_names() {
-        assert_eq!(captures("/a/{id}/b/{*rest}"), ["id", "rest"]);
-        assert_eq!(captures("/{{x}}/img-{id}"), ["id"]);
-        assert!(captures("/reports").is_empty());
     }
 }

@@ -5,7 +5,7 @@
 //! which is the compile error. O(n) items per router, each comparing one handler with the ones
 //! before it.
 
-use auth_grammar::{RouteConflict, route_conflict};
+use auth_grammar::{PathPiece, RouteConflict, path_pieces, route_conflict};
 
 use crate::route::HandlerSpec;
 use crate::route::{GroupRequirement, RouteInfo};
@@ -125,8 +125,11 @@ const fn fnv(hash: u64, byte: u8) -> u64 {
 }
 
 const fn hash_str(s: &str) -> u64 {
+    hash_more(FNV_OFFSET, s)
+}
+
+const fn hash_more(mut hash: u64, s: &str) -> u64 {
     let bytes = s.as_bytes();
-    let mut hash = FNV_OFFSET;
     let mut i = 0;
     while i < bytes.len() {
         hash = fnv(hash, bytes[i]);
@@ -144,37 +147,27 @@ const EMPTY_KEY: RouteKey = RouteKey {
 };
 
 const fn route_key(method: &str, path: &str) -> RouteKey {
-    let bytes = path.as_bytes();
     let mut key = EMPTY_KEY;
     key.method = hash_str(method);
     let mut hash = FNV_OFFSET;
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = i + 1 < bytes.len()
-            && ((bytes[i] == b'{' && bytes[i + 1] == b'{')
-                || (bytes[i] == b'}' && bytes[i + 1] == b'}'));
-        if escaped {
-            hash = fnv(fnv(hash, bytes[i]), bytes[i]);
-            i += 2;
-            continue;
-        }
-        if bytes[i] == b'{' {
-            let wildcard = i + 1 < bytes.len() && bytes[i + 1] == b'*';
-            if key.count < MAX_CAPTURES {
-                key.captures[key.count] = (hash & !1) | wildcard as u64;
-                key.count += 1;
-            } else {
-                key.overflow = true;
+    let mut pieces = path_pieces(path);
+    while let Some(piece) = pieces.next_piece() {
+        match piece {
+            PathPiece::Literal(text) => hash = hash_more(hash, text),
+            PathPiece::Capture(capture) => {
+                let wildcard = capture.wildcard;
+                if key.count < MAX_CAPTURES {
+                    key.captures[key.count] = (hash & !1) | wildcard as u64;
+                    key.count += 1;
+                } else {
+                    key.overflow = true;
+                }
+                // Bytes no literal holds (a path has no control characters).
+                hash = fnv(hash, if wildcard { 2 } else { 1 });
             }
-            hash = fnv(hash, if wildcard { 2 } else { 1 });
-            while i < bytes.len() && bytes[i] != b'}' {
-                i += 1;
-            }
-            i += 1;
-            continue;
+            // Not in a valid path (a handler's invalid route never reaches the screen).
+            PathPiece::Unbalanced(brace) => hash = fnv(hash, brace as u8),
         }
-        hash = fnv(hash, bytes[i]);
-        i += 1;
     }
     key.shape = hash;
     key

@@ -35,6 +35,11 @@
 //! let app: axum::Router = Api::router().with_state(manager);
 //! ```
 //!
+//! Each attribute ([`requires`], [`login_type`], [`roles`], [`authenticated`],
+//! [`policy`](macro@policy), [`public`], [`route`]) and the
+//! [`SecureRouter`](derive@SecureRouter) derive has its own page: its arguments, what it checks,
+//! how it stacks with the others and the compile errors it gives.
+//!
 //! The state of a `SecureRouter` defaults to [`AuthManager`]; with `state = AppState`, make the
 //! manager reachable through [`FromRef`](axum::extract::FromRef).
 //!
@@ -118,7 +123,20 @@ pub use scope::{
 };
 pub use sessions::SessionConfig;
 
-pub use auth_macros::{authenticated, login_type, policy, public, requires, roles, route};
+#[doc = include_str!("../docs/macros/authenticated.md")]
+pub use auth_macros::authenticated;
+#[doc = include_str!("../docs/macros/login_type.md")]
+pub use auth_macros::login_type;
+#[doc = include_str!("../docs/macros/policy.md")]
+pub use auth_macros::policy;
+#[doc = include_str!("../docs/macros/public.md")]
+pub use auth_macros::public;
+#[doc = include_str!("../docs/macros/requires.md")]
+pub use auth_macros::requires;
+#[doc = include_str!("../docs/macros/roles.md")]
+pub use auth_macros::roles;
+#[doc = include_str!("../docs/macros/route.md")]
+pub use auth_macros::route;
 
 /// Declares the application's login types, scopes, policy actions and resources.
 ///
@@ -167,8 +185,7 @@ pub trait SecureRouter {
     fn routes() -> &'static [RouteInfo];
 }
 
-/// Derives [`SecureRouter`](trait@SecureRouter): `#[secure_router(state = AppState,
-/// routes(handler_a, handler_b))]`.
+#[doc = include_str!("../docs/macros/secure_router.md")]
 pub use auth_macros::SecureRouter;
 
 /// Everything an application needs to annotate handlers.
