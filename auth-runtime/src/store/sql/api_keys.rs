@@ -2,7 +2,8 @@
 //! a revocation is a conditional update of a live key of its owner; uses are written in one
 //! transaction per batch, a time never moving backwards.
 
-use super::{Dialect, POSTGRES, Pool, SQLITE, SqlStore, db_error, from_sql, sqlx_result, to_sql};
+use super::rows::{from_sql, to_sql};
+use super::{SqlStore, on_pool};
 use crate::store::{ApiKeyRecord, ApiKeyStore, NewApiKey, StoreError, StoreFuture};
 
 /// id, owner, login_type, name, scopes, secret_hash, created_at, expires_at,

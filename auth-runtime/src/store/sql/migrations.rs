@@ -46,6 +46,11 @@ pub(super) const SQLITE_MIGRATIONS: &[Migration] = &[
         description: "throttle",
         sql: include_str!("../../../migrations/sqlite/0004_throttle.sql"),
     },
+    Migration {
+        version: 5,
+        description: "API keys",
+        sql: include_str!("../../../migrations/sqlite/0005_api_keys.sql"),
+    },
 ];
 
 /// The PostgreSQL schema, in version order.
@@ -69,6 +74,11 @@ pub(super) const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 4,
         description: "throttle",
         sql: include_str!("../../../migrations/postgres/0004_throttle.sql"),
+    },
+    Migration {
+        version: 5,
+        description: "API keys",
+        sql: include_str!("../../../migrations/postgres/0005_api_keys.sql"),
     },
 ];
 

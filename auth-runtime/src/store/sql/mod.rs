@@ -25,6 +25,7 @@
 //! - [`users`] and [`sessions`]: the [`UserStore`](crate::store::UserStore) and
 //!   [`SessionStore`](crate::store::SessionStore) implementations.
 
+mod api_keys;
 mod dialect;
 mod errors;
 mod listener;
