@@ -121,7 +121,7 @@ pub use scope::{
     ActionHierarchy, GrantedScopes, HierarchicalScopes, ScopeRequirement, ScopeValidator,
     SimpleScopes,
 };
-pub use sessions::SessionConfig;
+pub use sessions::{SessionConfig, SessionInfo};
 
 #[doc = include_str!("../docs/macros/authenticated.md")]
 pub use auth_macros::authenticated;

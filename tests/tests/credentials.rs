@@ -904,3 +904,126 @@ mod oauth_client {
         .await;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Own sessions (ASVS 3.3.4)
+// ---------------------------------------------------------------------------------------------
+
+async fn delete(server: &TestServer, path: &str, token: &str) -> Reply {
+    server
+        .send(
+            Request::delete(path)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_user_lists_and_ends_their_own_sessions() {
+    on_both("own sessions", |db| async move {
+        let server = TestServer::start(&db).await;
+        let here = server.approved_user("ann@example.com").await;
+        let phone = server.login("ann@example.com", PASSWORD).await.tokens();
+        let bob = server.approved_user("bob@example.com").await;
+        let sid = |token: &str| {
+            common::payload_of(token)["sid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+
+        let reply = server.get("/auth/sessions", Some(&here.access)).await;
+        status(&reply, StatusCode::OK);
+        assert_eq!(
+            reply.headers.get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
+        let list = reply.json();
+        let list = list.as_array().unwrap();
+        assert_eq!(list.len(), 2, "{list:?}");
+        let ids: Vec<&str> = list.iter().map(|s| s["id"].as_str().unwrap()).collect();
+        assert!(ids.contains(&sid(&here.access).as_str()));
+        assert!(ids.contains(&sid(&phone.access).as_str()));
+        for session in list {
+            assert_eq!(
+                session["current"],
+                session["id"] == sid(&here.access),
+                "{session}"
+            );
+            assert_eq!(session["login_type"], "user");
+            assert!(session["created_at"].is_u64() && session["last_used_at"].is_u64());
+        }
+
+        // Another account's session, an unknown id, a bad one: 404, nothing ended.
+        for id in [sid(&bob.access), "unknown".into(), "%FF".into()] {
+            assert_problem(
+                &delete(&server, &format!("/auth/sessions/{id}"), &here.access).await,
+                StatusCode::NOT_FOUND,
+                "No such session",
+            );
+        }
+        status(
+            &server.get("/reports/1", Some(&bob.access)).await,
+            StatusCode::OK,
+        );
+
+        // Ending the phone's session: its tokens stop at once.
+        let reply = delete(
+            &server,
+            &format!("/auth/sessions/{}", sid(&phone.access)),
+            &here.access,
+        )
+        .await;
+        status(&reply, StatusCode::NO_CONTENT);
+        assert_invalid_token(
+            &server.get("/reports/1", Some(&phone.access)).await,
+            "user",
+            "The token has been revoked",
+        );
+        let list = server
+            .get("/auth/sessions", Some(&here.access))
+            .await
+            .json();
+        assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+        // Ending it again: no longer live.
+        status(
+            &delete(
+                &server,
+                &format!("/auth/sessions/{}", sid(&phone.access)),
+                &here.access,
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+        );
+        // An API key is no session and may not end one.
+        let (_, key) = new_key(&server, &here.access, &["reports:read"]).await;
+        let reply = server
+            .send(
+                Request::delete(format!("/auth/sessions/{}", sid(&here.access)))
+                    .header(KEY_HEADER, &key)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_problem(
+            &reply,
+            StatusCode::FORBIDDEN,
+            "An API key cannot end sessions; sign in",
+        );
+        // Its own session too.
+        let reply = delete(
+            &server,
+            &format!("/auth/sessions/{}", sid(&here.access)),
+            &here.access,
+        )
+        .await;
+        status(&reply, StatusCode::NO_CONTENT);
+        status(
+            &server.get("/reports/1", Some(&here.access)).await,
+            StatusCode::UNAUTHORIZED,
+        );
+    })
+    .await;
+}

@@ -16,8 +16,8 @@ use std::time::Duration;
 use auth_runtime::accounts::AccountError;
 use auth_runtime::store::{
     Account, AccountStatus, ApiKeyRecord, ApiKeyStore, NewAccount, NewApiKey, NewSession,
-    PasswordWrite, Purged, Revocation, RevocationWaiter, Rotation, SessionStore, SqlStore,
-    StoreFuture, UserStore,
+    PasswordWrite, Purged, Revocation, RevocationWaiter, Rotation, SessionRecord, SessionStore,
+    SqlStore, StoreFuture, UserStore,
 };
 use auth_runtime::{AuthError, AuthManager, LoginType, PasswordHasher, SessionConfig, SigningKey};
 use serde_json::{Map, Value};
@@ -150,6 +150,14 @@ impl ApiKeyStore for PausingStore {
 }
 
 impl SessionStore for PausingStore {
+    fn sessions_of<'a>(
+        &'a self,
+        subject: &'a str,
+        now: u64,
+        idle_since: u64,
+    ) -> StoreFuture<'a, Vec<SessionRecord>> {
+        self.inner.sessions_of(subject, now, idle_since)
+    }
     fn create_session(&self, session: NewSession) -> StoreFuture<'_, bool> {
         self.inner.create_session(session)
     }

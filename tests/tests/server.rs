@@ -83,6 +83,8 @@ async fn health_and_the_route_table() {
             ("POST", "/auth/logout", false, any),
             ("GET", "/auth/me", false, any),
             ("POST", "/auth/change-password", false, any),
+            ("GET", "/auth/sessions", false, any),
+            ("DELETE", "/auth/sessions/{id}", false, any),
             ("POST", "/auth/api-keys", false, any),
             ("GET", "/auth/api-keys", false, any),
             ("DELETE", "/auth/api-keys/{id}", false, any),

@@ -70,6 +70,8 @@ pub enum AccountError {
     Forbidden(String),
     /// No API key of the caller has this id (404).
     UnknownApiKey,
+    /// No live session of the account has this id (404).
+    UnknownSession,
     /// A token request asked for a scope the account is not granted (400; `invalid_scope` at
     /// the token endpoint).
     InvalidScope(String),
@@ -88,7 +90,7 @@ impl AccountError {
             | AccountError::Rejected
             | AccountError::NotAllowed
             | AccountError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AccountError::UnknownApiKey => StatusCode::NOT_FOUND,
+            AccountError::UnknownApiKey | AccountError::UnknownSession => StatusCode::NOT_FOUND,
             AccountError::InvalidScope(_) => StatusCode::BAD_REQUEST,
             AccountError::EmailTaken | AccountError::WrongState(_) => StatusCode::CONFLICT,
             AccountError::InvalidEmail
@@ -147,6 +149,7 @@ impl AccountError {
             AccountError::NoUserStore | AccountError::NoApiKeyStore => "Internal error".into(),
             AccountError::Forbidden(why) => why.clone(),
             AccountError::UnknownApiKey => "No such API key".into(),
+            AccountError::UnknownSession => "No such session".into(),
             AccountError::InvalidScope(scope) => {
                 format!("The scope `{scope}` is not granted to this account")
             }

@@ -31,7 +31,7 @@ use crate::policy::PolicyEngine;
 use crate::principal::Principal;
 use crate::proxy::TrustedProxies;
 use crate::scope::{ScopeRequirement, ScopeValidator};
-use crate::sessions::{SessionService, Sessions};
+use crate::sessions::{SessionInfo, SessionService, Sessions};
 use crate::store::{Account, Purged, UserStore};
 use crate::throttle::LoginThrottle;
 
@@ -463,6 +463,37 @@ impl AuthManager {
     /// Whether `account` may sign in as the admin login type.
     pub fn is_admin(&self, account: &Account) -> bool {
         self.accounts().is_admin(account)
+    }
+
+    /// The caller's live sessions, oldest first; `current` marks the caller's own (ASVS
+    /// 3.3.4: a user sees where they are signed in).
+    pub async fn sessions_of(&self, principal: &Principal) -> Result<Vec<SessionInfo>, AuthError> {
+        self.sessions()
+            .sessions_of(principal.subject(), principal.session_id())
+            .await
+    }
+
+    /// Ends one of the caller's live sessions (its own included): its tokens are refused from
+    /// then on. An id that is not a live session of the caller is
+    /// [`AccountError::UnknownSession`].
+    pub async fn end_session(&self, principal: &Principal, id: &str) -> Result<(), AccountError> {
+        if self
+            .sessions()
+            .end_session_of(principal.subject(), id)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AccountError::UnknownSession)
+        }
+    }
+
+    /// The live sessions of account `account_id`, oldest first (for an admin).
+    pub async fn sessions_of_account(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<SessionInfo>, AuthError> {
+        self.sessions().sessions_of(account_id, None).await
     }
 
     /// Whether `login_type` reads its tokens from session cookies

@@ -262,6 +262,36 @@ async fn me(principal: Principal) -> Response {
     })))
 }
 
+/// The caller's live sessions: `[{id, login_type, created_at, last_used_at, expires_at,
+/// current}]`.
+#[authenticated]
+#[route(GET, "/auth/sessions")]
+async fn list_sessions(
+    State(manager): State<AuthManager>,
+    principal: Principal,
+) -> Result<Response, AccountError> {
+    Ok(no_store(Json(manager.sessions_of(&principal).await?)))
+}
+
+/// Ends one of the caller's sessions, its own included (an unknown id or another account's:
+/// 404). An API key cannot: it is no session, and it may be weaker than one.
+#[authenticated]
+#[route(DELETE, "/auth/sessions/{id}")]
+async fn end_session(
+    State(manager): State<AuthManager>,
+    principal: Principal,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, AccountError> {
+    if principal.credential() == CredentialKind::ApiKey {
+        return Err(AccountError::Forbidden(
+            "An API key cannot end sessions; sign in".into(),
+        ));
+    }
+    let Path(id) = id.map_err(|_| AccountError::UnknownSession)?;
+    manager.end_session(&principal, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Deserialize)]
 struct KeyCreation {
     name: String,
@@ -375,6 +405,7 @@ async fn reject(
 /// | `POST /auth/register` | public |
 /// | `POST /auth/login`, `POST /admin/login`, `POST /auth/token` | public |
 /// | `POST /auth/logout`, `GET /auth/me`, `POST /auth/change-password` | any signed-in caller |
+/// | `GET /auth/sessions`, `DELETE /auth/sessions/{id}` | any signed-in caller |
 /// | `POST /auth/api-keys`, `GET /auth/api-keys`, `DELETE /auth/api-keys/{id}` | any signed-in caller |
 /// | `GET /auth/pending`, `POST /auth/approve`, `POST /auth/reject` | login type `admin` |
 #[derive(SecureRouter)]
@@ -386,6 +417,8 @@ async fn reject(
     logout,
     me,
     change_password,
+    list_sessions,
+    end_session,
     create_api_key,
     list_api_keys,
     revoke_api_key,

@@ -154,6 +154,24 @@ impl SessionConfig {
     }
 }
 
+/// One of an account's live sessions, as its owner (or an admin) sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct SessionInfo {
+    /// The session id (the `sid` of its tokens).
+    pub id: String,
+    /// The login type of its tokens.
+    pub login_type: String,
+    /// When it was opened, seconds since the Unix epoch.
+    pub created_at: u64,
+    /// When its refresh token was last used (or the session opened).
+    pub last_used_at: u64,
+    /// Its absolute end.
+    pub expires_at: u64,
+    /// Whether the request that asked belongs to it.
+    pub current: bool,
+}
+
 /// The session store with its revocation list.
 pub(crate) struct Sessions {
     pub(crate) store: Arc<dyn SessionStore>,
@@ -358,6 +376,39 @@ impl SessionService<'_> {
     pub(crate) async fn purge_expired(&self) -> Result<Purged, TokenError> {
         let sessions = self.sessions_or_err()?;
         Ok(sessions.store.purge_expired(now()).await?)
+    }
+
+    /// The live sessions of `subject`, `current` marking the one with id `current`.
+    pub(crate) async fn sessions_of(
+        &self,
+        subject: &str,
+        current: Option<&str>,
+    ) -> Result<Vec<SessionInfo>, AuthError> {
+        let sessions = self.sessions_or_err()?;
+        let now = now();
+        let idle_since = now.saturating_sub(sessions.config.idle.as_secs());
+        let records = sessions.store.sessions_of(subject, now, idle_since).await?;
+        Ok(records
+            .into_iter()
+            .map(|r| SessionInfo {
+                current: current == Some(r.id.as_str()),
+                id: r.id,
+                login_type: r.login_type,
+                created_at: r.created_at,
+                last_used_at: r.last_used_at,
+                expires_at: r.expires_at,
+            })
+            .collect())
+    }
+
+    /// Ends the live session `sid` of `subject`; `false` when `subject` has none with that id.
+    pub(crate) async fn end_session_of(&self, subject: &str, sid: &str) -> Result<bool, AuthError> {
+        let live = self.sessions_of(subject, None).await?;
+        if !live.iter().any(|s| s.id == sid) {
+            return Ok(false);
+        }
+        self.revoke_session_id(sid).await?;
+        Ok(true)
     }
 
     /// Ends every other session of the principal's subject; how many were ended.

@@ -372,6 +372,41 @@ impl NewSession {
     }
 }
 
+/// A live session as [`SessionStore::sessions_of`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionRecord {
+    /// The session id (the `sid` of its tokens).
+    pub id: String,
+    /// The login type its tokens belong to.
+    pub login_type: String,
+    /// When it was opened, seconds since the Unix epoch.
+    pub created_at: u64,
+    /// When its refresh token was last used (or the session opened).
+    pub last_used_at: u64,
+    /// Its absolute end.
+    pub expires_at: u64,
+}
+
+impl SessionRecord {
+    /// A session record read back from a store.
+    pub fn new(
+        id: impl Into<String>,
+        login_type: impl Into<String>,
+        created_at: u64,
+        last_used_at: u64,
+        expires_at: u64,
+    ) -> Self {
+        SessionRecord {
+            id: id.into(),
+            login_type: login_type.into(),
+            created_at,
+            last_used_at,
+            expires_at,
+        }
+    }
+}
+
 /// What [`SessionStore::rotate_refresh`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -472,6 +507,15 @@ pub trait SessionStore: Send + Sync + 'static {
         now: u64,
         revocation_expires_at: u64,
     ) -> StoreFuture<'a, u64>;
+
+    /// The live sessions of `subject` at `now`: not revoked, not past their absolute end, and
+    /// refreshed (or opened) at `idle_since` or later; oldest first.
+    fn sessions_of<'a>(
+        &'a self,
+        subject: &'a str,
+        now: u64,
+        idle_since: u64,
+    ) -> StoreFuture<'a, Vec<SessionRecord>>;
 
     /// Revokes everything of `subject` (ban, deactivation): every session, and a
     /// [`RevocationKind::Subject`] with `cutoff`.

@@ -3,11 +3,11 @@
 
 use super::dialect::session_version_current;
 use super::revoke::RevokingTransaction;
-use super::rows::{RevocationRow, SessionProbe, revocation_from_row, to_sql};
+use super::rows::{RevocationRow, SessionProbe, from_sql, revocation_from_row, to_sql};
 use super::{Pool, SqlStore, on_pool};
 use crate::store::{
-    NewSession, Purged, Revocation, RevocationKind, RevocationWaiter, Rotation, SessionStore,
-    StoreFuture,
+    NewSession, Purged, Revocation, RevocationKind, RevocationWaiter, Rotation, SessionRecord,
+    SessionStore, StoreFuture,
 };
 
 impl SessionStore for SqlStore {
@@ -209,6 +209,42 @@ impl SessionStore for SqlStore {
                 tx.commit().await?;
                 Ok(())
             })
+        })
+    }
+
+    fn sessions_of<'a>(
+        &'a self,
+        subject: &'a str,
+        now: u64,
+        idle_since: u64,
+    ) -> StoreFuture<'a, Vec<SessionRecord>> {
+        Box::pin(async move {
+            let rows: Vec<(String, String, i64, i64, i64)> = on_pool!(self, |p, _d| {
+                sqlx::query_as(
+                    "SELECT id, login_type, created_at, last_used_at, expires_at \
+                     FROM auth_sessions \
+                     WHERE subject = $1 AND revoked_at IS NULL AND expires_at > $2 \
+                     AND last_used_at >= $3 \
+                     ORDER BY created_at, id",
+                )
+                .bind(subject)
+                .bind(to_sql(now))
+                .bind(to_sql(idle_since))
+                .fetch_all(p)
+                .await
+            })?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, login_type, created, used, expires)| {
+                    SessionRecord::new(
+                        id,
+                        login_type,
+                        from_sql(created),
+                        from_sql(used),
+                        from_sql(expires),
+                    )
+                })
+                .collect())
         })
     }
 
