@@ -1027,3 +1027,289 @@ async fn a_user_lists_and_ends_their_own_sessions() {
     })
     .await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Users administration
+// ---------------------------------------------------------------------------------------------
+
+async fn put_json(server: &TestServer, path: &str, token: &str, body: Value) -> Reply {
+    server
+        .send(
+            Request::put(path)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn admins_page_through_every_account() {
+    on_both("users paging", |db| async move {
+        let server = TestServer::start(&db).await;
+        let admin = server.admin().await;
+        let mut emails = vec!["admin@localhost".to_owned()];
+        for i in 0..5 {
+            let email = format!("user{i}@example.com");
+            let reply = server
+                .post_json(
+                    "/auth/register",
+                    None,
+                    json!({ "email": email, "password": PASSWORD }),
+                )
+                .await;
+            status(&reply, StatusCode::CREATED);
+            emails.push(email);
+        }
+        let mut seen = Vec::new();
+        let mut path = "/admin/users?limit=2".to_owned();
+        loop {
+            let reply = server.get(&path, Some(&admin.access)).await;
+            status(&reply, StatusCode::OK);
+            assert_eq!(
+                reply.headers.get(header::CACHE_CONTROL).unwrap(),
+                "no-store"
+            );
+            let page = reply.json();
+            let items = page["items"].as_array().unwrap();
+            assert!(items.len() <= 2);
+            for item in items {
+                assert_eq!(
+                    item.as_object().unwrap().keys().collect::<Vec<_>>(),
+                    ["email", "id", "roles", "status"]
+                );
+                seen.push(item["email"].as_str().unwrap().to_owned());
+            }
+            match page["next"].as_str() {
+                Some(next) => path = format!("/admin/users?limit=2&after={next}"),
+                None => break,
+            }
+        }
+        let mut sorted_seen = seen.clone();
+        sorted_seen.sort();
+        sorted_seen.dedup();
+        assert_eq!(sorted_seen.len(), seen.len(), "no account twice: {seen:?}");
+        let mut expected = emails.clone();
+        expected.sort();
+        assert_eq!(sorted_seen, expected);
+        // The default page holds them all.
+        let all = server.get("/admin/users", Some(&admin.access)).await.json();
+        assert_eq!(all["items"].as_array().unwrap().len(), 6);
+        assert_eq!(all["next"], Value::Null);
+
+        let bad = "`limit` must be a whole number from 1 to 200; `after` a cursor from `next`";
+        for query in ["limit=0", "limit=201", "limit=abc", "limit=-1"] {
+            assert_problem(
+                &server
+                    .get(&format!("/admin/users?{query}"), Some(&admin.access))
+                    .await,
+                StatusCode::BAD_REQUEST,
+                bad,
+            );
+        }
+        assert_problem(
+            &server
+                .get("/admin/users?after=nobody", Some(&admin.access))
+                .await,
+            StatusCode::BAD_REQUEST,
+            "Unknown `after` cursor",
+        );
+        // Admins only.
+        let user = server.approved_user("ann@example.com").await;
+        status(
+            &server.get("/admin/users", Some(&user.access)).await,
+            StatusCode::UNAUTHORIZED,
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deactivation_ends_sessions_and_keys_and_reactivation_revives_neither() {
+    on_both("deactivate", |db| async move {
+        let server = TestServer::start(&db).await;
+        let admin = server.admin().await;
+        let user = server.approved_user("ann@example.com").await;
+        let (_, key) = new_key(&server, &user.access, &["reports:read"]).await;
+        let id = server.id_of("ann@example.com").await;
+
+        let reply = server
+            .post(
+                &format!("/admin/users/{id}/deactivate"),
+                Some(&admin.access),
+            )
+            .await;
+        status(&reply, StatusCode::NO_CONTENT);
+        assert_invalid_token(
+            &server.get("/reports/1", Some(&user.access)).await,
+            "user",
+            "The token has been revoked",
+        );
+        refused(&with_key(&server, "GET", "/reports/1", &key, None).await);
+        status(
+            &server.login("ann@example.com", PASSWORD).await,
+            StatusCode::UNAUTHORIZED,
+        );
+
+        let reply = server
+            .post(
+                &format!("/admin/users/{id}/reactivate"),
+                Some(&admin.access),
+            )
+            .await;
+        status(&reply, StatusCode::NO_CONTENT);
+        tokio::time::sleep(STALENESS * 2).await;
+        status(
+            &server.get("/reports/1", Some(&user.access)).await,
+            StatusCode::UNAUTHORIZED,
+        );
+        refused(&with_key(&server, "GET", "/reports/1", &key, None).await);
+        let again = server.login("ann@example.com", PASSWORD).await.tokens();
+        status(
+            &server.get("/reports/1", Some(&again.access)).await,
+            StatusCode::OK,
+        );
+
+        // Unknown accounts, and a pending one that only approval activates.
+        for path in ["deactivate", "reactivate"] {
+            assert_problem(
+                &server
+                    .post(&format!("/admin/users/nobody/{path}"), Some(&admin.access))
+                    .await,
+                StatusCode::NOT_FOUND,
+                "No such account",
+            );
+        }
+        let reply = server
+            .post_json(
+                "/auth/register",
+                None,
+                json!({ "email": "pending@example.com", "password": PASSWORD }),
+            )
+            .await;
+        status(&reply, StatusCode::CREATED);
+        let pending = server.id_of("pending@example.com").await;
+        assert_problem(
+            &server
+                .post(
+                    &format!("/admin/users/{pending}/reactivate"),
+                    Some(&admin.access),
+                )
+                .await,
+            StatusCode::CONFLICT,
+            "Only a deactivated account can be reactivated; approve a pending one",
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_role_change_ends_live_sessions_and_the_next_sign_in_carries_it() {
+    on_both("set roles", |db| async move {
+        let server = TestServer::start(&db).await;
+        let admin = server.admin().await;
+        let user = server.approved_user("ann@example.com").await;
+        let id = server.id_of("ann@example.com").await;
+        let path = format!("/admin/users/{id}/roles");
+
+        assert_problem(
+            &put_json(
+                &server,
+                &path,
+                &admin.access,
+                json!({ "roles": ["user", "wizard"] }),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Unknown role `wizard`",
+        );
+        status(
+            &server.get("/reports/1", Some(&user.access)).await,
+            StatusCode::OK,
+        );
+        assert_problem(
+            &put_json(
+                &server,
+                "/admin/users/nobody/roles",
+                &admin.access,
+                json!({ "roles": [] }),
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+            "No such account",
+        );
+        status(
+            &put_json(&server, &path, &user.access, json!({ "roles": ["admin"] })).await,
+            StatusCode::UNAUTHORIZED,
+        );
+
+        let reply = put_json(
+            &server,
+            &path,
+            &admin.access,
+            json!({ "roles": ["editor"] }),
+        )
+        .await;
+        status(&reply, StatusCode::NO_CONTENT);
+        assert_invalid_token(
+            &server.get("/reports/1", Some(&user.access)).await,
+            "user",
+            "The token has been revoked",
+        );
+        let next = server.login("ann@example.com", PASSWORD).await.tokens();
+        assert_eq!(common::payload_of(&next.access)["scope"], "reports:*");
+        status(
+            &server.post("/reports", Some(&next.access)).await,
+            StatusCode::CREATED,
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn admins_list_and_end_an_accounts_sessions() {
+    on_both("user sessions", |db| async move {
+        let server = TestServer::start(&db).await;
+        let admin = server.admin().await;
+        let one = server.approved_user("ann@example.com").await;
+        let two = server.login("ann@example.com", PASSWORD).await.tokens();
+        let id = server.id_of("ann@example.com").await;
+        let path = format!("/admin/users/{id}/sessions");
+        let list = server.get(&path, Some(&admin.access)).await;
+        status(&list, StatusCode::OK);
+        assert_eq!(list.json().as_array().unwrap().len(), 2);
+        assert_problem(
+            &server
+                .get("/admin/users/nobody/sessions", Some(&admin.access))
+                .await,
+            StatusCode::NOT_FOUND,
+            "No such account",
+        );
+        status(
+            &delete(&server, &path, &admin.access).await,
+            StatusCode::NO_CONTENT,
+        );
+        for tokens in [&one, &two] {
+            status(
+                &server.get("/reports/1", Some(&tokens.access)).await,
+                StatusCode::UNAUTHORIZED,
+            );
+        }
+        assert!(
+            server
+                .get(&path, Some(&admin.access))
+                .await
+                .json()
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        // The account may sign in again.
+        status(
+            &server.login("ann@example.com", PASSWORD).await,
+            StatusCode::OK,
+        );
+    })
+    .await;
+}

@@ -78,6 +78,13 @@ async fn live_sessions(db: &TestDb) -> i64 {
 }
 
 impl UserStore for PausingStore {
+    fn users_page<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: u32,
+    ) -> StoreFuture<'a, Option<Vec<Account>>> {
+        self.inner.users_page(after, limit)
+    }
     fn create_user(&self, account: NewAccount) -> StoreFuture<'_, Account> {
         self.inner.create_user(account)
     }

@@ -63,6 +63,7 @@ async fn health_and_the_route_table() {
     let table: Vec<(&str, &str, bool, &[&str])> = examples::Api::routes()
         .iter()
         .chain(auth_runtime::routes::AccountRoutes::routes())
+        .chain(auth_runtime::routes::UserAdminRoutes::routes())
         .map(|r| (r.method, r.path, r.public, r.login_types))
         .collect();
     let admin: &[&str] = &["admin"];
@@ -91,6 +92,12 @@ async fn health_and_the_route_table() {
             ("GET", "/auth/pending", false, admin),
             ("POST", "/auth/approve", false, admin),
             ("POST", "/auth/reject", false, admin),
+            ("GET", "/admin/users", false, admin),
+            ("POST", "/admin/users/{user_id}/deactivate", false, admin),
+            ("POST", "/admin/users/{user_id}/reactivate", false, admin),
+            ("PUT", "/admin/users/{user_id}/roles", false, admin),
+            ("GET", "/admin/users/{user_id}/sessions", false, admin),
+            ("DELETE", "/admin/users/{user_id}/sessions", false, admin),
         ]
     );
 }

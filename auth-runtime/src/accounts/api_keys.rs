@@ -183,6 +183,13 @@ impl ApiKeys {
         Ok(found)
     }
 
+    /// Forgets the cached records of `owner`'s keys (after this instance changed the owner:
+    /// the next use reads the owner again).
+    pub(crate) fn forget_owner(&self, owner: &str) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|_, c| c.found.as_ref().is_none_or(|f| f.1.id != owner));
+    }
+
     /// Forgets a key's cached record (after this instance revoked it).
     pub(crate) fn forget(&self, id: &str) {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());

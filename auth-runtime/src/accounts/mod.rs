@@ -12,7 +12,7 @@ pub(crate) use api_keys::{ApiKeys, KeyRequest};
 pub use email::{EmailError, canonical_email};
 pub use error::AccountError;
 pub(crate) use service::AccountService;
-pub use service::{AdminSeed, Registration, normalize_email};
+pub use service::{AdminSeed, MAX_PAGE, Registration, normalize_email};
 
 pub use crate::events::SECURITY_EVENTS;
 pub use crate::grants::{ADMIN_LOGIN_TYPE, AccountsConfig, USER_LOGIN_TYPE};

@@ -16,6 +16,9 @@ use crate::sessions::SessionService;
 use crate::store::{Account, AccountStatus, NewAccount, PasswordWrite, StoreError, UserStore};
 use crate::throttle::LoginThrottle;
 
+/// The most accounts one page lists.
+pub const MAX_PAGE: u32 = 200;
+
 /// The canonical form of an email, or `None` when it has none: [`canonical_email`] without
 /// the reason. Accounts are stored and looked up under this form, so look-alike spellings
 /// (case, full-width letters, decomposed accents) are one account, and invisible or bidi
@@ -301,6 +304,91 @@ impl AccountService<'_> {
             self.sessions.revoke_subject(&account.id).await?;
         }
         Ok(account)
+    }
+
+    /// Reactivates a deactivated account (a no-op for an active one). Its credential version
+    /// changes: nothing it held before comes back (sessions, API keys).
+    pub(crate) async fn reactivate(&self, account_id: &str) -> Result<(), AccountError> {
+        let users = self.user_store()?;
+        let account = users
+            .user_by_id(account_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        match account.status {
+            AccountStatus::Active => return Ok(()),
+            AccountStatus::Deactivated => {}
+            _ => {
+                return Err(AccountError::WrongState(
+                    "Only a deactivated account can be reactivated; approve a pending one",
+                ));
+            }
+        }
+        let changed = users
+            .transition_status(
+                &account.id,
+                &[AccountStatus::Deactivated],
+                AccountStatus::Active,
+            )
+            .await?;
+        if changed {
+            tracing::info!(target: SECURITY_EVENTS, event = "reactivated", account = %account.id);
+        }
+        Ok(())
+    }
+
+    /// Replaces an account's roles (each one configured); a credential change: every live
+    /// session of the account ends at once, and its next sign-in carries the new roles.
+    pub(crate) async fn set_roles(
+        &self,
+        account_id: &str,
+        roles: &[String],
+    ) -> Result<(), AccountError> {
+        let users = self.user_store()?;
+        if let Some(unknown) = roles.iter().find(|r| self.grants.role_scopes(r).is_none()) {
+            return Err(AccountError::Unprocessable(format!(
+                "Unknown role `{}`",
+                unknown.escape_debug()
+            )));
+        }
+        let mut roles: Vec<String> = roles.to_vec();
+        roles.sort();
+        roles.dedup();
+        let account = users
+            .user_by_id(account_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        if !users
+            .set_roles_and_claims(&account.id, &roles, &account.claims)
+            .await?
+        {
+            return Err(AccountError::NotFound);
+        }
+        tracing::info!(target: SECURITY_EVENTS, event = "roles_changed", account = %account.id, roles = ?roles);
+        if self.sessions.sessions.is_some() {
+            self.sessions.revoke_sessions_of(&account.id).await?;
+        }
+        Ok(())
+    }
+
+    /// A page of accounts, oldest first, and the cursor of the next page (`None` on the last).
+    pub(crate) async fn accounts_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<Account>, Option<String>), AccountError> {
+        let users = self.user_store()?;
+        let limit = limit.clamp(1, MAX_PAGE);
+        let mut page = users
+            .users_page(after, limit + 1)
+            .await?
+            .ok_or_else(|| AccountError::BadRequest("Unknown `after` cursor".into()))?;
+        let next = if page.len() > limit as usize {
+            page.truncate(limit as usize);
+            page.last().map(|a| a.id.clone())
+        } else {
+            None
+        };
+        Ok((page, next))
     }
 
     /// Creates the admin account `email` (active, with the admin role) unless an account with

@@ -423,9 +423,12 @@ impl AuthManager {
         current: &str,
         new: &str,
     ) -> Result<(), AccountError> {
-        self.accounts()
+        let done = self
+            .accounts()
             .change_password(principal, current, new)
-            .await
+            .await;
+        self.owner_changed(principal.subject());
+        done
     }
 
     /// The accounts awaiting approval, oldest first.
@@ -443,10 +446,51 @@ impl AuthManager {
         self.accounts().reject(email).await
     }
 
+    /// Reactivates a deactivated account (a no-op for an active one); what it held before
+    /// (sessions, API keys) stays dead. A pending or rejected account is
+    /// [`AccountError::WrongState`]: approval is another decision.
+    pub async fn reactivate(&self, account_id: &str) -> Result<(), AccountError> {
+        let done = self.accounts().reactivate(account_id).await;
+        self.owner_changed(account_id);
+        done
+    }
+
+    /// Replaces an account's roles, each of them configured
+    /// ([`AuthManagerBuilder::role`](crate::AuthManagerBuilder::role)), else
+    /// [`AccountError::Unprocessable`]. A role change is a credential change: every live
+    /// session and API key of the account ends at once; its next sign-in carries the new
+    /// roles.
+    pub async fn set_roles(&self, account_id: &str, roles: &[String]) -> Result<(), AccountError> {
+        let done = self.accounts().set_roles(account_id, roles).await;
+        self.owner_changed(account_id);
+        done
+    }
+
+    /// A page of accounts, oldest first (at most `limit`, 1 to
+    /// [`MAX_PAGE`](crate::accounts::MAX_PAGE)), after account `after`; and the id to pass
+    /// as `after` for the next page (`None` on the last one).
+    pub async fn accounts_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<Account>, Option<String>), AccountError> {
+        self.accounts().accounts_page(after, limit).await
+    }
+
     /// Deactivates (bans) an account: it can no longer sign in, and every token it holds stops
     /// working — on this instance at once, on every instance within the staleness bound.
     pub async fn deactivate(&self, account_id: &str) -> Result<Account, AccountError> {
-        self.accounts().deactivate(account_id).await
+        let account = self.accounts().deactivate(account_id).await;
+        self.owner_changed(account_id);
+        account
+    }
+
+    /// An account changed on this instance: its API keys are checked against it again at
+    /// their next use (other instances within the staleness bound).
+    fn owner_changed(&self, account_id: &str) {
+        if let Some(keys) = &self.inner.api_keys {
+            keys.forget_owner(account_id);
+        }
     }
 
     /// Creates the admin account `email` (active, with the admin role) unless an account with
@@ -486,6 +530,12 @@ impl AuthManager {
         } else {
             Err(AccountError::UnknownSession)
         }
+    }
+
+    /// Ends every session of account `account_id` (it may sign in again at once); how many
+    /// were ended. On this instance at once, on every other within the staleness bound.
+    pub async fn end_sessions_of_account(&self, account_id: &str) -> Result<u64, AuthError> {
+        self.sessions().revoke_sessions_of(account_id).await
     }
 
     /// The live sessions of account `account_id`, oldest first (for an admin).

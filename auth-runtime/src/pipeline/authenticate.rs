@@ -68,17 +68,11 @@ impl Pipeline<'_> {
         let Some(api_keys) = self.api_keys else {
             return Err(refused(realm()));
         };
-        let principal = api_keys
+        // A key is no session: its owner's status and credential version decide, read with
+        // the key (revocation cutoffs of the owner's sessions do not apply).
+        api_keys
             .authenticate(key, self.keys, self.grants, realm)
-            .await?;
-        if let Some(sessions) = self.sessions {
-            // One answer for every refused key, a banned owner's included.
-            sessions.check_key(&principal).await.map_err(|e| match e {
-                AuthError::InvalidToken { realm, .. } => refused(realm),
-                other => other,
-            })?;
-        }
-        Ok(principal)
+            .await
     }
 
     /// The cookie configuration, if `login_type` reads cookies.

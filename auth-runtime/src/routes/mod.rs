@@ -37,6 +37,7 @@
 mod accounts;
 mod body;
 mod oauth;
+mod users;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -48,6 +49,7 @@ use axum::http::request::Parts;
 pub use accounts::AccountRoutes;
 pub use body::{JsonBody, JsonOrForm, MAX_BODY_BYTES};
 pub use oauth::OAuthError;
+pub use users::UserAdminRoutes;
 
 use crate::SecureRouter;
 use crate::manager::AuthManager;
@@ -127,24 +129,29 @@ pub fn find_conflict(app: &[RouteInfo], builtin: &[RouteInfo]) -> Option<RouteCo
     })
 }
 
-/// The app's router `R` with the account routes merged in, after checking that none of its
+/// The app's router `R` with the account routes and the users administration routes
+/// ([`UserAdminRoutes`]) merged in, after checking that none of its
 /// routes collides with them (axum would panic at the merge).
 pub fn with_accounts<R: SecureRouter>(
     manager: &AuthManager,
 ) -> Result<axum::Router<R::State>, RouteConflict> {
-    if let Some(conflict) = find_conflict(R::routes(), AccountRoutes::routes()) {
-        return Err(conflict);
+    for builtin in [AccountRoutes::routes(), UserAdminRoutes::routes()] {
+        if let Some(conflict) = find_conflict(R::routes(), builtin) {
+            return Err(conflict);
+        }
     }
     Ok(mount(R::router(), manager))
 }
 
-/// Mounts the account routes on any router (use [`with_accounts`] to get a collision error
+/// Mounts the account routes and the users administration routes ([`UserAdminRoutes`]) on any
+/// router (use [`with_accounts`] to get a collision error
 /// instead of axum's panic when the app is a `SecureRouter`).
 pub fn mount<S>(app: Router<S>, manager: &AuthManager) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
     app.merge(AccountRoutes::router().with_state(manager.clone()))
+        .merge(UserAdminRoutes::router().with_state(manager.clone()))
 }
 
 #[cfg(test)]

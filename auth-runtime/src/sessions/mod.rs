@@ -428,6 +428,20 @@ impl SessionService<'_> {
         Ok(count)
     }
 
+    /// Ends every session of `subject`, one by one (no cutoff: a sign-in right after opens a
+    /// good session); how many were ended.
+    pub(crate) async fn revoke_sessions_of(&self, subject: &str) -> Result<u64, AuthError> {
+        let (sessions, now, until) = self.revoking()?;
+        let count = sessions
+            .store
+            .revoke_other_sessions(subject, None, now, until)
+            .await?;
+        if let Err(e) = sessions.cache_refresh_now().await {
+            tracing::warn!(error = %e, "revocation list not refreshed after ending sessions");
+        }
+        Ok(count)
+    }
+
     /// Ends everything of `subject`: every session, and every token issued up to now.
     pub(crate) async fn revoke_subject(&self, subject: &str) -> Result<(), AuthError> {
         let (sessions, now, until) = self.revoking()?;
@@ -451,16 +465,7 @@ impl SessionService<'_> {
 impl Sessions {
     /// The session check of one verified principal.
     pub(crate) async fn check(&self, principal: &Principal) -> Result<(), AuthError> {
-        self.check_as(principal, session_of(principal)?).await
-    }
-
-    /// The revocation check of an API key's principal: no session, but its owner's cutoffs
-    /// (a ban takes the keys with the tokens, at once).
-    pub(crate) async fn check_key(&self, principal: &Principal) -> Result<(), AuthError> {
-        self.check_as(principal, principal.token_id()).await
-    }
-
-    async fn check_as(&self, principal: &Principal, sid: &str) -> Result<(), AuthError> {
+        let sid = session_of(principal)?;
         match self
             .cache
             .check(&self.store, sid, principal.subject(), principal.issued_at())

@@ -302,6 +302,14 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// Every account with this status, oldest first.
     fn users_with_status(&self, status: AccountStatus) -> StoreFuture<'_, Vec<Account>>;
+
+    /// A page of accounts, oldest first: at most `limit` of them, after account `after` (from
+    /// the first account when `None`). `None` when `after` names no account.
+    fn users_page<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: u32,
+    ) -> StoreFuture<'a, Option<Vec<Account>>>;
 }
 
 /// What a [`UserStore::replace_password_hash`] writes.

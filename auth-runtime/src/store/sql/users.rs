@@ -20,6 +20,11 @@ macro_rules! select_user {
 const SELECT_USER_BY_EMAIL: &str = select_user!("WHERE email = $1");
 const SELECT_USER_BY_ID: &str = select_user!("WHERE public_id = $1");
 const SELECT_USERS_BY_STATUS: &str = select_user!("WHERE status = $1 ORDER BY created_at, id");
+const SELECT_USERS_FIRST: &str = select_user!("ORDER BY created_at, id LIMIT $1");
+/// The page after the account whose `created_at` and internal id are `$1`, `$2`.
+const SELECT_USERS_AFTER: &str = select_user!(
+    "WHERE created_at > $1 OR (created_at = $1 AND id > $2) ORDER BY created_at, id LIMIT $3"
+);
 
 impl UserStore for SqlStore {
     fn create_user(&self, account: NewAccount) -> StoreFuture<'_, Account> {
@@ -183,6 +188,42 @@ impl UserStore for SqlStore {
                     .await
             })?;
             rows.into_iter().map(account_from_row).collect()
+        })
+    }
+
+    fn users_page<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: u32,
+    ) -> StoreFuture<'a, Option<Vec<Account>>> {
+        Box::pin(async move {
+            let limit = i64::from(limit);
+            let rows: Option<Vec<UserRow>> = on_pool!(self, |p, _d| {
+                let Some(after) = after else {
+                    let rows = sqlx::query_as(SELECT_USERS_FIRST)
+                        .bind(limit)
+                        .fetch_all(p)
+                        .await?;
+                    return Ok(Some(rows));
+                };
+                let cursor: Option<(i64, i64)> =
+                    sqlx::query_as("SELECT created_at, id FROM auth_users WHERE public_id = $1")
+                        .bind(after)
+                        .fetch_optional(p)
+                        .await?;
+                let Some((created_at, id)) = cursor else {
+                    return Ok(None);
+                };
+                let rows = sqlx::query_as(SELECT_USERS_AFTER)
+                    .bind(created_at)
+                    .bind(id)
+                    .bind(limit)
+                    .fetch_all(p)
+                    .await?;
+                Ok(Some(rows))
+            })?;
+            rows.map(|rows| rows.into_iter().map(account_from_row).collect())
+                .transpose()
         })
     }
 }

@@ -1,0 +1,173 @@
+//! Users administration for admins: list accounts page by page, deactivate and reactivate
+//! them, set their roles, list and end their sessions. Every route needs login type `admin`
+//! and a `users:*` scope.
+
+use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::JsonBody;
+use crate::accounts::{AccountError, MAX_PAGE};
+use crate::manager::AuthManager;
+use crate::{SecureRouter, login_type};
+
+/// The page size when `limit` is not given.
+const DEFAULT_PAGE: u32 = 50;
+
+fn no_store(body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The `{user_id}` of the path; one that cannot be read is no account.
+fn account_id(id: Result<Path<String>, PathRejection>) -> Result<String, AccountError> {
+    id.map(|Path(id)| id).map_err(|_| AccountError::NotFound)
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    limit: Option<u32>,
+    after: Option<String>,
+}
+
+/// The accounts, oldest first: `?limit=` (default 50, at most 200) and `&after=<next>` →
+/// `{items: [{id, email, status, roles}], next}`, `next` null on the last page.
+#[login_type("admin")]
+#[requires("users:list")]
+#[route(GET, "/admin/users")]
+async fn list_users(
+    State(manager): State<AuthManager>,
+    paging: Result<Query<Paging>, QueryRejection>,
+) -> Result<Response, AccountError> {
+    let Query(paging) = paging.map_err(|_| {
+        AccountError::BadRequest(format!(
+            "`limit` must be a whole number from 1 to {MAX_PAGE}; `after` a cursor from `next`"
+        ))
+    })?;
+    let limit = paging.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(AccountError::BadRequest(format!(
+            "`limit` must be a whole number from 1 to {MAX_PAGE}; `after` a cursor from `next`"
+        )));
+    }
+    let (accounts, next) = manager
+        .accounts_page(paging.after.as_deref(), limit)
+        .await?;
+    let items: Vec<_> = accounts
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.id,
+                "email": a.email,
+                "status": a.status.as_str(),
+                "roles": a.roles,
+            })
+        })
+        .collect();
+    Ok(no_store(Json(json!({ "items": items, "next": next }))))
+}
+
+/// Deactivates an account: every session and API key of it ends at once.
+#[login_type("admin")]
+#[requires("users:deactivate")]
+#[route(POST, "/admin/users/{user_id}/deactivate")]
+async fn deactivate_user(
+    State(manager): State<AuthManager>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, AccountError> {
+    manager.deactivate(&account_id(id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reactivates a deactivated account; what it held before stays dead.
+#[login_type("admin")]
+#[requires("users:deactivate")]
+#[route(POST, "/admin/users/{user_id}/reactivate")]
+async fn reactivate_user(
+    State(manager): State<AuthManager>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, AccountError> {
+    manager.reactivate(&account_id(id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct Roles {
+    roles: Vec<String>,
+}
+
+/// Replaces an account's roles (`{roles}`; an unknown role 422): its live sessions end at
+/// once, and its next sign-in carries the new roles.
+#[login_type("admin")]
+#[requires("users:modify")]
+#[route(PUT, "/admin/users/{user_id}/roles")]
+async fn set_user_roles(
+    State(manager): State<AuthManager>,
+    id: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody<Roles>,
+) -> Result<StatusCode, AccountError> {
+    manager.set_roles(&account_id(id)?, &body.roles).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An account's live sessions.
+#[login_type("admin")]
+#[requires("users:list")]
+#[route(GET, "/admin/users/{user_id}/sessions")]
+async fn user_sessions(
+    State(manager): State<AuthManager>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, AccountError> {
+    let id = account_id(id)?;
+    let users = manager.users().ok_or(AccountError::NoUserStore)?;
+    users
+        .user_by_id(&id)
+        .await
+        .map_err(crate::AuthError::from)?
+        .ok_or(AccountError::NotFound)?;
+    Ok(no_store(Json(manager.sessions_of_account(&id).await?)))
+}
+
+/// Ends every session of an account (it may sign in again).
+#[login_type("admin")]
+#[requires("users:deactivate")]
+#[route(DELETE, "/admin/users/{user_id}/sessions")]
+async fn end_user_sessions(
+    State(manager): State<AuthManager>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, AccountError> {
+    let id = account_id(id)?;
+    let users = manager.users().ok_or(AccountError::NoUserStore)?;
+    users
+        .user_by_id(&id)
+        .await
+        .map_err(crate::AuthError::from)?
+        .ok_or(AccountError::NotFound)?;
+    manager.end_sessions_of_account(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The users administration routes, each for login type `admin` with a `users:*` scope:
+///
+/// | route | scope |
+/// |---|---|
+/// | `GET /admin/users`, `GET /admin/users/{user_id}/sessions` | `users:list` |
+/// | `POST /admin/users/{user_id}/deactivate`, `.../reactivate`, `DELETE /admin/users/{user_id}/sessions` | `users:deactivate` |
+/// | `PUT /admin/users/{user_id}/roles` | `users:modify` |
+#[derive(SecureRouter)]
+#[secure_router(routes(
+    list_users,
+    deactivate_user,
+    reactivate_user,
+    set_user_roles,
+    user_sessions,
+    end_user_sessions
+))]
+pub struct UserAdminRoutes;
