@@ -17,6 +17,17 @@ type ExistingAccountHook = dyn Fn(&Account) + Send + Sync;
 pub const USER_LOGIN_TYPE: &str = "user";
 /// The login type of accounts signing in at `/admin/login`.
 pub const ADMIN_LOGIN_TYPE: &str = "admin";
+/// The login type of service accounts (the OAuth2 client-credentials grant).
+pub const SERVICE_LOGIN_TYPE: &str = "service";
+
+/// Whether `account` is a service account (a machine principal): it gets tokens of login type
+/// [`SERVICE_LOGIN_TYPE`] only, by client credentials, never by password.
+pub fn is_service_account(account: &Account) -> bool {
+    account.claims.get(SERVICE_ACCOUNT_CLAIM) == Some(&Value::Bool(true))
+}
+
+/// The stored claim that marks a service account.
+pub(crate) const SERVICE_ACCOUNT_CLAIM: &str = "service_account";
 
 /// How accounts become tokens.
 ///
@@ -220,6 +231,10 @@ impl Grants {
             return None;
         }
         if login_type == ADMIN_LOGIN_TYPE && !account.roles.contains(&config.admin_role) {
+            return None;
+        }
+        // Machines get service tokens, people everything else: never the other way round.
+        if (login_type == SERVICE_LOGIN_TYPE) != is_service_account(account) {
             return None;
         }
         let roles: Vec<&String> = account

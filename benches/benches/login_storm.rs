@@ -252,6 +252,7 @@ impl Server {
                         register_limit: 0,
                         redis: None,
                         cookie_secure: true,
+                        service_key_pem: auth_runtime::SigningKey::generate_ed25519_pem(),
                     };
                     let store = SqlStore::connect(&settings.database_url)
                         .await

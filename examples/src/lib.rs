@@ -60,6 +60,54 @@ pub struct Settings {
     /// `AUTH_COOKIE_SECURE`: `false` drops `Secure` from the session cookies, for local HTTP
     /// only; default `true`.
     pub cookie_secure: bool,
+    /// The PKCS#8 PEM of the `service` login type's Ed25519 key: the file named by
+    /// `AUTH_SERVICE_KEY`, else `service_key.pem` in the data directory (beside an SQLite
+    /// database, or `./data`), generated on first start (mode 0600) and kept.
+    pub service_key_pem: String,
+}
+
+/// The `service` login type's key: read from `path`, or generated into it (mode 0600) when it
+/// does not exist yet.
+pub fn load_or_create_service_key(path: &std::path::Path) -> Result<String, String> {
+    match std::fs::read_to_string(path) {
+        Ok(pem) => return Ok(pem),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("cannot read {}: {}", path.display(), e.kind()));
+        }
+        Err(_) => {}
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {}", dir.display(), e.kind()))?;
+    }
+    let pem = SigningKey::generate_ed25519_pem();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {}", path.display(), e.kind()))?;
+    std::io::Write::write_all(&mut file, pem.as_bytes())
+        .map_err(|e| format!("cannot write {}: {}", path.display(), e.kind()))?;
+    tracing::info!(
+        "generated the service login type's key in {}",
+        path.display()
+    );
+    Ok(pem)
+}
+
+/// Where data files live: beside an SQLite database, else `./data`.
+fn data_dir(database_url: &str) -> std::path::PathBuf {
+    let path = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .filter(|p| !p.starts_with(":memory:"))
+        .map(|p| p.split('?').next().unwrap_or_default());
+    match path.map(std::path::Path::new).and_then(|p| p.parent()) {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => std::path::PathBuf::from("./data"),
+    }
 }
 
 /// Registrations per client address per 10 minutes when `AUTH_REGISTER_LIMIT` is not set.
@@ -102,7 +150,10 @@ impl Settings {
     /// [`from_env`](Self::from_env) with the variables read through `lookup`.
     ///
     /// ```
+    /// let dir = std::env::temp_dir().join(format!("settings-doc-{}", std::process::id()));
+    /// let database = format!("sqlite://{}/auth.db", dir.display());
     /// let lookup = |name: &str| match name {
+    ///     "DATABASE_URL" => Some(database.clone()),
     ///     "AUTH_TRUSTED_PROXIES" => Some("10.0.0.0/8, fd00::/8".to_owned()),
     ///     "AUTH_REGISTER_LIMIT" => Some("5".to_owned()),
     ///     _ => None,
@@ -110,6 +161,9 @@ impl Settings {
     /// let settings = examples::Settings::from_vars(lookup)?;
     /// assert_eq!(settings.trusted_proxies.len(), 2);
     /// assert_eq!(settings.register_limit, 5);
+    /// // The service key was generated beside the database, and is kept.
+    /// assert_eq!(std::fs::read_to_string(dir.join("service_key.pem")).unwrap(), settings.service_key_pem);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
     ///
     /// let bad = examples::Settings::from_vars(|name| {
     ///     (name == "AUTH_REGISTER_LIMIT").then(|| "many".to_owned())
@@ -168,9 +222,20 @@ impl Settings {
                 ));
             }
         };
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let service_key_pem = match var("AUTH_SERVICE_KEY") {
+            Some(path) => std::fs::read_to_string(path.trim()).map_err(|e| {
+                error(
+                    "AUTH_SERVICE_KEY",
+                    format!("cannot read the file: {}", e.kind()),
+                )
+            })?,
+            None => load_or_create_service_key(&data_dir(&database_url).join("service_key.pem"))
+                .map_err(|e| error("AUTH_SERVICE_KEY", e))?,
+        };
         Ok(Settings {
             addr: var("AUTH_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into()),
-            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            database_url,
             user_secret: secret("AUTH_USER_SECRET"),
             admin_secret: secret("AUTH_ADMIN_SECRET"),
             admin_email: var("AUTH_ADMIN_EMAIL").unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.into()),
@@ -180,6 +245,7 @@ impl Settings {
             register_limit,
             redis,
             cookie_secure,
+            service_key_pem,
         })
     }
 }
@@ -249,6 +315,19 @@ pub fn builder(settings: &Settings, store: SqlStore) -> AuthManagerBuilder {
                 .refresh_ttl(day)
                 .issuer(ISSUER)
                 .leeway(Duration::from_secs(30)),
+        )
+        .login_type(
+            // Service accounts (client credentials): Ed25519, 10 min, no refresh tokens; their
+            // API keys too.
+            LoginType::new("service")
+                .key(SigningKey::ed25519_private_pem(
+                    "service",
+                    settings.service_key_pem.as_bytes(),
+                ))
+                .access_ttl(Duration::from_secs(10 * 60))
+                .issuer(ISSUER)
+                .leeway(Duration::from_secs(30))
+                .token_locations([TokenLocation::Header, TokenLocation::ApiKey]),
         )
         .scope_validator(HierarchicalScopes::new())
         // docs/architecture.md §5: the scopes each role grants; `#[roles(...)]` checks them.

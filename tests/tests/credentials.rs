@@ -894,12 +894,57 @@ mod oauth_client {
                 .await
                 .unwrap_err();
             assert_eq!(code(e), BasicErrorResponseType::InvalidScope);
+            // No client secret: the client is not authenticated.
             let e = client
                 .exchange_client_credentials()
                 .request_async(&http)
                 .await
                 .unwrap_err();
-            assert_eq!(code(e), BasicErrorResponseType::UnsupportedGrantType);
+            assert_eq!(code(e), BasicErrorResponseType::InvalidClient);
+
+            // A service account with the client-credentials grant (secret by HTTP Basic).
+            let admin = server.admin().await;
+            let reply = server
+                .post_json(
+                    "/admin/service-accounts",
+                    Some(&admin.access),
+                    json!({ "name": "nightly", "roles": ["reporter"] }),
+                )
+                .await;
+            status(&reply, StatusCode::CREATED);
+            let created = reply.json();
+            let service =
+                BasicClient::new(ClientId::new(created["client_id"].as_str().unwrap().into()))
+                    .set_client_secret(oauth2::ClientSecret::new(
+                        created["client_secret"].as_str().unwrap().into(),
+                    ))
+                    .set_token_uri(TokenUrl::new("http://localhost/auth/token".into()).unwrap());
+            let token = service
+                .exchange_client_credentials()
+                .request_async(&http)
+                .await
+                .expect("client credentials");
+            assert!(token.refresh_token().is_none());
+            status(
+                &server
+                    .get("/reports/1", Some(token.access_token().secret()))
+                    .await,
+                StatusCode::OK,
+            );
+            let e = service
+                .exchange_client_credentials()
+                .add_scope(Scope::new("reports:write".into()))
+                .request_async(&http)
+                .await
+                .unwrap_err();
+            assert_eq!(code(e), BasicErrorResponseType::InvalidScope);
+            let wrong = service.set_client_secret(oauth2::ClientSecret::new("wrong".into()));
+            let e = wrong
+                .exchange_client_credentials()
+                .request_async(&http)
+                .await
+                .unwrap_err();
+            assert_eq!(code(e), BasicErrorResponseType::InvalidClient);
         })
         .await;
     }
@@ -1310,6 +1355,258 @@ async fn admins_list_and_end_an_accounts_sessions() {
             &server.login("ann@example.com", PASSWORD).await,
             StatusCode::OK,
         );
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service accounts and the client-credentials grant
+// ---------------------------------------------------------------------------------------------
+
+/// `POST /auth/token` with `grant_type=client_credentials`, the client authenticated by the
+/// form (`basic: None`) or by HTTP Basic.
+async fn client_token(server: &TestServer, form: &str, basic: Option<(&str, &str)>) -> Reply {
+    use base64::Engine as _;
+    let mut builder = Request::post("/auth/token")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some((id, secret)) = basic {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        builder = builder.header(header::AUTHORIZATION, format!("Basic {encoded}"));
+    }
+    server
+        .send(builder.body(Body::from(form.to_owned())).unwrap())
+        .await
+}
+
+fn invalid_client(reply: &Reply) {
+    assert_oauth_error(
+        reply,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        "Client authentication failed",
+    );
+    assert_eq!(
+        reply.headers.get(header::WWW_AUTHENTICATE).unwrap(),
+        r#"Basic realm="token""#
+    );
+}
+
+#[tokio::test]
+async fn service_accounts_get_service_tokens_by_client_credentials_only() {
+    on_both("service accounts", |db| async move {
+        let server = TestServer::start(&db).await;
+        let admin = server.admin().await;
+        let reply = server
+            .post_json(
+                "/admin/service-accounts",
+                Some(&admin.access),
+                json!({ "name": "nightly-report", "roles": ["reporter"] }),
+            )
+            .await;
+        status(&reply, StatusCode::CREATED);
+        assert_eq!(
+            reply.headers.get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
+        let created = reply.json();
+        let id = created["id"].as_str().unwrap().to_owned();
+        let secret = created["client_secret"].as_str().unwrap().to_owned();
+        assert_eq!(created["client_id"], id);
+        assert!(secret.len() >= 32);
+        // Only a digest is stored.
+        assert_eq!(
+            db.scalar(&format!(
+                "SELECT COUNT(*) FROM auth_users WHERE public_id = '{id}' \
+                 AND password_hash NOT LIKE '%{secret}%'"
+            ))
+            .await,
+            1
+        );
+
+        for (body, status_code, detail) in [
+            (
+                json!({ "name": "nightly-report", "roles": [] }),
+                StatusCode::CONFLICT,
+                "A service account with this name exists",
+            ),
+            (
+                json!({ "name": "Bad Name", "roles": [] }),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "`name` must be 1 to 64 of a-z, 0-9, `-` and `_`, starting with a letter or digit",
+            ),
+            (
+                json!({ "name": "x", "roles": ["wizard"] }),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Unknown role `wizard`",
+            ),
+        ] {
+            assert_problem(
+                &server
+                    .post_json("/admin/service-accounts", Some(&admin.access), body)
+                    .await,
+                status_code,
+                detail,
+            );
+        }
+        let user = server.approved_user("ann@example.com").await;
+        status(
+            &server
+                .post_json(
+                    "/admin/service-accounts",
+                    Some(&user.access),
+                    json!({ "name": "mine", "roles": ["admin"] }),
+                )
+                .await,
+            StatusCode::UNAUTHORIZED,
+        );
+
+        // The grant, with the client authenticated by the form, then by HTTP Basic.
+        let form = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
+        let reply = client_token(&server, &form, None).await;
+        status(&reply, StatusCode::OK);
+        assert_eq!(
+            reply.headers.get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
+        let body = reply.json();
+        assert_eq!(body["token_type"], "Bearer");
+        assert_eq!(body["expires_in"], 600);
+        assert!(body.get("refresh_token").is_none(), "{body}");
+        let token = body["access_token"].as_str().unwrap().to_owned();
+        let claims = common::payload_of(&token);
+        assert_eq!(claims["login_type"], "service");
+        assert_eq!(claims["scope"], "reports:read");
+        assert_eq!(claims["sub"], id);
+        let header_json: Value = {
+            use base64::Engine as _;
+            let head = token.split('.').next().unwrap();
+            serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(head)
+                    .unwrap(),
+            )
+            .unwrap()
+        };
+        assert_eq!(header_json["alg"], "EdDSA");
+        status(
+            &server.get("/reports/1", Some(&token)).await,
+            StatusCode::OK,
+        );
+        assert_problem(
+            &server.post("/reports", Some(&token)).await,
+            StatusCode::FORBIDDEN,
+            "Token is missing required scope: reports:write",
+        );
+        let basic = client_token(
+            &server,
+            "grant_type=client_credentials",
+            Some((&id, &secret)),
+        )
+        .await;
+        status(&basic, StatusCode::OK);
+        // Narrowed, and beyond.
+        let reply = client_token(
+            &server,
+            "grant_type=client_credentials&scope=reports:write",
+            Some((&id, &secret)),
+        )
+        .await;
+        assert_oauth_error(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "The scope `reports:write` is not granted to this account",
+        );
+        // Both ways at once is ambiguous.
+        let reply = client_token(&server, &form, Some((&id, &secret))).await;
+        assert_oauth_error(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Send the client credentials once: HTTP Basic or the form, not both",
+        );
+        // Refused clients: one answer.
+        let ann = server.id_of("ann@example.com").await;
+        for (client, secret) in [
+            (id.as_str(), "wrong"),
+            ("unknown", secret.as_str()),
+            (ann.as_str(), PASSWORD),
+            (id.as_str(), ""),
+        ] {
+            invalid_client(
+                &client_token(
+                    &server,
+                    "grant_type=client_credentials",
+                    Some((client, secret)),
+                )
+                .await,
+            );
+        }
+        invalid_client(&client_token(&server, "grant_type=client_credentials", None).await);
+        // Never by password.
+        assert_problem(
+            &server.login("service:nightly-report", &secret).await,
+            StatusCode::UNAUTHORIZED,
+            "Invalid email or password",
+        );
+
+        // Its own API key, within its roles.
+        let path = format!("/admin/service-accounts/{id}/api-keys");
+        let reply = server
+            .post_json(
+                &path,
+                Some(&admin.access),
+                json!({ "name": "ci", "scopes": ["reports:read"], "expires_in_days": 7 }),
+            )
+            .await;
+        status(&reply, StatusCode::CREATED);
+        let key = reply.json()["key"].as_str().unwrap().to_owned();
+        let me = with_key(&server, "GET", "/auth/me", &key, None).await;
+        status(&me, StatusCode::OK);
+        assert_eq!(me.json()["login_type"], "service");
+        assert_eq!(me.json()["credential"], "api_key");
+        assert_problem(
+            &server
+                .post_json(
+                    &path,
+                    Some(&admin.access),
+                    json!({ "name": "ci", "scopes": ["reports:write"], "expires_in_days": 7 }),
+                )
+                .await,
+            StatusCode::FORBIDDEN,
+            "Scope `reports:write` is beyond the caller's own scopes",
+        );
+        // Not a service account: 404.
+        assert_problem(
+            &server
+                .post(
+                    &format!("/admin/service-accounts/{ann}/deactivate"),
+                    Some(&admin.access),
+                )
+                .await,
+            StatusCode::NOT_FOUND,
+            "No such account",
+        );
+
+        // Deactivation stops its tokens and keys at once, and the grant.
+        let reply = server
+            .post(
+                &format!("/admin/service-accounts/{id}/deactivate"),
+                Some(&admin.access),
+            )
+            .await;
+        status(&reply, StatusCode::NO_CONTENT);
+        assert_invalid_token(
+            &server.get("/reports/1", Some(&token)).await,
+            "service",
+            "The token has been revoked",
+        );
+        assert_invalid_token(
+            &with_key(&server, "GET", "/reports/1", &key, None).await,
+            "user",
+            "The API key is not valid",
+        );
+        invalid_client(&client_token(&server, &form, None).await);
     })
     .await;
 }

@@ -98,6 +98,19 @@ async fn health_and_the_route_table() {
             ("PUT", "/admin/users/{user_id}/roles", false, admin),
             ("GET", "/admin/users/{user_id}/sessions", false, admin),
             ("DELETE", "/admin/users/{user_id}/sessions", false, admin),
+            ("POST", "/admin/service-accounts", false, admin),
+            (
+                "POST",
+                "/admin/service-accounts/{user_id}/deactivate",
+                false,
+                admin
+            ),
+            (
+                "POST",
+                "/admin/service-accounts/{user_id}/api-keys",
+                false,
+                admin
+            ),
         ]
     );
 }
@@ -606,7 +619,8 @@ async fn token_endpoint_grants() {
         ok(&server.get("/reports/1", Some(&second.access)).await);
 
         // RFC 6749 §5.2 errors, readable by OAuth2 clients and as problems.
-        let unsupported = "Unsupported `grant_type`: use `password` or `refresh_token`";
+        let unsupported =
+            "Unsupported `grant_type`: use `password`, `refresh_token` or `client_credentials`";
         for (body, error, detail) in [
             (
                 "grant_type=authorization_code",

@@ -23,7 +23,7 @@ use crate::error::{AuthError, InvalidToken};
 use crate::grants::Grants;
 use crate::keyring::{Keyring, RESERVED_CLAIMS};
 use crate::principal::{CredentialKind, Principal};
-use crate::scope::ScopeValidator;
+use crate::scope::{GrantedScopes, ScopeValidator};
 use crate::store::{Account, AccountStatus, ApiKeyRecord, ApiKeyStore, NewApiKey, StoreError};
 
 /// Hex digits of a key's id (96 random bits).
@@ -328,6 +328,61 @@ impl ApiKeys {
         grants: &Grants,
         scopes: &dyn ScopeValidator,
     ) -> Result<NewKey, AccountError> {
+        let users = grants.users().ok_or(AccountError::NoUserStore)?;
+        let owner = users
+            .user_by_id(creator.subject())
+            .await
+            .map_err(AuthError::from)?
+            .filter(|a| a.status == AccountStatus::Active)
+            .ok_or(AccountError::Deactivated)?;
+        self.create_for(
+            &owner,
+            creator.login_type(),
+            creator.scopes(),
+            request,
+            keys,
+            scopes,
+        )
+        .await
+    }
+
+    /// Creates a key for `owner` (an admin's act, for a service account): within the scopes
+    /// its roles grant on `login_type`.
+    pub(crate) async fn create_for_account(
+        &self,
+        owner: &Account,
+        login_type: &str,
+        request: KeyRequest<'_>,
+        keys: &Keyring,
+        grants: &Grants,
+        scopes: &dyn ScopeValidator,
+    ) -> Result<NewKey, AccountError> {
+        let grant = grants.account_grant(owner, login_type).ok_or_else(|| {
+            AccountError::Forbidden(format!(
+                "The account may not have keys of login type `{login_type}`"
+            ))
+        })?;
+        let held = grant.granted_scopes().join(" ");
+        self.create_for(
+            owner,
+            login_type,
+            GrantedScopes::new(&held),
+            request,
+            keys,
+            scopes,
+        )
+        .await
+    }
+
+    async fn create_for(
+        &self,
+        owner: &Account,
+        login_type: &str,
+        held: GrantedScopes<'_>,
+        request: KeyRequest<'_>,
+        keys: &Keyring,
+        scopes: &dyn ScopeValidator,
+    ) -> Result<NewKey, AccountError> {
         let name = request.name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(AccountError::Unprocessable(
@@ -356,32 +411,24 @@ impl ApiKeys {
                 wanted.push(scope.clone());
             }
         }
+        if owner.status != AccountStatus::Active {
+            return Err(AccountError::Deactivated);
+        }
         let takes_keys = keys
-            .login_type(creator.login_type())
+            .login_type(login_type)
             .is_some_and(|(_, lt)| lt.takes_api_keys());
         if !takes_keys {
             return Err(AccountError::Forbidden(format!(
-                "Login type `{}` does not take API keys",
-                creator.login_type()
+                "Login type `{login_type}` does not take API keys"
             )));
         }
         // A wildcard asked for counts as everything it covers: only a grant that covers the
         // wildcard itself satisfies it.
-        if let Some(beyond) = wanted
-            .iter()
-            .find(|s| !scopes.has_scope(s, creator.scopes()))
-        {
+        if let Some(beyond) = wanted.iter().find(|s| !scopes.has_scope(s, held)) {
             return Err(AccountError::Forbidden(format!(
                 "Scope `{beyond}` is beyond the caller's own scopes"
             )));
         }
-        let users = grants.users().ok_or(AccountError::NoUserStore)?;
-        let owner = users
-            .user_by_id(creator.subject())
-            .await
-            .map_err(AuthError::from)?
-            .filter(|a| a.status == AccountStatus::Active)
-            .ok_or(AccountError::Deactivated)?;
         let (id, key, secret_hash) = self.generate();
         let created_at = now();
         let expires_at = created_at + u64::from(request.days) * 24 * 3600;
@@ -389,7 +436,7 @@ impl ApiKeys {
             .create_api_key(NewApiKey::new(
                 id.clone(),
                 owner.id.clone(),
-                creator.login_type(),
+                login_type,
                 name,
                 wanted,
                 secret_hash,

@@ -72,6 +72,11 @@ pub enum AccountError {
     UnknownApiKey,
     /// No live session of the account has this id (404).
     UnknownSession,
+    /// Client authentication failed: an unknown client, a wrong secret, a deactivated service
+    /// account; one answer for all (401; `invalid_client` at the token endpoint).
+    InvalidClient,
+    /// The request conflicts with what exists, and the message says how (409).
+    Conflict(String),
     /// A token request asked for a scope the account is not granted (400; `invalid_scope` at
     /// the token endpoint).
     InvalidScope(String),
@@ -91,6 +96,8 @@ impl AccountError {
             | AccountError::NotAllowed
             | AccountError::Forbidden(_) => StatusCode::FORBIDDEN,
             AccountError::UnknownApiKey | AccountError::UnknownSession => StatusCode::NOT_FOUND,
+            AccountError::InvalidClient => StatusCode::UNAUTHORIZED,
+            AccountError::Conflict(_) => StatusCode::CONFLICT,
             AccountError::InvalidScope(_) => StatusCode::BAD_REQUEST,
             AccountError::EmailTaken | AccountError::WrongState(_) => StatusCode::CONFLICT,
             AccountError::InvalidEmail
@@ -150,6 +157,8 @@ impl AccountError {
             AccountError::Forbidden(why) => why.clone(),
             AccountError::UnknownApiKey => "No such API key".into(),
             AccountError::UnknownSession => "No such session".into(),
+            AccountError::InvalidClient => "Client authentication failed".into(),
+            AccountError::Conflict(why) => why.clone(),
             AccountError::InvalidScope(scope) => {
                 format!("The scope `{scope}` is not granted to this account")
             }

@@ -6,6 +6,7 @@ mod api_keys;
 mod email;
 mod error;
 mod service;
+mod service_accounts;
 
 pub use api_keys::{ApiKeyInfo, MAX_API_KEY_DAYS, NewKey};
 pub(crate) use api_keys::{ApiKeys, KeyRequest};
@@ -13,6 +14,9 @@ pub use email::{EmailError, canonical_email};
 pub use error::AccountError;
 pub(crate) use service::AccountService;
 pub use service::{AdminSeed, MAX_PAGE, Registration, normalize_email};
+pub use service_accounts::NewServiceAccount;
 
 pub use crate::events::SECURITY_EVENTS;
-pub use crate::grants::{ADMIN_LOGIN_TYPE, AccountsConfig, USER_LOGIN_TYPE};
+pub use crate::grants::{
+    ADMIN_LOGIN_TYPE, AccountsConfig, SERVICE_LOGIN_TYPE, USER_LOGIN_TYPE, is_service_account,
+};

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use super::{AccountError, canonical_email};
 use crate::clock::now;
 use crate::events::SECURITY_EVENTS;
-use crate::grants::{ADMIN_LOGIN_TYPE, Grants};
+use crate::grants::{ADMIN_LOGIN_TYPE, Grants, is_service_account};
 use crate::keyring::{TokenError, TokenPair};
 use crate::password::PasswordHasher;
 use crate::principal::Principal;
@@ -114,7 +114,11 @@ impl AccountService<'_> {
                     tracing::info!(target: SECURITY_EVENTS, event = "sign_in_throttled", client = ?client);
                 }
             })?;
-        let account = users.user_by_email(&key).await?;
+        // A service account never signs in by password: it is no account here.
+        let account = users
+            .user_by_email(&key)
+            .await?
+            .filter(|a| !is_service_account(a));
         let stored = account.as_ref().and_then(|a| a.password_hash.as_deref());
         let check = self.passwords.verify(password, stored).await?;
         let Some(account) = account.filter(|_| check.matches) else {

@@ -51,7 +51,7 @@ impl fmt::Display for KeyError {
         match self {
             KeyError::WeakSecret { len } => write!(
                 f,
-                "HS256 secret is {len} bytes; at least {MIN_HMAC_SECRET_LEN} are required"
+                "HS256 secret is {len} bytes; at least {MIN_HMAC_SECRET_LEN} are required (SigningKey::generate_secret makes one)"
             ),
             KeyError::InvalidPem { part } => write!(f, "the {part} PEM is not a valid key"),
             KeyError::InvalidKid => f.write_str(
@@ -87,6 +87,68 @@ impl SigningKey {
         let mut key = Self::checked(kid.into(), Algorithm::HS256, material);
         key.hmac_secret = Some(secret.to_vec());
         key
+    }
+
+    /// A new random HS256 secret: 32 random bytes as 64 hex digits, for an environment variable
+    /// or a secrets manager.
+    ///
+    /// ```
+    /// use auth_runtime::SigningKey;
+    ///
+    /// let secret = SigningKey::generate_secret();
+    /// assert_eq!(secret.len(), 64);
+    /// let key = SigningKey::hs256("user-1", secret.as_bytes());
+    /// # let _ = key;
+    /// ```
+    pub fn generate_secret() -> String {
+        rand::random::<[u8; 32]>()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// A new Ed25519 private key as PKCS#8 PEM, for [`ed25519_private_pem`](Self::ed25519_private_pem)
+    /// (keep it in a file of mode 0600 or a secrets manager).
+    ///
+    /// ```
+    /// use auth_runtime::SigningKey;
+    ///
+    /// let pem = SigningKey::generate_ed25519_pem();
+    /// assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    /// let key = SigningKey::ed25519_private_pem("service-1", pem.as_bytes());
+    /// assert_eq!(key.algorithm(), jsonwebtoken::Algorithm::EdDSA);
+    /// ```
+    pub fn generate_ed25519_pem() -> String {
+        let pair = aws_lc_rs::signature::Ed25519KeyPair::generate()
+            .expect("the system random generator works");
+        let der = pair.to_pkcs8v1().expect("an Ed25519 key encodes as PKCS#8");
+        pem("PRIVATE KEY", der.as_ref())
+    }
+
+    /// An Ed25519 (EdDSA) key pair from its PKCS#8 private key alone (PEM, v1 or v2): the
+    /// public key is derived from it.
+    pub fn ed25519_private_pem(kid: impl Into<String>, private_pem: &[u8]) -> Self {
+        let public = pem_der(private_pem)
+            .and_then(|der| {
+                aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).ok()
+            })
+            .map(|pair| {
+                use aws_lc_rs::signature::KeyPair as _;
+                // SubjectPublicKeyInfo of an Ed25519 key (RFC 8410): fixed prefix, 32 bytes.
+                let mut spki = vec![
+                    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+                ];
+                spki.extend_from_slice(pair.public_key().as_ref());
+                pem("PUBLIC KEY", &spki)
+            });
+        match public {
+            Some(public) => Self::ed25519_pem(kid, private_pem, public.as_bytes()),
+            None => Self::checked(
+                kid.into(),
+                Algorithm::EdDSA,
+                Err(KeyError::InvalidPem { part: "private" }),
+            ),
+        }
     }
 
     /// An RSA-SHA256 key pair from PEM (PKCS#1 or PKCS#8 private key, SPKI or PKCS#1 public key).
@@ -187,4 +249,29 @@ pub(crate) struct ReadyKey {
     pub(crate) alg: Algorithm,
     pub(crate) encoding: EncodingKey,
     pub(crate) decoding: DecodingKey,
+}
+
+/// DER as PEM with 64-character lines.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// The DER inside a PEM block.
+fn pem_der(pem: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let text = std::str::from_utf8(pem).ok()?;
+    let body: String = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("-----"))
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
 }

@@ -16,7 +16,8 @@ pub use state::AuthState;
 
 use crate::access::Access;
 use crate::accounts::{
-    AccountError, AccountService, AdminSeed, ApiKeyInfo, ApiKeys, KeyRequest, NewKey, Registration,
+    AccountError, AccountService, AdminSeed, ApiKeyInfo, ApiKeys, KeyRequest, NewKey,
+    NewServiceAccount, Registration,
 };
 use crate::clock::now;
 use crate::credential::cookie::{Cookies, Jar, SessionCookies};
@@ -725,6 +726,64 @@ impl AuthManager {
         self.api_key_store()?
             .create(
                 creator,
+                request,
+                &self.inner.keys,
+                &self.inner.grants,
+                self.inner.access.scope_validator(),
+            )
+            .await
+    }
+
+    /// Creates a service account (a machine principal) named `name` with `roles`: its id is its
+    /// OAuth2 `client_id`, and its client secret is in the answer only. It gets access tokens
+    /// of login type [`SERVICE_LOGIN_TYPE`](crate::accounts::SERVICE_LOGIN_TYPE) by
+    /// [`client_credentials`](Self::client_credentials), never by password.
+    pub async fn create_service_account(
+        &self,
+        name: &str,
+        roles: &[String],
+    ) -> Result<NewServiceAccount, AccountError> {
+        self.accounts().create_service_account(name, roles).await
+    }
+
+    /// The OAuth2 client-credentials grant: an access token (no refresh token) of login type
+    /// `service` for the service account `client_id` with secret `client_secret`, with the
+    /// scopes of its roles, or only `scopes` when given (each granted, else
+    /// [`AccountError::InvalidScope`]). An unknown client, a wrong secret and a deactivated
+    /// account are all [`AccountError::InvalidClient`].
+    pub async fn client_credentials(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        scopes: Option<&[String]>,
+    ) -> Result<BearerToken, AccountError> {
+        let validator = self.inner.access.scope_validator();
+        self.accounts()
+            .client_credentials(client_id, client_secret, scopes.map(|s| (s, validator)))
+            .await
+    }
+
+    /// Creates an API key for account `owner_id` (a service account: an admin's act) of
+    /// `login_type`, within the scopes the account's roles grant on it.
+    pub async fn create_api_key_for(
+        &self,
+        owner_id: &str,
+        login_type: &str,
+        name: &str,
+        scopes: &[String],
+        days: u32,
+    ) -> Result<NewKey, AccountError> {
+        let users = self.inner.grants.users().ok_or(AccountError::NoUserStore)?;
+        let owner = users
+            .user_by_id(owner_id)
+            .await
+            .map_err(AuthError::from)?
+            .ok_or(AccountError::NotFound)?;
+        let request = KeyRequest { name, scopes, days };
+        self.api_key_store()?
+            .create_for_account(
+                &owner,
+                login_type,
                 request,
                 &self.inner.keys,
                 &self.inner.grants,

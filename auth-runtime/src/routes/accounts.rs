@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -134,11 +135,64 @@ struct Grant {
     username: Option<String>,
     password: Option<String>,
     scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// The scopes of an OAuth2 `scope` parameter (space-delimited; empty means none asked for).
+fn scope_list(scope: Option<&str>) -> Vec<String> {
+    scope
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The client's credentials (RFC 6749 §2.3.1): HTTP Basic (form-urlencoded id and secret) or
+/// the `client_id` and `client_secret` fields, not both.
+fn client_credentials(headers: &HeaderMap, grant: &Grant) -> Result<(String, String), OAuthError> {
+    let mut basic = None;
+    for value in headers.get_all(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| OAuthError::invalid_client())?;
+        let Some((scheme, encoded)) = value.split_once(' ') else {
+            return Err(OAuthError::invalid_client());
+        };
+        if !scheme.eq_ignore_ascii_case("basic") || basic.is_some() {
+            return Err(OAuthError::invalid_client());
+        }
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|d| String::from_utf8(d).ok())
+            .ok_or_else(OAuthError::invalid_client)?;
+        let (id, secret) = decoded
+            .split_once(':')
+            .ok_or_else(OAuthError::invalid_client)?;
+        let decode = |s: &str| {
+            serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}"))
+                .ok()
+                .and_then(|mut v| v.pop())
+                .map(|(_, v)| v)
+                .ok_or_else(OAuthError::invalid_client)
+        };
+        basic = Some((decode(id)?, decode(secret)?));
+    }
+    match (basic, &grant.client_id, &grant.client_secret) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(OAuthError::invalid_request(
+            "Send the client credentials once: HTTP Basic or the form, not both",
+        )),
+        (Some(pair), None, None) => Ok(pair),
+        (None, Some(id), Some(secret)) => Ok((id.clone(), secret.clone())),
+        _ => Err(OAuthError::invalid_client()),
+    }
 }
 
 /// The token endpoint: `grant_type=refresh_token` spends a refresh token for a new pair;
 /// `grant_type=password` signs in as login type `user` (with an optional `scope` to narrow
-/// the tokens). Refusals are RFC 6749 §5.2 errors ([`OAuthError`]).
+/// the tokens); `grant_type=client_credentials` gives a service account an access token of
+/// login type `service` (client id and secret by HTTP Basic or form). Refusals are RFC 6749
+/// §5.2 errors ([`OAuthError`]).
 #[public]
 #[route(POST, "/auth/token")]
 async fn token(
@@ -186,17 +240,22 @@ async fn token(
             }
             manager.refresh(&token).await?
         }
+        Some("client_credentials") if !cookie => {
+            let (id, secret) = client_credentials(&headers, &grant)?;
+            let scopes = scope_list(grant.scope.as_deref());
+            let token = manager
+                .client_credentials(&id, &secret, (!scopes.is_empty()).then_some(&scopes[..]))
+                .await?;
+            let mut response = no_store(Json(token));
+            response
+                .headers_mut()
+                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            return Ok(response);
+        }
         Some("password") => {
             let email = grant.username.ok_or_else(|| missing("username"))?;
             let password = grant.password.ok_or_else(|| missing("password"))?;
-            let scopes: Vec<String> = grant
-                .scope
-                .as_deref()
-                .unwrap_or_default()
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect();
+            let scopes = scope_list(grant.scope.as_deref());
             if scopes.is_empty() {
                 manager
                     .sign_in(&email, &password, USER_LOGIN_TYPE, client)
@@ -209,7 +268,7 @@ async fn token(
         }
         Some(_) => {
             return Err(OAuthError::unsupported_grant_type(
-                "Unsupported `grant_type`: use `password` or `refresh_token`",
+                "Unsupported `grant_type`: use `password`, `refresh_token` or `client_credentials`",
             ));
         }
         None => return Err(missing("grant_type")),

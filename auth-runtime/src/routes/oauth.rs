@@ -124,6 +124,7 @@ impl From<AccountError> for OAuthError {
             | AccountError::Rejected
             | AccountError::Deactivated
             | AccountError::NotAllowed => grant(description),
+            AccountError::InvalidClient => Self::invalid_client(),
             AccountError::InvalidScope(_) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
             }

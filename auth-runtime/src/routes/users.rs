@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::JsonBody;
-use crate::accounts::{AccountError, MAX_PAGE};
+use crate::accounts::{AccountError, MAX_PAGE, SERVICE_LOGIN_TYPE, is_service_account};
 use crate::manager::AuthManager;
 use crate::{SecureRouter, login_type};
 
@@ -154,6 +154,85 @@ async fn end_user_sessions(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize)]
+struct ServiceAccountCreation {
+    name: String,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+/// Creates a service account: `{name, roles}` → 201 `{id, client_id, client_secret}`, the
+/// secret shown only here.
+#[login_type("admin")]
+#[requires("users:create")]
+#[route(POST, "/admin/service-accounts")]
+async fn create_service_account(
+    State(manager): State<AuthManager>,
+    JsonBody(body): JsonBody<ServiceAccountCreation>,
+) -> Result<Response, AccountError> {
+    let created = manager
+        .create_service_account(&body.name, &body.roles)
+        .await?;
+    Ok(no_store((StatusCode::CREATED, Json(created))))
+}
+
+/// The service account `{user_id}`, or 404 for any other account.
+async fn service_account(manager: &AuthManager, id: &str) -> Result<(), AccountError> {
+    let users = manager.users().ok_or(AccountError::NoUserStore)?;
+    users
+        .user_by_id(id)
+        .await
+        .map_err(crate::AuthError::from)?
+        .filter(is_service_account)
+        .map(|_| ())
+        .ok_or(AccountError::NotFound)
+}
+
+/// Deactivates a service account: its tokens and keys stop working at once.
+#[login_type("admin")]
+#[requires("users:deactivate")]
+#[route(POST, "/admin/service-accounts/{user_id}/deactivate")]
+async fn deactivate_service_account(
+    State(manager): State<AuthManager>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, AccountError> {
+    let id = account_id(id)?;
+    service_account(&manager, &id).await?;
+    manager.deactivate(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct KeyCreation {
+    name: String,
+    scopes: Vec<String>,
+    expires_in_days: u32,
+}
+
+/// Creates an API key of login type `service` for a service account: `{name, scopes,
+/// expires_in_days}` → 201 `{id, key, expires_at}`, within the scopes of its roles.
+#[login_type("admin")]
+#[requires("users:create")]
+#[route(POST, "/admin/service-accounts/{user_id}/api-keys")]
+async fn create_service_account_key(
+    State(manager): State<AuthManager>,
+    id: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody<KeyCreation>,
+) -> Result<Response, AccountError> {
+    let id = account_id(id)?;
+    service_account(&manager, &id).await?;
+    let created = manager
+        .create_api_key_for(
+            &id,
+            SERVICE_LOGIN_TYPE,
+            &body.name,
+            &body.scopes,
+            body.expires_in_days,
+        )
+        .await?;
+    Ok(no_store((StatusCode::CREATED, Json(created))))
+}
+
 /// The users administration routes, each for login type `admin` with a `users:*` scope:
 ///
 /// | route | scope |
@@ -161,6 +240,8 @@ async fn end_user_sessions(
 /// | `GET /admin/users`, `GET /admin/users/{user_id}/sessions` | `users:list` |
 /// | `POST /admin/users/{user_id}/deactivate`, `.../reactivate`, `DELETE /admin/users/{user_id}/sessions` | `users:deactivate` |
 /// | `PUT /admin/users/{user_id}/roles` | `users:modify` |
+/// | `POST /admin/service-accounts`, `POST /admin/service-accounts/{user_id}/api-keys` | `users:create` |
+/// | `POST /admin/service-accounts/{user_id}/deactivate` | `users:deactivate` |
 #[derive(SecureRouter)]
 #[secure_router(routes(
     list_users,
@@ -168,6 +249,9 @@ async fn end_user_sessions(
     reactivate_user,
     set_user_roles,
     user_sessions,
-    end_user_sessions
+    end_user_sessions,
+    create_service_account,
+    deactivate_service_account,
+    create_service_account_key
 ))]
 pub struct UserAdminRoutes;

@@ -26,8 +26,8 @@ use crate::clock::now;
 use crate::error::{AuthError, InvalidToken};
 use crate::grants::Grants;
 use crate::keyring::{
-    ACCESS, Keyring, REFRESH, RESERVED_CLAIMS, Signed, TokenError, TokenPair, TokenRequest, bearer,
-    random_id,
+    ACCESS, BearerToken, Keyring, REFRESH, RESERVED_CLAIMS, Signed, TokenError, TokenPair,
+    TokenRequest, bearer, random_id,
 };
 use crate::principal::Principal;
 use crate::store::{AccountStatus, NewSession, Purged, RevocationKind, Rotation, SessionStore};
@@ -268,6 +268,43 @@ impl SessionService<'_> {
         }
         let access = self.keys.sign(&prepared, ACCESS, &sid, iat, None)?;
         Ok(pair(access, refresh.token))
+    }
+
+    /// Issues one access token in a session of its own that has no refresh token (the OAuth2
+    /// client-credentials grant): the session ends with the token, and ending it (or a
+    /// revocation of its subject) revokes the token. Bound to the account's credential version
+    /// like any session.
+    pub(crate) async fn issue_access_only(
+        &self,
+        request: &TokenRequest,
+    ) -> Result<BearerToken, TokenError> {
+        let sessions = self.sessions_or_err()?;
+        let prepared = self.keys.prepare(request)?;
+        let sid = random_id();
+        let iat = now();
+        let expires_at = iat + prepared.login_type.access_ttl.as_secs();
+        // The refresh jti is never handed out: nothing can rotate this session.
+        let mut record = NewSession::new(
+            sid.clone(),
+            prepared.subject.clone(),
+            prepared.login_type.name.to_string(),
+            random_id(),
+            iat,
+            expires_at,
+        );
+        if let (Some(version), true) = (
+            request.bound_version(),
+            self.grants.accounts_in_session_store(),
+        ) {
+            record = record.credential_version(version);
+        }
+        if !sessions.store.create_session(record).await? {
+            return Err(TokenError::AccountChanged {
+                login_type: prepared.login_type.name.to_string(),
+            });
+        }
+        let access = self.keys.sign(&prepared, ACCESS, &sid, iat, None)?;
+        Ok(bearer(access))
     }
 
     /// Spends a refresh token and returns a new pair in the same session (scopes re-read,

@@ -26,6 +26,12 @@ pub const PASSWORD: &str = "correct horse battery";
 /// the latest this long after it was made.
 pub const STALENESS: Duration = Duration::from_millis(300);
 
+/// The `service` login type's key, one per test process (a restarted server keeps it).
+pub fn service_key() -> &'static str {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(auth_runtime::SigningKey::generate_ed25519_pem)
+}
+
 /// The settings of every test server (fixed secrets, so a restarted server accepts the
 /// tokens of the previous one).
 pub fn settings(db: &TestDb) -> examples::Settings {
@@ -41,6 +47,7 @@ pub fn settings(db: &TestDb) -> examples::Settings {
         register_limit: examples::DEFAULT_REGISTER_LIMIT,
         redis: None,
         cookie_secure: true,
+        service_key_pem: service_key().to_owned(),
     }
 }
 
