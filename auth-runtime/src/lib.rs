@@ -101,6 +101,7 @@ pub mod store;
 pub mod throttle;
 
 pub use credential::cookie::{CookieConfig, SameSite, SessionCookies};
+pub use credential::custom::{CredentialVerifier, VerifiedCaller, VerifyFuture};
 pub use error::{AuthError, ErrorRenderer, InvalidToken, MissingScopes, Problem, ProblemJson};
 pub use extract::{CurrentUser, Resource, UserLoader};
 pub use handler::{Guard, HandlerResponse, SecuredHandler};

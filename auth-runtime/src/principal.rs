@@ -32,15 +32,19 @@ pub enum CredentialKind {
     ApiKey,
     /// An access token in a session cookie.
     Cookie,
+    /// A credential an application's [`CredentialVerifier`](crate::CredentialVerifier)
+    /// verified.
+    Custom,
 }
 
 impl CredentialKind {
-    /// A short name: `bearer`, `api_key`, `cookie`.
+    /// A short name: `bearer`, `api_key`, `cookie`, `custom`.
     pub fn as_str(self) -> &'static str {
         match self {
             CredentialKind::Bearer => "bearer",
             CredentialKind::ApiKey => "api_key",
             CredentialKind::Cookie => "cookie",
+            CredentialKind::Custom => "custom",
         }
     }
 }

@@ -7,6 +7,8 @@
 //! `AUTH_REDIS_URL` is set, else in PostgreSQL when the database is PostgreSQL (shared by every
 //! instance either way), else in memory.
 
+pub mod opaque;
+
 use std::time::Duration;
 
 use auth_runtime::accounts::{AccountsConfig, AdminSeed};

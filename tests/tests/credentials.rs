@@ -1610,3 +1610,69 @@ async fn service_accounts_get_service_tokens_by_client_credentials_only() {
     })
     .await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Custom credential sources
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_apps_own_verifier_feeds_every_attribute() {
+    use auth_runtime::TokenRequest;
+    use examples::opaque::{Provider, app};
+
+    let provider = Provider::default();
+    let (router, manager) = app(provider.clone(), &[9; 32]).unwrap();
+    let get = |token: String| {
+        let router = router.clone();
+        async move {
+            common::send(
+                &router,
+                Request::get("/reports/1")
+                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let reader = provider.issue("ada", &["reports:read"]);
+    let reply = get(reader.clone()).await;
+    status(&reply, StatusCode::OK);
+    assert_eq!(
+        reply.json(),
+        json!({ "sub": "ada", "credential": "custom", "issuer": "opaque-idp" })
+    );
+    // Scopes are checked as for any token.
+    let nobody = provider.issue("bob", &["billing:read"]);
+    assert_problem(
+        &get(nobody).await,
+        StatusCode::FORBIDDEN,
+        "Token is missing required scope: reports:read",
+    );
+    let writer = provider.issue("cy", &["reports:write"]);
+    let reply = common::send(
+        &router,
+        Request::post("/reports")
+            .header(header::AUTHORIZATION, format!("Bearer {writer}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    status(&reply, StatusCode::OK);
+    // Revoked at the provider, or unknown to it: refused, never passed on.
+    provider.revoke(&reader);
+    assert_invalid_token(&get(reader).await, "user", "The token has been revoked");
+    assert_invalid_token(
+        &get("op_unknown".into()).await,
+        "user",
+        "The token has been revoked",
+    );
+    // A JWT is not the verifier's: the built-in verification takes it.
+    let jwt = manager
+        .create_access_token(&TokenRequest::new("user", "grace").scopes(["reports:read"]))
+        .unwrap()
+        .access_token;
+    let reply = get(jwt).await;
+    status(&reply, StatusCode::OK);
+    assert_eq!(reply.json()["credential"], "bearer");
+}

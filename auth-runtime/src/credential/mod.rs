@@ -1,13 +1,15 @@
 //! Where a caller's credential comes from: the one place that reads credentials off a request.
 //! Authentication (`pipeline`) asks it and nothing else does.
 //!
-//! The places, in the order they are read: an `X-API-Key` header (where the login type takes
-//! API keys), then the `Authorization: Bearer` header, then the access cookie of each accepted
+//! The places, in the order they are read: the application's own verifiers ([`custom`]), an
+//! `X-API-Key` header (where the login type takes API keys), then the `Authorization: Bearer`
+//! header, then the access cookie of each accepted
 //! login type that reads cookies, in registration order ([`cookie`]). A request carrying a key
 //! and a header is refused with 400 (which one did the client mean?), as is one with two of
 //! either, or a header token beside a different cookie token of the same login type.
 
 pub(crate) mod cookie;
+pub(crate) mod custom;
 
 use axum::http::HeaderName;
 use axum::http::header::AUTHORIZATION;

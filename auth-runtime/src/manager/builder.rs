@@ -7,6 +7,7 @@ use super::{AuthManager, ConfigError, Inner};
 use crate::access::Access;
 use crate::accounts::ApiKeys;
 use crate::credential::cookie::{CookieConfig, Cookies};
+use crate::credential::custom::CredentialVerifier;
 use crate::error::{ErrorRenderer, ProblemJson};
 use crate::grants::{AccountsConfig, Grants};
 use crate::keyring::{Keyring, LoginType, LoginTypeState, MIN_HMAC_SECRET_LEN};
@@ -36,6 +37,7 @@ pub struct AuthManagerBuilder {
     api_key_prefix: String,
     cookies: CookieConfig,
     csrf_secret: Option<Vec<u8>>,
+    verifiers: Vec<Arc<dyn CredentialVerifier>>,
     accounts: AccountsConfig,
     passwords: Option<PasswordHasher>,
     throttle: ThrottleConfig,
@@ -62,6 +64,7 @@ impl AuthManagerBuilder {
             api_key_prefix: "ak".into(),
             cookies: CookieConfig::default(),
             csrf_secret: None,
+            verifiers: Vec::new(),
             accounts: AccountsConfig::default(),
             passwords: None,
             throttle: ThrottleConfig::default(),
@@ -276,6 +279,14 @@ impl AuthManagerBuilder {
         self
     }
 
+    /// Adds a verifier of credentials of the application's own (opaque tokens, an identity
+    /// provider's introspection): verifiers run first, in the order added, and what they
+    /// verify passes every attribute like a token would (see [`CredentialVerifier`]).
+    pub fn credential_verifier(mut self, verifier: impl CredentialVerifier) -> Self {
+        self.verifiers.push(Arc::new(verifier));
+        self
+    }
+
     /// The first part of every API key, `<prefix>_<id>_<secret>` (default `ak`): lowercase
     /// ASCII letters and digits, 1 to 16 of them. A prefix of your own makes your keys easy
     /// to recognise for secret scanners.
@@ -436,6 +447,7 @@ impl AuthManagerBuilder {
                     sessions,
                     api_keys,
                     cookies,
+                    verifiers: self.verifiers,
                     renderer: self.renderer,
                     passwords: self.passwords.unwrap_or_default(),
                     throttle,

@@ -21,6 +21,7 @@ use crate::accounts::{
 };
 use crate::clock::now;
 use crate::credential::cookie::{Cookies, Jar, SessionCookies};
+use crate::credential::custom::CredentialVerifier;
 use crate::error::{AuthError, ErrorRenderer};
 use crate::grants::Grants;
 use crate::keyring::{
@@ -43,6 +44,8 @@ struct Inner {
     api_keys: Option<ApiKeys>,
     /// Session cookies, when a login type reads them.
     cookies: Option<Cookies>,
+    /// The application's own credential verifiers, tried first.
+    verifiers: Vec<Arc<dyn CredentialVerifier>>,
     access: Access,
     grants: Grants,
     renderer: Box<dyn ErrorRenderer>,
@@ -101,6 +104,7 @@ impl AuthManager {
             sessions: self.inner.sessions.as_ref(),
             api_keys: self.inner.api_keys.as_ref(),
             cookies: self.inner.cookies.as_ref(),
+            verifiers: &self.inner.verifiers,
             grants: &self.inner.grants,
             access: &self.inner.access,
             proxies: &self.inner.proxies,

@@ -3,11 +3,15 @@
 use axum::http::request::Parts;
 
 use super::Pipeline;
+use crate::clock::now;
 use crate::credential::cookie::{Cookies, Jar};
+use crate::credential::custom::VerifiedCaller;
 use crate::credential::{api_key, bearer_token};
 use crate::error::{AuthError, InvalidToken};
 use crate::keyring::ACCESS;
+use crate::keyring::{RESERVED_CLAIMS, random_id};
 use crate::principal::{CredentialKind, Principal};
+use serde_json::Value;
 
 impl Pipeline<'_> {
     /// The core every caller shares: pure verification first (signature and claims, with the
@@ -33,7 +37,16 @@ impl Pipeline<'_> {
             return Ok(Some(p.clone()));
         }
         let realm = || self.keys.realm(accepted);
-        let principal = if let Some(key) = api_key(parts)? {
+        let mut custom = None;
+        for verifier in self.verifiers {
+            if let Some(caller) = verifier.verify(parts).await? {
+                custom = Some(self.custom_principal(caller)?);
+                break;
+            }
+        }
+        let principal = if let Some(principal) = custom {
+            principal
+        } else if let Some(key) = api_key(parts)? {
             self.by_api_key(key, realm).await?
         } else if let Some(token) = bearer_token(parts, realm)? {
             let principal = self.verified(token, accepted).await?;
@@ -54,6 +67,51 @@ impl Pipeline<'_> {
         // Cached for every later extractor of this request.
         parts.extensions.insert(principal.clone());
         Ok(Some(principal))
+    }
+
+    /// The principal of what an application's verifier verified.
+    fn custom_principal(&self, caller: VerifiedCaller) -> Result<Principal, AuthError> {
+        let Some((_, login_type)) = self.keys.login_type(&caller.login_type) else {
+            tracing::error!(
+                login_type = %caller.login_type,
+                "a credential verifier named a login type the manager does not have"
+            );
+            return Err(AuthError::Internal);
+        };
+        if let Some(bad) = caller
+            .scopes
+            .iter()
+            .find(|s| auth_grammar::validate_scope(s).is_err())
+        {
+            tracing::error!(scope = %bad.escape_debug(), "a credential verifier granted a malformed scope");
+            return Err(AuthError::Internal);
+        }
+        let now = now();
+        let scope = caller.scopes.join(" ");
+        let expires_at = caller.expires_at.unwrap_or(u64::MAX);
+        let jti = random_id();
+        let mut claims = caller.claims;
+        claims.retain(|k, _| !RESERVED_CLAIMS.contains(&k.as_str()));
+        claims.insert("sub".into(), Value::from(caller.subject.as_str()));
+        claims.insert("login_type".into(), Value::from(&*login_type.name));
+        claims.insert("scope".into(), Value::from(scope.as_str()));
+        claims.insert("jti".into(), Value::from(jti.as_str()));
+        claims.insert("iat".into(), Value::from(now));
+        if let Some(exp) = caller.expires_at {
+            claims.insert("exp".into(), Value::from(exp));
+        }
+        let payload = serde_json::to_vec(&claims).unwrap_or_default();
+        Ok(Principal::new(
+            caller.subject,
+            login_type.name.clone(),
+            scope,
+            jti,
+            None,
+            now,
+            expires_at,
+            payload,
+        )
+        .with_credential(CredentialKind::Custom))
     }
 
     async fn by_api_key(

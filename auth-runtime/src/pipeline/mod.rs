@@ -11,7 +11,10 @@ mod authorize;
 
 use crate::access::Access;
 use crate::accounts::ApiKeys;
+use std::sync::Arc;
+
 use crate::credential::cookie::Cookies;
+use crate::credential::custom::CredentialVerifier;
 use crate::grants::Grants;
 use crate::keyring::Keyring;
 use crate::proxy::TrustedProxies;
@@ -23,6 +26,7 @@ pub(crate) struct Pipeline<'a> {
     pub(crate) sessions: Option<&'a Sessions>,
     pub(crate) api_keys: Option<&'a ApiKeys>,
     pub(crate) cookies: Option<&'a Cookies>,
+    pub(crate) verifiers: &'a [Arc<dyn CredentialVerifier>],
     pub(crate) grants: &'a Grants,
     pub(crate) access: &'a Access,
     pub(crate) proxies: &'a TrustedProxies,
