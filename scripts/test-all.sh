@@ -15,6 +15,8 @@ trap 'rm -f "$log"' EXIT
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# auth-runtime with each combination of its features (sqlite, postgres, accounts, redis).
+./scripts/features.sh
 # API docs build without broken links.
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p auth-grammar -p auth-macros -p auth-runtime
 # Unit, integration (HTTP + trybuild) and benchmark targets (benches run once, as tests).

@@ -66,6 +66,10 @@
 //!   verified with that login type's own keys only; a valid token of another login type is
 //!   rejected as a login-type mismatch, an invalid one as invalid.
 
+// Without accounts, the account grants (roles → scopes, the accounts configuration) are built
+// but never read: a token-only app has no account to grant.
+#![cfg_attr(not(feature = "accounts"), allow(dead_code, unreachable_pub))]
+
 // The built-in routes use this crate's own macros, which expand to `::auth_runtime::...`.
 extern crate self as auth_runtime;
 
@@ -75,6 +79,7 @@ extern crate self as auth_runtime;
 // (`keyring`, `sessions`, `access`, `grants`, `accounts`, `credential`, ...) never import the
 // manager.
 mod access;
+#[cfg(feature = "accounts")]
 pub mod accounts;
 mod checks;
 mod clock;
@@ -87,6 +92,7 @@ mod guard;
 mod handler;
 mod keyring;
 mod manager;
+#[cfg(feature = "accounts")]
 mod password;
 mod pipeline;
 pub mod policy;
@@ -98,6 +104,7 @@ pub mod routes;
 mod scope;
 mod sessions;
 pub mod store;
+#[cfg(feature = "accounts")]
 pub mod throttle;
 
 pub use credential::cookie::{CookieConfig, SameSite, SessionCookies};
@@ -114,6 +121,7 @@ pub use keyring::{
     RESERVED_CLAIMS, SigningKey, TokenError, TokenLocation, TokenPair, TokenRequest,
 };
 pub use manager::{AuthManager, AuthManagerBuilder, AuthState, ConfigError};
+#[cfg(feature = "accounts")]
 pub use password::{PasswordCheck, PasswordError, PasswordHasher, PasswordPolicy};
 pub use principal::{CredentialKind, Principal};
 pub use registry::Registry;

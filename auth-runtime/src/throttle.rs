@@ -101,8 +101,10 @@
 //! [`AuthManagerBuilder::throttle_secret`]: crate::AuthManagerBuilder::throttle_secret
 
 mod memory;
+#[cfg(feature = "redis")]
 mod redis_store;
 /// Throttle budgets in `auth_throttle` (`ThrottleStore for SqlStore`).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 
 use std::fmt;
@@ -118,6 +120,7 @@ use crate::proxy::Cidr;
 use crate::store::{StoreError, StoreFuture};
 
 pub use memory::MemoryThrottleStore;
+#[cfg(feature = "redis")]
 pub use redis_store::RedisThrottleStore;
 
 /// The budgets of a [`LoginThrottle`].

@@ -5,18 +5,21 @@ use std::sync::{Arc, Once};
 
 use super::{AuthManager, ConfigError, Inner};
 use crate::access::Access;
+#[cfg(feature = "accounts")]
 use crate::accounts::ApiKeys;
 use crate::credential::cookie::{CookieConfig, Cookies};
 use crate::credential::custom::CredentialVerifier;
 use crate::error::{ErrorRenderer, ProblemJson};
 use crate::grants::{AccountsConfig, Grants};
 use crate::keyring::{Keyring, LoginType, LoginTypeState, MIN_HMAC_SECRET_LEN};
+#[cfg(feature = "accounts")]
 use crate::password::PasswordHasher;
 use crate::policy::{PolicyEngine, PolicyRule, ResourceLoader};
 use crate::proxy::{ForwardedHeader, TrustedProxies};
 use crate::scope::{HierarchicalScopes, ScopeValidator};
 use crate::sessions::{SessionConfig, Sessions};
 use crate::store::{ApiKeyStore, SessionStore, UserStore};
+#[cfg(feature = "accounts")]
 use crate::throttle::{LoginThrottle, MemoryThrottleStore, ThrottleConfig, ThrottleStore};
 
 /// Builds an [`AuthManager`].
@@ -33,15 +36,21 @@ pub struct AuthManagerBuilder {
     users: Option<Arc<dyn UserStore>>,
     /// Whether `users` and `sessions` are one store ([`store`](Self::store)).
     one_store: bool,
+    #[cfg(feature = "accounts")]
     api_keys: Option<Arc<dyn ApiKeyStore>>,
+    #[cfg(feature = "accounts")]
     api_key_prefix: String,
     cookies: CookieConfig,
     csrf_secret: Option<Vec<u8>>,
     verifiers: Vec<Arc<dyn CredentialVerifier>>,
     accounts: AccountsConfig,
+    #[cfg(feature = "accounts")]
     passwords: Option<PasswordHasher>,
+    #[cfg(feature = "accounts")]
     throttle: ThrottleConfig,
+    #[cfg(feature = "accounts")]
     throttle_store: Option<Arc<dyn ThrottleStore>>,
+    #[cfg(feature = "accounts")]
     throttle_secret: Option<Vec<u8>>,
     trusted_proxies: Vec<String>,
     forwarded_header: ForwardedHeader,
@@ -60,21 +69,28 @@ impl AuthManagerBuilder {
             session_config: SessionConfig::default(),
             users: None,
             one_store: false,
+            #[cfg(feature = "accounts")]
             api_keys: None,
+            #[cfg(feature = "accounts")]
             api_key_prefix: "ak".into(),
             cookies: CookieConfig::default(),
             csrf_secret: None,
             verifiers: Vec::new(),
             accounts: AccountsConfig::default(),
+            #[cfg(feature = "accounts")]
             passwords: None,
+            #[cfg(feature = "accounts")]
             throttle: ThrottleConfig::default(),
+            #[cfg(feature = "accounts")]
             throttle_store: None,
+            #[cfg(feature = "accounts")]
             throttle_secret: None,
             trusted_proxies: Vec::new(),
             forwarded_header: ForwardedHeader::default(),
         }
     }
 
+    #[cfg(feature = "accounts")]
     /// Replaces the password hasher (default: [`PasswordHasher::new`], argon2id with the OWASP
     /// parameters on a blocking pool as wide as the machine).
     pub fn password_hasher(mut self, hasher: PasswordHasher) -> Self {
@@ -82,6 +98,7 @@ impl AuthManagerBuilder {
         self
     }
 
+    #[cfg(feature = "accounts")]
     /// Replaces the throttling budgets of sign-ins, password changes and registrations
     /// (default: [`ThrottleConfig::default`]).
     pub fn login_throttle(mut self, config: ThrottleConfig) -> Self {
@@ -89,6 +106,7 @@ impl AuthManagerBuilder {
         self
     }
 
+    #[cfg(feature = "accounts")]
     /// Registrations allowed per client address within
     /// [`ThrottleConfig::registration_window`] (10 minutes); `0` is no limit. Default 20.
     /// (Sets [`ThrottleConfig::registrations`]; a later
@@ -109,6 +127,7 @@ impl AuthManagerBuilder {
         self
     }
 
+    #[cfg(feature = "accounts")]
     /// Keeps the throttle budgets in `store` instead of in the process
     /// ([`MemoryThrottleStore`](crate::throttle::MemoryThrottleStore)): a
     /// [`SqlStore`](crate::store::SqlStore) or a
@@ -133,6 +152,7 @@ impl AuthManagerBuilder {
         self
     }
 
+    #[cfg(feature = "accounts")]
     /// The per-deployment secret that throttle keys are derived from (HMAC-SHA256; at least 32
     /// bytes, the same on every instance sharing a throttle store, so that they count one
     /// account under one key). The email never reaches the store: only its keyed hash. A
@@ -246,14 +266,18 @@ impl AuthManagerBuilder {
     ///
     /// It also keeps the API keys ([`api_keys`](Self::api_keys)).
     pub fn store<S: UserStore + SessionStore + ApiKeyStore + Clone>(self, store: S) -> Self {
-        let mut builder = self
-            .users(store.clone())
-            .sessions(store.clone())
-            .api_keys(store);
-        builder.one_store = true;
-        builder
+        let builder = self.users(store.clone()).sessions(store.clone());
+        #[cfg(feature = "accounts")]
+        let builder = builder.api_keys(store);
+        #[cfg(not(feature = "accounts"))]
+        drop(store);
+        AuthManagerBuilder {
+            one_store: true,
+            ..builder
+        }
     }
 
+    #[cfg(feature = "accounts")]
     /// Keeps API keys in `store`: accounts create them
     /// ([`AuthManager::create_api_key`](crate::AuthManager::create_api_key)) and login types
     /// that list [`TokenLocation::ApiKey`](crate::TokenLocation::ApiKey) accept them in
@@ -287,6 +311,7 @@ impl AuthManagerBuilder {
         self
     }
 
+    #[cfg(feature = "accounts")]
     /// The first part of every API key, `<prefix>_<id>_<secret>` (default `ak`): lowercase
     /// ASCII letters and digits, 1 to 16 of them. A prefix of your own makes your keys easy
     /// to recognise for secret scanners.
@@ -295,6 +320,7 @@ impl AuthManagerBuilder {
         self
     }
 
+    #[cfg(feature = "accounts")]
     /// How accounts become tokens: default roles, the admin role, extra claims.
     pub fn accounts(mut self, config: AccountsConfig) -> Self {
         self.accounts = config;
@@ -378,16 +404,22 @@ impl AuthManagerBuilder {
         let sessions = self
             .sessions
             .map(|store| Sessions::new(store, self.session_config, remember));
-        let prefix = &self.api_key_prefix;
-        if prefix.is_empty()
-            || prefix.len() > 16
-            || !prefix
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        {
-            errors.push(ConfigError::ApiKeyPrefix(prefix.clone()));
-        }
-        let key_store_complete = self.api_keys.is_some() && self.users.is_some();
+        #[cfg(feature = "accounts")]
+        let key_store_complete = {
+            let prefix = &self.api_key_prefix;
+            if prefix.is_empty()
+                || prefix.len() > 16
+                || !prefix
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            {
+                errors.push(ConfigError::ApiKeyPrefix(prefix.clone()));
+            }
+            self.api_keys.is_some() && self.users.is_some()
+        };
+        // API keys belong to accounts.
+        #[cfg(not(feature = "accounts"))]
+        let key_store_complete = false;
         for lt in login_types.iter().filter(|l| l.takes_api_keys()) {
             if !key_store_complete {
                 errors.push(ConfigError::ApiKeysWithoutStore(lt.name.to_string()));
@@ -409,6 +441,7 @@ impl AuthManagerBuilder {
             None => rand::random::<[u8; 32]>().to_vec(),
         };
         let cookies = (!reads_cookies.is_empty()).then(|| Cookies::new(self.cookies, csrf_secret));
+        #[cfg(feature = "accounts")]
         let api_keys = self.api_keys.map(|store| {
             ApiKeys::new(
                 store,
@@ -424,20 +457,23 @@ impl AuthManagerBuilder {
             }
         }
         let proxies = TrustedProxies::new(networks).header(self.forwarded_header);
-        let store: Arc<dyn ThrottleStore> = self
-            .throttle_store
-            .unwrap_or_else(|| Arc::new(MemoryThrottleStore::new(self.throttle.max_tracked)));
-        let secret = match self.throttle_secret {
-            Some(secret) if secret.len() >= MIN_HMAC_SECRET_LEN => secret,
-            secret => {
-                if secret.is_some() || store.is_shared() {
-                    errors.push(ConfigError::ThrottleSecret);
+        #[cfg(feature = "accounts")]
+        let throttle = {
+            let store: Arc<dyn ThrottleStore> = self
+                .throttle_store
+                .unwrap_or_else(|| Arc::new(MemoryThrottleStore::new(self.throttle.max_tracked)));
+            let secret = match self.throttle_secret {
+                Some(secret) if secret.len() >= MIN_HMAC_SECRET_LEN => secret,
+                secret => {
+                    if secret.is_some() || store.is_shared() {
+                        errors.push(ConfigError::ThrottleSecret);
+                    }
+                    // In memory, keys random per process are fine (and better: nothing to leak).
+                    rand::random::<[u8; 32]>().to_vec()
                 }
-                // In memory, keys random per process are fine (and better: nothing to leak).
-                rand::random::<[u8; 32]>().to_vec()
-            }
+            };
+            LoginThrottle::from_arc(self.throttle, store, &secret)
         };
-        let throttle = LoginThrottle::from_arc(self.throttle, store, &secret);
         match errors.len() {
             0 => Ok(AuthManager {
                 inner: Arc::new(Inner {
@@ -445,11 +481,14 @@ impl AuthManagerBuilder {
                     access: Access::new(self.scopes, roles.clone(), policies, self.loaders),
                     grants: Grants::new(self.accounts, roles, self.users, self.one_store),
                     sessions,
+                    #[cfg(feature = "accounts")]
                     api_keys,
                     cookies,
                     verifiers: self.verifiers,
                     renderer: self.renderer,
+                    #[cfg(feature = "accounts")]
                     passwords: self.passwords.unwrap_or_default(),
+                    #[cfg(feature = "accounts")]
                     throttle,
                     proxies,
                 }),

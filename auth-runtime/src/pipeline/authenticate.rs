@@ -123,11 +123,17 @@ impl Pipeline<'_> {
             realm,
             reason: InvalidToken::InvalidApiKey,
         };
+        #[cfg(not(feature = "accounts"))]
+        let _ = key;
+        #[cfg(not(feature = "accounts"))]
+        return Err(refused(realm()));
+        #[cfg(feature = "accounts")]
         let Some(api_keys) = self.api_keys else {
             return Err(refused(realm()));
         };
         // A key is no session: its owner's status and credential version decide, read with
         // the key (revocation cutoffs of the owner's sessions do not apply).
+        #[cfg(feature = "accounts")]
         api_keys
             .authenticate(key, self.keys, self.grants, realm)
             .await

@@ -10,6 +10,7 @@ mod authenticate;
 mod authorize;
 
 use crate::access::Access;
+#[cfg(feature = "accounts")]
 use crate::accounts::ApiKeys;
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use crate::sessions::Sessions;
 pub(crate) struct Pipeline<'a> {
     pub(crate) keys: &'a Keyring,
     pub(crate) sessions: Option<&'a Sessions>,
+    #[cfg(feature = "accounts")]
     pub(crate) api_keys: Option<&'a ApiKeys>,
     pub(crate) cookies: Option<&'a Cookies>,
     pub(crate) verifiers: &'a [Arc<dyn CredentialVerifier>],

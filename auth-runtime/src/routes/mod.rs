@@ -34,24 +34,35 @@
 //! [`USER_LOGIN_TYPE`]: crate::accounts::USER_LOGIN_TYPE
 //! [`ADMIN_LOGIN_TYPE`]: crate::accounts::ADMIN_LOGIN_TYPE
 
+#[cfg(feature = "accounts")]
 mod accounts;
+#[cfg(feature = "accounts")]
 mod body;
+#[cfg(feature = "accounts")]
 mod oauth;
+#[cfg(feature = "accounts")]
 mod users;
 
 use std::fmt;
 use std::net::IpAddr;
 
+#[cfg(feature = "accounts")]
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
+#[cfg(feature = "accounts")]
 pub use accounts::AccountRoutes;
+#[cfg(feature = "accounts")]
 pub use body::{JsonBody, JsonOrForm, MAX_BODY_BYTES};
+#[cfg(feature = "accounts")]
 pub use oauth::OAuthError;
+#[cfg(feature = "accounts")]
 pub use users::UserAdminRoutes;
 
+#[cfg(feature = "accounts")]
 use crate::SecureRouter;
+#[cfg(feature = "accounts")]
 use crate::manager::AuthManager;
 use crate::manager::AuthState;
 use crate::route::RouteInfo;
@@ -129,6 +140,7 @@ pub fn find_conflict(app: &[RouteInfo], builtin: &[RouteInfo]) -> Option<RouteCo
     })
 }
 
+#[cfg(feature = "accounts")]
 /// The app's router `R` with the account routes and the users administration routes
 /// ([`UserAdminRoutes`]) merged in, after checking that none of its
 /// routes collides with them (axum would panic at the merge).
@@ -143,6 +155,7 @@ pub fn with_accounts<R: SecureRouter>(
     Ok(mount(R::router(), manager))
 }
 
+#[cfg(feature = "accounts")]
 /// Mounts the account routes and the users administration routes ([`UserAdminRoutes`]) on any
 /// router (use [`with_accounts`] to get a collision error
 /// instead of axum's panic when the app is a `SecureRouter`).
@@ -154,7 +167,7 @@ where
         .merge(UserAdminRoutes::router().with_state(manager.clone()))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "accounts"))]
 mod tests {
     use super::*;
 

@@ -17,8 +17,10 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 mod api_keys;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) mod sql;
 pub use api_keys::{ApiKeyRecord, ApiKeyStore, NewApiKey};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::SqlStore;
 
 /// The boxed future every store method returns.

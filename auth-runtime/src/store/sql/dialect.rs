@@ -76,6 +76,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
 };
 
 // Advisory lock keys: "auth_sch" and "auth_rev" in ASCII.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) const POSTGRES: Dialect = Dialect {
     name: "postgres",
     begin: "BEGIN",

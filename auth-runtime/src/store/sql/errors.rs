@@ -1,6 +1,7 @@
 //! Driver errors as [`StoreError`]s ([`db_error`]): which SQLSTATEs and SQLite result codes
 //! mean "unreachable (now)".
 
+#[cfg(feature = "postgres")]
 use sqlx::postgres::PgDatabaseError;
 
 use super::dialect::{Dialect, SQLITE};
@@ -18,7 +19,11 @@ pub(crate) fn db_error(dialect: &Dialect, e: sqlx::Error) -> StoreError {
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
         sqlx::Error::Database(d) => {
-            let unreachable = if d.try_downcast_ref::<PgDatabaseError>().is_some() {
+            #[cfg(feature = "postgres")]
+            let postgres = d.try_downcast_ref::<PgDatabaseError>().is_some();
+            #[cfg(not(feature = "postgres"))]
+            let postgres = false;
+            let unreachable = if postgres {
                 d.code().is_some_and(|c| postgres_unreachable(&c))
             } else if dialect.name == SQLITE.name {
                 d.code()

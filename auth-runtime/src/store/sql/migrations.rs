@@ -25,6 +25,7 @@ pub(super) struct Migration {
 }
 
 /// The SQLite schema, in version order.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(super) const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -54,6 +55,7 @@ pub(super) const SQLITE_MIGRATIONS: &[Migration] = &[
 ];
 
 /// The PostgreSQL schema, in version order.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(super) const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -127,7 +129,9 @@ impl SqlStore {
             e => e,
         })?;
         let known = match self.pool {
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite(_) => SQLITE_MIGRATIONS,
+            #[cfg(feature = "postgres")]
             Pool::Postgres(_) => POSTGRES_MIGRATIONS,
         };
         let newest_known = known.iter().map(|m| m.version).max().unwrap_or(0);

@@ -28,6 +28,7 @@
 mod api_keys;
 mod dialect;
 mod errors;
+#[cfg(feature = "postgres")]
 mod listener;
 mod migrations;
 mod pool;
@@ -36,16 +37,25 @@ mod rows;
 mod sessions;
 mod users;
 
+#[cfg(feature = "postgres")]
 use std::sync::Arc;
 use std::{fmt, future::Future};
 
 use super::StoreError;
+#[cfg(feature = "postgres")]
 use listener::Listener;
-use pool::{connect_postgres, connect_sqlite, scheme};
+#[cfg(feature = "postgres")]
+use pool::connect_postgres;
+#[cfg(feature = "sqlite")]
+use pool::connect_sqlite;
+use pool::scheme;
 
+// The paths `on_pool!` expands to (a backend left out by its feature leaves its name unused).
+#[allow(unused_imports)]
 pub(crate) use dialect::{Dialect, POSTGRES, SQLITE};
 pub(crate) use errors::db_error;
 pub(crate) use pool::Pool;
+#[cfg(feature = "accounts")]
 pub(crate) use rows::to_sql;
 
 /// Runs one body against whichever pool is active: `on_pool!(store, |p, d| { … })` expands
@@ -57,12 +67,14 @@ pub(crate) use rows::to_sql;
 macro_rules! on_pool {
     (pool = $pool:expr, |$p:ident, $d:ident| $body:block) => {
         match $pool {
+            #[cfg(feature = "sqlite")]
             $crate::store::sql::Pool::Sqlite($p) => {
                 let $d: &'static $crate::store::sql::Dialect = &$crate::store::sql::SQLITE;
                 $crate::store::sql::sqlx_result(async $body)
                     .await
                     .map_err(|e| $crate::store::sql::db_error($d, e))
             }
+            #[cfg(feature = "postgres")]
             $crate::store::sql::Pool::Postgres($p) => {
                 let $d: &'static $crate::store::sql::Dialect = &$crate::store::sql::POSTGRES;
                 $crate::store::sql::sqlx_result(async $body)
@@ -99,6 +111,7 @@ pub struct SqlStore {
     /// database (another pool would open another, empty database).
     revocation_reads: Option<Pool>,
     /// PostgreSQL: where the revocation listener connects, and the listener once started.
+    #[cfg(feature = "postgres")]
     listener: Option<Arc<Listener>>,
 }
 
@@ -110,6 +123,13 @@ impl fmt::Debug for SqlStore {
             .finish_non_exhaustive()
     }
 }
+
+/// The backends of this build, for error messages.
+const BACKENDS: &str = match (cfg!(feature = "sqlite"), cfg!(feature = "postgres")) {
+    (true, true) => "sqlite: and postgres:",
+    (true, false) => "sqlite: only (feature `postgres` is off)",
+    _ => "postgres: only (feature `sqlite` is off)",
+};
 
 impl SqlStore {
     /// Connects to `url` and brings the schema up to date.
@@ -125,12 +145,16 @@ impl SqlStore {
     /// instances may connect to one database at once: migrations are applied once, under a
     /// lock.
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        #[cfg(feature = "postgres")]
+        #[allow(unused_assignments)] // read below unless every arm returned
         let mut listener = None;
         let (pool, revocation_reads) = match scheme(url).as_deref() {
+            #[cfg(feature = "sqlite")]
             Some("sqlite") => {
                 let (pool, reads) = connect_sqlite(url).await?;
                 (Pool::Sqlite(pool), reads)
             }
+            #[cfg(feature = "postgres")]
             Some("postgres" | "postgresql") => {
                 let (pool, reads, options) = connect_postgres(url).await?;
                 listener = Some(Arc::new(Listener::new(options)));
@@ -138,18 +162,20 @@ impl SqlStore {
             }
             Some(other) => {
                 return Err(StoreError::Backend(format!(
-                    "unsupported database URL scheme `{other}` (expected sqlite: or postgres:)"
+                    "unsupported database URL scheme `{other}` (this build has {})",
+                    BACKENDS
                 )));
             }
             None => {
-                return Err(StoreError::Backend(
-                    "unsupported database URL: no scheme (expected sqlite: or postgres:)".into(),
-                ));
+                return Err(StoreError::Backend(format!(
+                    "unsupported database URL: no scheme (this build has {BACKENDS})"
+                )));
             }
         };
         let store = SqlStore {
             pool,
             revocation_reads,
+            #[cfg(feature = "postgres")]
             listener,
         };
         if let Err(e) = store.migrate().await {
@@ -162,7 +188,9 @@ impl SqlStore {
     /// The backend in use: `"sqlite"` or `"postgres"`.
     pub fn backend(&self) -> &'static str {
         match self.pool {
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite(_) => SQLITE.name,
+            #[cfg(feature = "postgres")]
             Pool::Postgres(_) => POSTGRES.name,
         }
     }
@@ -170,12 +198,15 @@ impl SqlStore {
     /// Closes the pool (every clone's): waits for the connections in use to come back, then
     /// closes them all. Every later call fails with [`StoreError::Unavailable`].
     pub async fn close(&self) {
+        #[cfg(feature = "postgres")]
         if let Some(listener) = &self.listener {
             listener.stop();
         }
         for pool in std::iter::once(&self.pool).chain(&self.revocation_reads) {
             match pool {
+                #[cfg(feature = "sqlite")]
                 Pool::Sqlite(p) => p.close().await,
+                #[cfg(feature = "postgres")]
                 Pool::Postgres(p) => p.close().await,
             }
         }

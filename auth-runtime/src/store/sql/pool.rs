@@ -4,10 +4,15 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+#[cfg(feature = "postgres")]
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+#[cfg(feature = "sqlite")]
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use super::dialect::{POSTGRES, SQLITE};
+#[cfg(feature = "postgres")]
+use super::dialect::POSTGRES;
+#[cfg(feature = "sqlite")]
+use super::dialect::SQLITE;
 use super::errors::db_error;
 use crate::store::StoreError;
 
@@ -16,12 +21,15 @@ use crate::store::StoreError;
 pub(super) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How long SQLite waits for another connection's write lock before "database is locked".
+#[cfg(feature = "sqlite")]
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The two pools. Both are reference-counted handles: cloning is cheap.
 #[derive(Clone)]
 pub(crate) enum Pool {
+    #[cfg(feature = "sqlite")]
     Sqlite(SqlitePool),
+    #[cfg(feature = "postgres")]
     Postgres(PgPool),
 }
 
@@ -41,6 +49,7 @@ pub(super) fn scheme(url: &str) -> Option<String> {
 /// stale list itself (one at a time per instance).
 const REVOCATION_READ_CONNECTIONS: u32 = 2;
 
+#[cfg(feature = "sqlite")]
 /// A SQLite pool and its revocation-read pool (`None` for an in-memory database: another pool
 /// would open another, empty database).
 pub(super) async fn connect_sqlite(url: &str) -> Result<(SqlitePool, Option<Pool>), StoreError> {
@@ -112,6 +121,7 @@ pub(super) async fn connect_sqlite(url: &str) -> Result<(SqlitePool, Option<Pool
     }
 }
 
+#[cfg(feature = "sqlite")]
 /// Creates the database file, readable and writable by its owner only (mode 0600 on Unix: it
 /// holds password hashes), unless it exists. SQLite creates its `-wal` and `-shm` files with
 /// the database file's permissions.
@@ -129,6 +139,7 @@ fn create_private_file(path: &std::path::Path) -> Result<(), StoreError> {
     }
 }
 
+#[cfg(feature = "sqlite")]
 /// SQLite's "database is locked" (`SQLITE_BUSY`, extended codes included).
 fn sqlite_busy(e: &sqlx::Error) -> bool {
     match e {
@@ -140,6 +151,7 @@ fn sqlite_busy(e: &sqlx::Error) -> bool {
     }
 }
 
+#[cfg(feature = "postgres")]
 /// A PostgreSQL pool, its revocation-read pool (connecting lazily), and the options the
 /// revocation listener connects with.
 pub(super) async fn connect_postgres(

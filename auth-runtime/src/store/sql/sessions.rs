@@ -1,10 +1,12 @@
 //! [`SessionStore`] for [`SqlStore`]: sessions in `auth_sessions` (refresh rotation, revocation)
 //! and the revocation feed in `auth_revocations`.
 
+#[cfg(feature = "postgres")]
+use super::Pool;
 use super::dialect::session_version_current;
 use super::revoke::RevokingTransaction;
 use super::rows::{RevocationRow, SessionProbe, from_sql, revocation_from_row, to_sql};
-use super::{Pool, SqlStore, on_pool};
+use super::{SqlStore, on_pool};
 use crate::store::{
     NewSession, Purged, Revocation, RevocationKind, RevocationWaiter, Rotation, SessionRecord,
     SessionStore, StoreFuture,
@@ -269,7 +271,9 @@ impl SessionStore for SqlStore {
     fn revocation_wakeups(&self) -> Option<RevocationWaiter> {
         match &self.pool {
             // A closed store starts no listener again (its connection would outlive it).
+            #[cfg(feature = "postgres")]
             Pool::Postgres(pool) if !pool.is_closed() => self.listener.as_ref()?.subscribe(),
+            #[allow(unreachable_patterns)]
             _ => None,
         }
     }

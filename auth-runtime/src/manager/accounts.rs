@@ -1,0 +1,348 @@
+//! The account operations of [`AuthManager`] (feature `accounts`): registration, sign-in,
+//! password change, approval, deactivation, roles, API keys and service accounts. Each
+//! delegates to the account components ([`AccountService`], [`ApiKeys`]).
+
+use std::net::IpAddr;
+
+use super::AuthManager;
+use crate::accounts::{
+    AccountError, AccountService, AdminSeed, ApiKeyInfo, ApiKeys, KeyRequest, NewKey,
+    NewServiceAccount, Registration,
+};
+use crate::error::AuthError;
+use crate::keyring::{BearerToken, TokenPair};
+use crate::password::PasswordHasher;
+use crate::principal::Principal;
+use crate::store::Account;
+use crate::throttle::LoginThrottle;
+
+impl AuthManager {
+    /// The account operations.
+    pub(super) fn accounts(&self) -> AccountService<'_> {
+        AccountService {
+            grants: &self.inner.grants,
+            sessions: self.sessions(),
+            passwords: &self.inner.passwords,
+            throttle: &self.inner.throttle,
+        }
+    }
+
+    /// The password hasher (argon2id on a bounded blocking pool).
+    pub fn password_hasher(&self) -> &PasswordHasher {
+        &self.inner.passwords
+    }
+
+    /// The throttle of sign-ins, password changes and registrations.
+    pub fn login_throttle(&self) -> &LoginThrottle {
+        &self.inner.throttle
+    }
+
+    /// Registers an account awaiting approval, with the configured default roles. The email
+    /// is normalized; the password must meet the policy (checked before hashing). Two
+    /// concurrent registrations of one email create exactly one account. Registrations are
+    /// throttled per client address ([`ThrottleConfig::registrations`](crate::throttle::ThrottleConfig::registrations)).
+    ///
+    /// An email that already has an account is no error unless
+    /// [`AccountsConfig::reveal_existing_accounts`](crate::accounts::AccountsConfig::reveal_existing_accounts)
+    /// says so: the same hashing work is done, nothing changes, the
+    /// [`on_existing_account`](crate::accounts::AccountsConfig::on_existing_account) hook is called, and
+    /// the answer is [`Registration::Existing`](crate::accounts::Registration::Existing), which the built-in route answers exactly like
+    /// a new registration.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Registration, AccountError> {
+        self.accounts().register(email, password, client).await
+    }
+
+    /// Signs in with email and password for `login_type` and opens a session.
+    ///
+    /// An unknown email and a wrong password cost the same argon2 work and give the same
+    /// error. Failures are throttled per (account, client address) and per client address
+    /// ([`LoginThrottle`](crate::throttle::LoginThrottle)). A correct password of a pending or rejected
+    /// account is 403, of a deactivated one 401; a hash made with older parameters is
+    /// replaced transparently.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        login_type: &str,
+        client: Option<IpAddr>,
+    ) -> Result<TokenPair, AccountError> {
+        self.accounts()
+            .sign_in(email, password, login_type, client, None)
+            .await
+    }
+
+    /// [`sign_in`](Self::sign_in) with the OAuth2 `scope` parameter: the tokens carry only
+    /// `scopes`, each of which the account must be granted on `login_type` (a wildcard only
+    /// where it is granted as one), else [`AccountError::InvalidScope`].
+    pub async fn sign_in_with_scope(
+        &self,
+        email: &str,
+        password: &str,
+        login_type: &str,
+        client: Option<IpAddr>,
+        scopes: &[String],
+    ) -> Result<TokenPair, AccountError> {
+        let validator = self.inner.access.scope_validator();
+        self.accounts()
+            .sign_in(
+                email,
+                password,
+                login_type,
+                client,
+                Some((scopes, validator)),
+            )
+            .await
+    }
+
+    /// Changes the password of the principal's account and ends every other session of it.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new: &str,
+    ) -> Result<(), AccountError> {
+        let done = self
+            .accounts()
+            .change_password(principal, current, new)
+            .await;
+        self.owner_changed(principal.subject());
+        done
+    }
+
+    /// The accounts awaiting approval, oldest first.
+    pub async fn pending_accounts(&self) -> Result<Vec<Account>, AccountError> {
+        self.accounts().pending_accounts().await
+    }
+
+    /// Approves a pending account (approving an active one again is a no-op).
+    pub async fn approve(&self, email: &str) -> Result<(), AccountError> {
+        self.accounts().approve(email).await
+    }
+
+    /// Rejects a pending account (rejecting a rejected one again is a no-op).
+    pub async fn reject(&self, email: &str) -> Result<(), AccountError> {
+        self.accounts().reject(email).await
+    }
+
+    /// Reactivates a deactivated account (a no-op for an active one); what it held before
+    /// (sessions, API keys) stays dead. A pending or rejected account is
+    /// [`AccountError::WrongState`]: approval is another decision.
+    pub async fn reactivate(&self, account_id: &str) -> Result<(), AccountError> {
+        let done = self.accounts().reactivate(account_id).await;
+        self.owner_changed(account_id);
+        done
+    }
+
+    /// Replaces an account's roles, each of them configured
+    /// ([`AuthManagerBuilder::role`](crate::AuthManagerBuilder::role)), else
+    /// [`AccountError::Unprocessable`]. A role change is a credential change: every live
+    /// session and API key of the account ends at once; its next sign-in carries the new
+    /// roles.
+    pub async fn set_roles(&self, account_id: &str, roles: &[String]) -> Result<(), AccountError> {
+        let done = self.accounts().set_roles(account_id, roles).await;
+        self.owner_changed(account_id);
+        done
+    }
+
+    /// A page of accounts, oldest first (at most `limit`, 1 to
+    /// [`MAX_PAGE`](crate::accounts::MAX_PAGE)), after account `after`; and the id to pass
+    /// as `after` for the next page (`None` on the last one).
+    pub async fn accounts_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<Account>, Option<String>), AccountError> {
+        self.accounts().accounts_page(after, limit).await
+    }
+
+    /// Deactivates (bans) an account: it can no longer sign in, and every token it holds stops
+    /// working — on this instance at once, on every instance within the staleness bound.
+    pub async fn deactivate(&self, account_id: &str) -> Result<Account, AccountError> {
+        let account = self.accounts().deactivate(account_id).await;
+        self.owner_changed(account_id);
+        account
+    }
+
+    /// An account changed on this instance: its API keys are checked against it again at
+    /// their next use (other instances within the staleness bound).
+    pub(super) fn owner_changed(&self, account_id: &str) {
+        if let Some(keys) = &self.inner.api_keys {
+            keys.forget_owner(account_id);
+        }
+    }
+
+    /// Creates the admin account `email` (active, with the admin role) unless an account with
+    /// that email exists. Without `password`, a random one is generated and returned once in
+    /// [`AdminSeed::Created`](crate::accounts::AdminSeed::Created), for the operator to see.
+    pub async fn ensure_admin(
+        &self,
+        email: &str,
+        password: Option<&str>,
+    ) -> Result<AdminSeed, AccountError> {
+        self.accounts().ensure_admin(email, password).await
+    }
+
+    /// Whether `account` may sign in as the admin login type.
+    pub fn is_admin(&self, account: &Account) -> bool {
+        self.accounts().is_admin(account)
+    }
+
+    /// Ends one of the caller's live sessions (its own included): its tokens are refused from
+    /// then on. An id that is not a live session of the caller is
+    /// [`AccountError::UnknownSession`].
+    pub async fn end_session(&self, principal: &Principal, id: &str) -> Result<(), AccountError> {
+        if self
+            .sessions()
+            .end_session_of(principal.subject(), id)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AccountError::UnknownSession)
+        }
+    }
+
+    pub(super) fn api_key_store(&self) -> Result<&ApiKeys, AccountError> {
+        self.inner
+            .api_keys
+            .as_ref()
+            .ok_or(AccountError::NoApiKeyStore)
+    }
+
+    /// Creates an API key for the caller's account, shown once in the answer
+    /// ([`NewKey::key`]); the store keeps only a digest of its secret.
+    ///
+    /// The key authenticates requests of the caller's login type (which must list
+    /// [`TokenLocation::ApiKey`](crate::TokenLocation::ApiKey)) with `scopes`, each of which the
+    /// caller must hold (a wildcard asked for must be held as a wildcard); it expires after
+    /// `days` (1 to [`MAX_API_KEY_DAYS`](crate::accounts::MAX_API_KEY_DAYS)) and dies with any
+    /// credential change of the account (password, status, roles), for good.
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey, TokenLocation};
+    /// use auth_runtime::store::SqlStore;
+    /// use axum::http::Request;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = SqlStore::connect("sqlite::memory:").await?;
+    /// let manager = AuthManager::builder()
+    ///     .login_type(
+    ///         LoginType::new("user")
+    ///             .key(SigningKey::hs256("u1", &[1; 32]))
+    ///             .token_locations([TokenLocation::Header, TokenLocation::ApiKey]),
+    ///     )
+    ///     .role("user", ["reports:read", "reports:write"])
+    ///     .store(store)
+    ///     .build()?;
+    /// manager.register("ada@example.com", "a long passphrase", None).await?;
+    /// manager.approve("ada@example.com").await?;
+    /// let pair = manager.sign_in("ada@example.com", "a long passphrase", "user", None).await?;
+    /// let ada = manager.authenticate_token(&pair.access_token, &["user"]).await?;
+    ///
+    /// let created = manager.create_api_key(&ada, "ci", &["reports:read".into()], 30).await?;
+    /// // The key is a credential of its own, with its own scopes.
+    /// let request = Request::get("/").header("x-api-key", &created.key).body(())?;
+    /// let (mut parts, ()) = request.into_parts();
+    /// let caller = manager.authenticate(&mut parts, &["user"]).await?;
+    /// assert_eq!(caller.subject(), ada.subject());
+    /// assert_eq!(caller.scopes().iter().collect::<Vec<_>>(), ["reports:read"]);
+    /// assert_eq!(caller.credential(), auth_runtime::CredentialKind::ApiKey);
+    ///
+    /// manager.revoke_api_key(&ada, &created.id).await?;
+    /// assert!(manager.api_keys(&ada).await?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_api_key(
+        &self,
+        creator: &Principal,
+        name: &str,
+        scopes: &[String],
+        days: u32,
+    ) -> Result<NewKey, AccountError> {
+        let request = KeyRequest { name, scopes, days };
+        self.api_key_store()?
+            .create(
+                creator,
+                request,
+                &self.inner.keys,
+                &self.inner.grants,
+                self.inner.access.scope_validator(),
+            )
+            .await
+    }
+
+    /// Creates a service account (a machine principal) named `name` with `roles`: its id is its
+    /// OAuth2 `client_id`, and its client secret is in the answer only. It gets access tokens
+    /// of login type [`SERVICE_LOGIN_TYPE`](crate::accounts::SERVICE_LOGIN_TYPE) by
+    /// [`client_credentials`](Self::client_credentials), never by password.
+    pub async fn create_service_account(
+        &self,
+        name: &str,
+        roles: &[String],
+    ) -> Result<NewServiceAccount, AccountError> {
+        self.accounts().create_service_account(name, roles).await
+    }
+
+    /// The OAuth2 client-credentials grant: an access token (no refresh token) of login type
+    /// `service` for the service account `client_id` with secret `client_secret`, with the
+    /// scopes of its roles, or only `scopes` when given (each granted, else
+    /// [`AccountError::InvalidScope`]). An unknown client, a wrong secret and a deactivated
+    /// account are all [`AccountError::InvalidClient`].
+    pub async fn client_credentials(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        scopes: Option<&[String]>,
+    ) -> Result<BearerToken, AccountError> {
+        let validator = self.inner.access.scope_validator();
+        self.accounts()
+            .client_credentials(client_id, client_secret, scopes.map(|s| (s, validator)))
+            .await
+    }
+
+    /// Creates an API key for account `owner_id` (a service account: an admin's act) of
+    /// `login_type`, within the scopes the account's roles grant on it.
+    pub async fn create_api_key_for(
+        &self,
+        owner_id: &str,
+        login_type: &str,
+        name: &str,
+        scopes: &[String],
+        days: u32,
+    ) -> Result<NewKey, AccountError> {
+        let users = self.inner.grants.users().ok_or(AccountError::NoUserStore)?;
+        let owner = users
+            .user_by_id(owner_id)
+            .await
+            .map_err(AuthError::from)?
+            .ok_or(AccountError::NotFound)?;
+        let request = KeyRequest { name, scopes, days };
+        self.api_key_store()?
+            .create_for_account(
+                &owner,
+                login_type,
+                request,
+                &self.inner.keys,
+                &self.inner.grants,
+                self.inner.access.scope_validator(),
+            )
+            .await
+    }
+
+    /// The caller's live API keys (never the keys themselves), oldest first.
+    pub async fn api_keys(&self, owner: &Principal) -> Result<Vec<ApiKeyInfo>, AccountError> {
+        self.api_key_store()?.list(owner).await
+    }
+
+    /// Revokes one of the caller's API keys: it stops working on this instance at once and on
+    /// every other within the staleness bound. Another account's key, or an unknown id, is
+    /// [`AccountError::UnknownApiKey`].
+    pub async fn revoke_api_key(&self, owner: &Principal, id: &str) -> Result<(), AccountError> {
+        self.api_key_store()?.revoke(owner, id).await
+    }
+}
