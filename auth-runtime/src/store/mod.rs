@@ -17,8 +17,10 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 mod api_keys;
+mod resets;
 pub(crate) mod sql;
 pub use api_keys::{ApiKeyRecord, ApiKeyStore, NewApiKey};
+pub use resets::{NewPasswordReset, PasswordResetRecord, PasswordResetStore};
 pub use sql::SqlStore;
 
 /// The boxed future every store method returns.
