@@ -64,6 +64,7 @@ async fn health_and_the_route_table() {
         .iter()
         .chain(auth_runtime::routes::AccountRoutes::routes())
         .chain(auth_runtime::routes::UserAdminRoutes::routes())
+        .chain(auth_runtime::routes::PasswordResetRoutes::routes())
         .map(|r| (r.method, r.path, r.public, r.login_types))
         .collect();
     let admin: &[&str] = &["admin"];
@@ -98,6 +99,8 @@ async fn health_and_the_route_table() {
             ("PUT", "/admin/users/{user_id}/roles", false, admin),
             ("GET", "/admin/users/{user_id}/sessions", false, admin),
             ("DELETE", "/admin/users/{user_id}/sessions", false, admin),
+            ("POST", "/auth/password-reset", true, any),
+            ("POST", "/auth/password-reset/confirm", true, any),
         ]
     );
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Once};
 
 use super::{AuthManager, ConfigError, Inner};
 use crate::access::Access;
-use crate::accounts::ApiKeys;
+use crate::accounts::{ApiKeys, PasswordResets};
 use crate::credential::cookie::{CookieConfig, Cookies};
 use crate::error::{ErrorRenderer, ProblemJson};
 use crate::grants::{AccountsConfig, Grants};
@@ -15,7 +15,7 @@ use crate::policy::{PolicyEngine, PolicyRule, ResourceLoader};
 use crate::proxy::{ForwardedHeader, TrustedProxies};
 use crate::scope::{HierarchicalScopes, ScopeValidator};
 use crate::sessions::{SessionConfig, Sessions};
-use crate::store::{ApiKeyStore, SessionStore, UserStore};
+use crate::store::{ApiKeyStore, PasswordResetStore, SessionStore, UserStore};
 use crate::throttle::{LoginThrottle, MemoryThrottleStore, ThrottleConfig, ThrottleStore};
 
 /// Builds an [`AuthManager`].
@@ -43,6 +43,8 @@ pub struct AuthManagerBuilder {
     throttle_secret: Option<Vec<u8>>,
     trusted_proxies: Vec<String>,
     forwarded_header: ForwardedHeader,
+    /// Set by the password-reset methods (`reset.rs`).
+    pub(super) resets: PasswordResets,
 }
 
 impl AuthManagerBuilder {
@@ -69,6 +71,7 @@ impl AuthManagerBuilder {
             throttle_secret: None,
             trusted_proxies: Vec::new(),
             forwarded_header: ForwardedHeader::default(),
+            resets: PasswordResets::default(),
         }
     }
 
@@ -241,12 +244,17 @@ impl AuthManagerBuilder {
     /// records a session, that its account has not changed since the sign-in read it
     /// ([`SessionStore::create_session`]).
     ///
-    /// It also keeps the API keys ([`api_keys`](Self::api_keys)).
-    pub fn store<S: UserStore + SessionStore + ApiKeyStore + Clone>(self, store: S) -> Self {
+    /// It also keeps the API keys ([`api_keys`](Self::api_keys)) and the password-reset tokens
+    /// ([`password_reset_store`](Self::password_reset_store)).
+    pub fn store<S>(self, store: S) -> Self
+    where
+        S: UserStore + SessionStore + ApiKeyStore + PasswordResetStore + Clone,
+    {
         let mut builder = self
             .users(store.clone())
             .sessions(store.clone())
-            .api_keys(store);
+            .api_keys(store.clone())
+            .password_reset_store(store);
         builder.one_store = true;
         builder
     }
@@ -440,6 +448,7 @@ impl AuthManagerBuilder {
                     passwords: self.passwords.unwrap_or_default(),
                     throttle,
                     proxies,
+                    resets: self.resets,
                 }),
             }),
             1 => Err(errors.remove(0)),

@@ -4,6 +4,7 @@
 
 mod builder;
 mod error;
+mod reset;
 mod state;
 
 use std::fmt;
@@ -16,7 +17,8 @@ pub use state::AuthState;
 
 use crate::access::Access;
 use crate::accounts::{
-    AccountError, AccountService, AdminSeed, ApiKeyInfo, ApiKeys, KeyRequest, NewKey, Registration,
+    AccountError, AccountService, AdminSeed, ApiKeyInfo, ApiKeys, KeyRequest, NewKey,
+    PasswordResets, Registration,
 };
 use crate::clock::now;
 use crate::credential::cookie::{Cookies, Jar, SessionCookies};
@@ -50,6 +52,8 @@ struct Inner {
     throttle: LoginThrottle,
     /// Whose forwarding headers are believed.
     proxies: TrustedProxies,
+    /// Password reset: its store, sender and token lifetime (see `reset.rs`).
+    resets: PasswordResets,
 }
 
 /// Holds the registered login types, their keys and the scope validator. Cheap to clone (one
