@@ -51,7 +51,8 @@
 //! change and bans revoke tokens on every instance sharing the store within a staleness bound
 //! (see [`SessionConfig`]). [`routes::with_accounts`] mounts the built-in account routes
 //! (registration awaiting approval, password sign-in, the token endpoint, logout, `me`, password
-//! change, the approval queue); [`accounts`] has the same operations as methods, for your own
+//! change, password reset by a mailed single-use token, the approval queue); [`accounts`] has
+//! the same operations as methods, for your own
 //! handlers. Passwords are argon2id on a bounded blocking pool ([`PasswordHasher`]); sign-ins,
 //! password changes and registrations are throttled per account and client address
 //! ([`throttle::LoginThrottle`], in memory or shared through the store), and the client address honours

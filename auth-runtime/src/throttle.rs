@@ -1,5 +1,5 @@
-//! Login, password-change and registration budgets, admitted atomically and shared between
-//! instances through a [`ThrottleStore`].
+//! Login, password-change, registration and password-reset budgets, admitted atomically and
+//! shared between instances through a [`ThrottleStore`].
 //!
 //! The reference server's HTTP contract says: *"Login throttling may answer 429 with
 //! `Retry-After`, but not before 10 failures for one account within 15 minutes or 100 failed
@@ -17,6 +17,13 @@
 //!   (guessing the current password through the password-change route).
 //! - **Registrations, per address.** [`ThrottleConfig::registrations`] (20) registrations from
 //!   one address within [`ThrottleConfig::registration_window`] (10 minutes); `0` is no limit.
+//! - **Password-reset requests, per address.** [`ThrottleConfig::password_reset_requests`] (20)
+//!   requests from one address within [`ThrottleConfig::password_reset_window`] (15 minutes),
+//!   whether or not the email has an account; `0` is no limit.
+//! - **Password-reset mails, per account.** [`ThrottleConfig::password_reset_mails`] (3) mails
+//!   to one account within the same window, whoever asks; past it a request is answered as
+//!   usual and no mail goes out (an inbox cannot be flooded from many addresses, and the
+//!   answer says nothing); `0` is no limit.
 //!
 //! A refusal is a [`Throttled`] whose [`retry_after`](Throttled::retry_after) is the time until
 //! the budget frees up, rounded up to whole seconds and at least one second: the value of the
@@ -127,6 +134,7 @@ pub use redis_store::RedisThrottleStore;
 ///
 /// The defaults are the contract's: 10 attempts per (account, address) pair within 15
 /// minutes, 100 per address within a minute, 20 registrations per address within 10 minutes,
+/// 20 password-reset requests per address and 3 reset mails per account within 15 minutes,
 /// and at most 100 000 tracked keys per budget in memory. Change a field on the default value:
 ///
 /// ```
@@ -156,6 +164,14 @@ pub struct ThrottleConfig {
     pub registrations: u32,
     /// The window of the registration rule. Default 10 minutes.
     pub registration_window: Duration,
+    /// Password-reset requests from one address allowed within `password_reset_window`, for
+    /// any email. **`0` is no limit.** Default 20.
+    pub password_reset_requests: u32,
+    /// Password-reset mails to one account within `password_reset_window`, whoever asked;
+    /// more requests are answered alike but send nothing. **`0` is no limit.** Default 3.
+    pub password_reset_mails: u32,
+    /// The window of both password-reset rules. Default 15 minutes.
+    pub password_reset_window: Duration,
     /// Keys tracked per budget at most by a [`MemoryThrottleStore`] made from this
     /// configuration. At least 1 (a 0 is raised to 1). Default 100 000.
     pub max_tracked: usize,
@@ -170,13 +186,17 @@ impl Default for ThrottleConfig {
             address_window: Duration::from_secs(60),
             registrations: 20,
             registration_window: Duration::from_secs(10 * 60),
+            password_reset_requests: 20,
+            password_reset_mails: 3,
+            password_reset_window: Duration::from_secs(15 * 60),
             max_tracked: 100_000,
         }
     }
 }
 
 impl ThrottleConfig {
-    /// The configuration with every limit (but `registrations`) raised to at least 1.
+    /// The configuration with every limit (but those where `0` is no limit) raised to at least
+    /// 1.
     fn fixed_up(mut self) -> Self {
         self.account_failures = self.account_failures.max(1);
         self.address_failures = self.address_failures.max(1);
@@ -284,7 +304,8 @@ impl From<StoreError> for ThrottleError {
 }
 
 /// The key of one budget counter in a [`ThrottleStore`]: `bucket:id`, where the bucket names
-/// the budget (`login-pair`, `login-addr`, `password-change`, `register-addr`) and the id holds
+/// the budget (`login-pair`, `login-addr`, `password-change`, `register-addr`, `reset-addr`,
+/// `reset-account`) and the id holds
 /// no email (see the [module documentation](self)). At most a few dozen ASCII bytes.
 ///
 /// ```
@@ -474,6 +495,8 @@ const LOGIN_PAIR: &str = "login-pair";
 const LOGIN_ADDRESS: &str = "login-addr";
 const PASSWORD_CHANGE: &str = "password-change";
 const REGISTRATION: &str = "register-addr";
+const RESET_ADDRESS: &str = "reset-addr";
+const RESET_ACCOUNT: &str = "reset-account";
 
 /// How often (at most) the throttle asks its store to delete ended windows.
 const PURGE_INTERVAL_MS: u64 = 60_000;
@@ -674,6 +697,67 @@ impl LoginThrottle {
             key,
             config.registrations,
             config.registration_window,
+        )];
+        self.admit(&charges).await
+    }
+
+    /// Admits a password-reset request from `address` (whatever the email, and whether or not
+    /// it has an account) against the address's budget; nothing to do when
+    /// [`ThrottleConfig::password_reset_requests`] is 0. A request keeps its charge.
+    ///
+    /// ```
+    /// use auth_runtime::throttle::{LoginThrottle, ThrottleConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mut config = ThrottleConfig::default();
+    /// config.password_reset_requests = 1;
+    /// let throttle = LoginThrottle::new(config);
+    /// let client = Some("192.0.2.1".parse().unwrap());
+    /// assert!(throttle.admit_password_reset(client).await.is_ok());
+    /// assert!(throttle.admit_password_reset(client).await.is_err()); // 429 for 15 minutes
+    /// assert!(throttle.admit_password_reset(Some("192.0.2.2".parse().unwrap())).await.is_ok());
+    /// # }
+    /// ```
+    pub async fn admit_password_reset(&self, address: Option<IpAddr>) -> Result<(), ThrottleError> {
+        let config = self.config();
+        if config.password_reset_requests == 0 {
+            return Ok(());
+        }
+        let key = ThrottleKey::new(RESET_ADDRESS, &address_id(address));
+        let charges = [Charge::new(
+            key,
+            config.password_reset_requests,
+            config.password_reset_window,
+        )];
+        self.admit(&charges).await
+    }
+
+    /// Admits one password-reset mail to account `account_id` against the account's budget
+    /// (nothing to do when [`ThrottleConfig::password_reset_mails`] is 0). A refusal means: send
+    /// nothing, and answer the request as usual.
+    ///
+    /// ```
+    /// use auth_runtime::throttle::LoginThrottle;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let throttle = LoginThrottle::default();
+    /// for _ in 0..3 {
+    ///     throttle.admit_reset_mail("42").await.unwrap();
+    /// }
+    /// assert!(throttle.admit_reset_mail("42").await.is_err());
+    /// assert!(throttle.admit_reset_mail("43").await.is_ok());
+    /// # }
+    /// ```
+    pub async fn admit_reset_mail(&self, account_id: &str) -> Result<(), ThrottleError> {
+        let config = self.config();
+        if config.password_reset_mails == 0 {
+            return Ok(());
+        }
+        let key = ThrottleKey::new(RESET_ACCOUNT, &self.account_id(account_id));
+        let charges = [Charge::new(
+            key,
+            config.password_reset_mails,
+            config.password_reset_window,
         )];
         self.admit(&charges).await
     }
@@ -935,6 +1019,36 @@ mod tests {
         let t = LoginThrottle::new(config);
         for _ in 0..1000 {
             t.admit_registration(ip(1)).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn throttle_password_resets() {
+        let mut config = ThrottleConfig {
+            password_reset_requests: 2,
+            password_reset_mails: 1,
+            ..ThrottleConfig::default()
+        };
+        let t = LoginThrottle::new(config.clone());
+        t.admit_password_reset(ip(1)).await.unwrap();
+        t.admit_password_reset(ip(1)).await.unwrap();
+        let Err(ThrottleError::Throttled(r)) = t.admit_password_reset(ip(1)).await else {
+            panic!("the 3rd request was admitted");
+        };
+        assert!(r.retry_after > Duration::from_secs(890), "{r:?}");
+        t.admit_password_reset(ip(2)).await.unwrap();
+        // Registrations and mails are other budgets.
+        t.admit_registration(ip(1)).await.unwrap();
+        t.admit_reset_mail("7").await.unwrap();
+        assert!(t.admit_reset_mail("7").await.is_err());
+        t.admit_reset_mail("8").await.unwrap();
+        // 0: no limit.
+        config.password_reset_requests = 0;
+        config.password_reset_mails = 0;
+        let t = LoginThrottle::new(config);
+        for _ in 0..100 {
+            t.admit_password_reset(ip(1)).await.unwrap();
+            t.admit_reset_mail("7").await.unwrap();
         }
     }
 

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use auth_runtime::accounts::AccountError;
 use auth_runtime::store::{
-    Account, AccountStatus, ApiKeyRecord, ApiKeyStore, NewAccount, NewApiKey, NewSession,
-    PasswordWrite, Purged, Revocation, RevocationWaiter, Rotation, SessionRecord, SessionStore,
-    SqlStore, StoreFuture, UserStore,
+    Account, AccountStatus, ApiKeyRecord, ApiKeyStore, NewAccount, NewApiKey, NewPasswordReset,
+    NewSession, PasswordResetRecord, PasswordResetStore, PasswordWrite, Purged, Revocation,
+    RevocationWaiter, Rotation, SessionRecord, SessionStore, SqlStore, StoreFuture, UserStore,
 };
 use auth_runtime::{AuthError, AuthManager, LoginType, PasswordHasher, SessionConfig, SigningKey};
 use serde_json::{Map, Value};
@@ -153,6 +153,25 @@ impl ApiKeyStore for PausingStore {
     }
     fn record_api_key_use<'a>(&'a self, uses: &'a [(String, u64)]) -> StoreFuture<'a, ()> {
         self.inner.record_api_key_use(uses)
+    }
+}
+
+/// Nor are password resets.
+impl PasswordResetStore for PausingStore {
+    fn create_password_reset(&self, reset: NewPasswordReset) -> StoreFuture<'_, ()> {
+        self.inner.create_password_reset(reset)
+    }
+    fn password_reset<'a>(
+        &'a self,
+        digest: &'a str,
+    ) -> StoreFuture<'a, Option<PasswordResetRecord>> {
+        self.inner.password_reset(digest)
+    }
+    fn consume_password_reset<'a>(&'a self, digest: &'a str, now: u64) -> StoreFuture<'a, bool> {
+        self.inner.consume_password_reset(digest, now)
+    }
+    fn purge_password_resets(&self, now: u64) -> StoreFuture<'_, u64> {
+        self.inner.purge_password_resets(now)
     }
 }
 

@@ -64,6 +64,7 @@ async fn health_and_the_route_table() {
         .iter()
         .chain(auth_runtime::routes::AccountRoutes::routes())
         .chain(auth_runtime::routes::UserAdminRoutes::routes())
+        .chain(auth_runtime::routes::PasswordResetRoutes::routes())
         .map(|r| (r.method, r.path, r.public, r.login_types))
         .collect();
     let admin: &[&str] = &["admin"];
@@ -111,6 +112,8 @@ async fn health_and_the_route_table() {
                 false,
                 admin
             ),
+            ("POST", "/auth/password-reset", true, any),
+            ("POST", "/auth/password-reset/confirm", true, any),
         ]
     );
 }

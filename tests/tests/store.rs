@@ -18,8 +18,8 @@ use common::db::{Backend, TestDb, on_both, postgres_base_url, redact, with_datab
 
 const T0: u64 = 1_700_000_000;
 const DAY: u64 = 86_400;
-/// The store's schema migrations (`auth-runtime/migrations/*/`: versions 1 to 5).
-const MIGRATIONS: i64 = 5;
+/// The store's schema migrations (`auth-runtime/migrations/*/`: versions 1 to 6).
+const MIGRATIONS: i64 = 6;
 
 fn claims(value: Value) -> Map<String, Value> {
     match value {

@@ -497,7 +497,7 @@ impl ApiKeys {
 
 /// The digest of a key's secret as stored: SHA-256, lowercase hex. A secret of 256 random bits
 /// needs no slow hash: there is nothing to guess.
-fn digest(secret: &str) -> String {
+pub(super) fn digest(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
 }
 

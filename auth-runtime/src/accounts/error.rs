@@ -61,6 +61,14 @@ pub enum AccountError {
     Throttled(Duration),
     /// Too many registrations from the client's address (429 with `Retry-After`).
     RegistrationThrottled(Duration),
+    /// Too many password-reset requests from the client's address (429 with `Retry-After`).
+    ResetThrottled(Duration),
+    /// A password-reset token that is unknown, malformed, spent, expired, or whose account
+    /// changed since it was issued: one answer for all of them (400).
+    InvalidResetToken,
+    /// Password reset is not set up on the manager: no reset sender or no reset store (500;
+    /// the reason is logged, never shown).
+    NoPasswordReset(&'static str),
     /// The manager has no account store.
     NoUserStore,
     /// The manager has no API key store.
@@ -103,18 +111,18 @@ impl AccountError {
             AccountError::InvalidEmail
             | AccountError::InvalidPassword(_)
             | AccountError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AccountError::WrongCurrentPassword | AccountError::BadRequest(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            AccountError::WrongCurrentPassword
+            | AccountError::BadRequest(_)
+            | AccountError::InvalidResetToken => StatusCode::BAD_REQUEST,
             AccountError::NotFound => StatusCode::NOT_FOUND,
             AccountError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AccountError::Throttled(_) | AccountError::RegistrationThrottled(_) => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            AccountError::Throttled(_)
+            | AccountError::RegistrationThrottled(_)
+            | AccountError::ResetThrottled(_) => StatusCode::TOO_MANY_REQUESTS,
             AccountError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AccountError::NoUserStore | AccountError::NoApiKeyStore => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            AccountError::NoUserStore
+            | AccountError::NoApiKeyStore
+            | AccountError::NoPasswordReset(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AccountError::Auth(e) => e.status(),
         }
     }
@@ -153,7 +161,15 @@ impl AccountError {
             AccountError::RegistrationThrottled(_) => {
                 "Too many registrations from this address; retry later".into()
             }
-            AccountError::NoUserStore | AccountError::NoApiKeyStore => "Internal error".into(),
+            AccountError::ResetThrottled(_) => {
+                "Too many password reset requests from this address; retry later".into()
+            }
+            AccountError::InvalidResetToken => {
+                "The password reset token is invalid or has expired; ask for a new one".into()
+            }
+            AccountError::NoUserStore
+            | AccountError::NoApiKeyStore
+            | AccountError::NoPasswordReset(_) => "Internal error".into(),
             AccountError::Forbidden(why) => why.clone(),
             AccountError::UnknownApiKey => "No such API key".into(),
             AccountError::UnknownSession => "No such session".into(),
@@ -221,6 +237,18 @@ impl AccountError {
             other => other.into(),
         }
     }
+
+    /// A password-reset request's [`ThrottleError`](crate::throttle::ThrottleError): over
+    /// budget is [`ResetThrottled`](AccountError::ResetThrottled), a store failure as in
+    /// `From<ThrottleError>`.
+    pub(crate) fn reset_request(e: crate::throttle::ThrottleError) -> Self {
+        match e {
+            crate::throttle::ThrottleError::Throttled(t) => {
+                AccountError::ResetThrottled(t.retry_after)
+            }
+            other => other.into(),
+        }
+    }
 }
 
 impl From<crate::keyring::TokenError> for AccountError {
@@ -254,6 +282,9 @@ impl IntoResponse for AccountError {
         if matches!(self, AccountError::NoUserStore) {
             tracing::error!("an account route was called but the manager has no user store");
         }
+        if let AccountError::NoPasswordReset(missing) = self {
+            tracing::error!("a password-reset route was called but the manager has no {missing}");
+        }
         let status = self.status();
         let mut response = Problem {
             r#type: "about:blank",
@@ -264,7 +295,9 @@ impl IntoResponse for AccountError {
         .into_response();
         let headers = response.headers_mut();
         match &self {
-            AccountError::Throttled(wait) | AccountError::RegistrationThrottled(wait) => {
+            AccountError::Throttled(wait)
+            | AccountError::RegistrationThrottled(wait)
+            | AccountError::ResetThrottled(wait) => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(wait.as_secs().max(1)),

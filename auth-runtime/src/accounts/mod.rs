@@ -1,10 +1,12 @@
 //! Accounts: registration awaiting an admin's approval, password sign-in, password change,
-//! deactivation, the seeded admin, and how a stored [`Account`](crate::store::Account) becomes
-//! a token ([`AccountsConfig`]: roles → scopes, extra claims).
+//! password reset by a mailed single-use token ([`ResetSender`]), deactivation, the seeded
+//! admin, and how a stored [`Account`](crate::store::Account) becomes a token
+//! ([`AccountsConfig`]: roles → scopes, extra claims).
 
 mod api_keys;
 mod email;
 mod error;
+mod reset;
 mod service;
 mod service_accounts;
 
@@ -12,6 +14,8 @@ pub use api_keys::{ApiKeyInfo, MAX_API_KEY_DAYS, NewKey};
 pub(crate) use api_keys::{ApiKeys, KeyRequest};
 pub use email::{EmailError, canonical_email};
 pub use error::AccountError;
+pub(crate) use reset::PasswordResets;
+pub use reset::{PASSWORD_RESET_LIFETIME, ResetMail, ResetSendError, ResetSendFuture, ResetSender};
 pub(crate) use service::AccountService;
 pub use service::{AdminSeed, MAX_PAGE, Registration, normalize_email};
 pub use service_accounts::NewServiceAccount;

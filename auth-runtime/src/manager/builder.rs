@@ -6,7 +6,7 @@ use std::sync::{Arc, Once};
 use super::{AuthManager, ConfigError, Inner};
 use crate::access::Access;
 #[cfg(feature = "accounts")]
-use crate::accounts::ApiKeys;
+use crate::accounts::{ApiKeys, PasswordResets};
 use crate::credential::cookie::{CookieConfig, Cookies};
 use crate::credential::custom::CredentialVerifier;
 use crate::error::{ErrorRenderer, ProblemJson};
@@ -18,7 +18,7 @@ use crate::policy::{PolicyEngine, PolicyRule, ResourceLoader};
 use crate::proxy::{ForwardedHeader, TrustedProxies};
 use crate::scope::{HierarchicalScopes, ScopeValidator};
 use crate::sessions::{SessionConfig, Sessions};
-use crate::store::{ApiKeyStore, SessionStore, UserStore};
+use crate::store::{ApiKeyStore, PasswordResetStore, SessionStore, UserStore};
 #[cfg(feature = "accounts")]
 use crate::throttle::{LoginThrottle, MemoryThrottleStore, ThrottleConfig, ThrottleStore};
 
@@ -54,6 +54,9 @@ pub struct AuthManagerBuilder {
     throttle_secret: Option<Vec<u8>>,
     trusted_proxies: Vec<String>,
     forwarded_header: ForwardedHeader,
+    /// Set by the password-reset methods (`reset.rs`).
+    #[cfg(feature = "accounts")]
+    pub(super) resets: PasswordResets,
 }
 
 impl AuthManagerBuilder {
@@ -87,6 +90,8 @@ impl AuthManagerBuilder {
             throttle_secret: None,
             trusted_proxies: Vec::new(),
             forwarded_header: ForwardedHeader::default(),
+            #[cfg(feature = "accounts")]
+            resets: PasswordResets::default(),
         }
     }
 
@@ -264,11 +269,15 @@ impl AuthManagerBuilder {
     /// records a session, that its account has not changed since the sign-in read it
     /// ([`SessionStore::create_session`]).
     ///
-    /// It also keeps the API keys ([`api_keys`](Self::api_keys)).
-    pub fn store<S: UserStore + SessionStore + ApiKeyStore + Clone>(self, store: S) -> Self {
+    /// It also keeps the API keys ([`api_keys`](Self::api_keys)) and the password-reset tokens
+    /// (`password_reset_store`, feature `accounts`).
+    pub fn store<S>(self, store: S) -> Self
+    where
+        S: UserStore + SessionStore + ApiKeyStore + PasswordResetStore + Clone,
+    {
         let builder = self.users(store.clone()).sessions(store.clone());
         #[cfg(feature = "accounts")]
-        let builder = builder.api_keys(store);
+        let builder = builder.api_keys(store.clone()).password_reset_store(store);
         #[cfg(not(feature = "accounts"))]
         drop(store);
         AuthManagerBuilder {
@@ -491,6 +500,8 @@ impl AuthManagerBuilder {
                     #[cfg(feature = "accounts")]
                     throttle,
                     proxies,
+                    #[cfg(feature = "accounts")]
+                    resets: self.resets,
                 }),
             }),
             1 => Err(errors.remove(0)),

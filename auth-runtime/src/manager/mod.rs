@@ -6,6 +6,8 @@
 mod accounts;
 mod builder;
 mod error;
+#[cfg(feature = "accounts")]
+mod reset;
 mod state;
 
 use std::fmt;
@@ -18,7 +20,7 @@ pub use state::AuthState;
 
 use crate::access::Access;
 #[cfg(feature = "accounts")]
-use crate::accounts::ApiKeys;
+use crate::accounts::{ApiKeys, PasswordResets};
 use crate::clock::now;
 use crate::credential::cookie::{Cookies, Jar, SessionCookies};
 use crate::credential::custom::CredentialVerifier;
@@ -59,6 +61,9 @@ struct Inner {
     throttle: LoginThrottle,
     /// Whose forwarding headers are believed.
     proxies: TrustedProxies,
+    /// Password reset: its store, sender and token lifetime (see `reset.rs`).
+    #[cfg(feature = "accounts")]
+    resets: PasswordResets,
 }
 
 /// Holds the registered login types, their keys and the scope validator. Cheap to clone (one

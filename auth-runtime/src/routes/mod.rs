@@ -41,6 +41,8 @@ mod body;
 #[cfg(feature = "accounts")]
 mod oauth;
 #[cfg(feature = "accounts")]
+mod reset;
+#[cfg(feature = "accounts")]
 mod users;
 
 use std::fmt;
@@ -57,6 +59,8 @@ pub use accounts::AccountRoutes;
 pub use body::{JsonBody, JsonOrForm, MAX_BODY_BYTES};
 #[cfg(feature = "accounts")]
 pub use oauth::OAuthError;
+#[cfg(feature = "accounts")]
+pub use reset::PasswordResetRoutes;
 #[cfg(feature = "accounts")]
 pub use users::UserAdminRoutes;
 
@@ -141,13 +145,17 @@ pub fn find_conflict(app: &[RouteInfo], builtin: &[RouteInfo]) -> Option<RouteCo
 }
 
 #[cfg(feature = "accounts")]
-/// The app's router `R` with the account routes and the users administration routes
-/// ([`UserAdminRoutes`]) merged in, after checking that none of its
-/// routes collides with them (axum would panic at the merge).
+/// The app's router `R` with the account routes, the users administration routes
+/// ([`UserAdminRoutes`]) and the password-reset routes ([`PasswordResetRoutes`]) merged in,
+/// after checking that none of its routes collides with them (axum would panic at the merge).
 pub fn with_accounts<R: SecureRouter>(
     manager: &AuthManager,
 ) -> Result<axum::Router<R::State>, RouteConflict> {
-    for builtin in [AccountRoutes::routes(), UserAdminRoutes::routes()] {
+    for builtin in [
+        AccountRoutes::routes(),
+        UserAdminRoutes::routes(),
+        PasswordResetRoutes::routes(),
+    ] {
         if let Some(conflict) = find_conflict(R::routes(), builtin) {
             return Err(conflict);
         }
@@ -156,15 +164,16 @@ pub fn with_accounts<R: SecureRouter>(
 }
 
 #[cfg(feature = "accounts")]
-/// Mounts the account routes and the users administration routes ([`UserAdminRoutes`]) on any
-/// router (use [`with_accounts`] to get a collision error
-/// instead of axum's panic when the app is a `SecureRouter`).
+/// Mounts the account routes, the users administration routes ([`UserAdminRoutes`]) and the
+/// password-reset routes ([`PasswordResetRoutes`]) on any router (use [`with_accounts`] to get
+/// a collision error instead of axum's panic when the app is a `SecureRouter`).
 pub fn mount<S>(app: Router<S>, manager: &AuthManager) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
     app.merge(AccountRoutes::router().with_state(manager.clone()))
         .merge(UserAdminRoutes::router().with_state(manager.clone()))
+        .merge(PasswordResetRoutes::router().with_state(manager.clone()))
 }
 
 #[cfg(all(test, feature = "accounts"))]

@@ -52,6 +52,11 @@ pub(super) const SQLITE_MIGRATIONS: &[Migration] = &[
         description: "API keys",
         sql: include_str!("../../../migrations/sqlite/0005_api_keys.sql"),
     },
+    Migration {
+        version: 6,
+        description: "password resets",
+        sql: include_str!("../../../migrations/sqlite/0006_password_resets.sql"),
+    },
 ];
 
 /// The PostgreSQL schema, in version order.
@@ -81,6 +86,11 @@ pub(super) const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 5,
         description: "API keys",
         sql: include_str!("../../../migrations/postgres/0005_api_keys.sql"),
+    },
+    Migration {
+        version: 6,
+        description: "password resets",
+        sql: include_str!("../../../migrations/postgres/0006_password_resets.sql"),
     },
 ];
 

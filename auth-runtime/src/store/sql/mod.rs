@@ -24,6 +24,8 @@
 //! - [`rows`]: rows and values as SQL stores them; [`errors`]: driver errors as [`StoreError`]s;
 //! - [`users`] and [`sessions`]: the [`UserStore`](crate::store::UserStore) and
 //!   [`SessionStore`](crate::store::SessionStore) implementations.
+//! - [`api_keys`] and [`resets`]: the [`ApiKeyStore`](crate::store::ApiKeyStore) and
+//!   [`PasswordResetStore`](crate::store::PasswordResetStore) implementations.
 
 mod api_keys;
 mod dialect;
@@ -32,6 +34,7 @@ mod errors;
 mod listener;
 mod migrations;
 mod pool;
+mod resets;
 mod revoke;
 mod rows;
 mod sessions;
