@@ -104,6 +104,8 @@ mod route;
 pub mod routes;
 mod scope;
 mod sessions;
+#[cfg(all(feature = "accounts", any(feature = "sqlite", feature = "postgres")))]
+pub mod setup;
 pub mod store;
 #[cfg(feature = "accounts")]
 pub mod throttle;

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The layer above the façade: what reaches the manager through the router state.
-const ABOVE_THE_MANAGER: &[&str] = &["handler", "extract", "routes", "guard"];
+const ABOVE_THE_MANAGER: &[&str] = &["handler", "extract", "routes", "guard", "setup"];
 
 fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in fs::read_dir(dir).expect("readable source directory") {

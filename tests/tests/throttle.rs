@@ -662,10 +662,18 @@ async fn admin_login_reply(server: &TestServer) -> Reply {
 // ---------------------------------------------------------------------------------------------
 
 fn settings_from(vars: &[(&str, &str)]) -> Result<examples::Settings, examples::SettingsError> {
-    let vars: Vec<(String, String)> = vars
+    let mut vars: Vec<(String, String)> = vars
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
+    // The service key is generated beside the database: keep it out of the source tree.
+    if !vars.iter().any(|(k, _)| k == "DATABASE_URL") {
+        let dir = std::env::temp_dir().join(format!("settings-test-{}", std::process::id()));
+        vars.push((
+            "DATABASE_URL".to_owned(),
+            format!("sqlite://{}/auth.db", dir.display()),
+        ));
+    }
     examples::Settings::from_vars(move |name| {
         vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     })

@@ -115,6 +115,17 @@ impl CookieConfig {
     pub fn is_secure(&self) -> bool {
         self.secure
     }
+
+    /// The path of the refresh cookie.
+    ///
+    /// ```
+    /// use auth_runtime::CookieConfig;
+    ///
+    /// assert_eq!(CookieConfig::default().refresh_cookie_path(), "/auth/token");
+    /// ```
+    pub fn refresh_cookie_path(&self) -> &str {
+        &self.refresh_path
+    }
 }
 
 /// The `Set-Cookie` headers of a cookie sign-in, refresh or sign-out: a response part, as in

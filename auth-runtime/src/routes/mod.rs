@@ -176,6 +176,185 @@ where
         .merge(PasswordResetRoutes::router().with_state(manager.clone()))
 }
 
+/// A path prefix for the built-in routes (`/api/v1`) that is not one: it must start with `/`,
+/// not end with one, and hold only unreserved path characters (no captures, wildcards, query,
+/// `//`, `.` or `..` segments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidPrefix {
+    /// Why, in one sentence.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for InvalidPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid route prefix: {}", self.reason)
+    }
+}
+
+impl std::error::Error for InvalidPrefix {}
+
+/// Checks a prefix for [`with_accounts_at`] and [`builtin_routes_at`]: `""` (none) or
+/// `/segment[/segment...]` of letters, digits and `-._~`.
+///
+/// ```
+/// use auth_runtime::routes::check_prefix;
+///
+/// assert!(check_prefix("/api/v1").is_ok());
+/// assert!(check_prefix("").is_ok());
+/// assert!(check_prefix("api").is_err());
+/// assert!(check_prefix("/api/").is_err());
+/// assert!(check_prefix("/{tenant}").is_err());
+/// ```
+pub fn check_prefix(prefix: &str) -> Result<(), InvalidPrefix> {
+    let fail = |reason| Err(InvalidPrefix { reason });
+    if prefix.is_empty() {
+        return Ok(());
+    }
+    if !prefix.starts_with('/') {
+        return fail("it must start with `/`");
+    }
+    if prefix.len() > 200 {
+        return fail("it is longer than 200 bytes");
+    }
+    for segment in prefix[1..].split('/') {
+        if segment.is_empty() {
+            return fail("it must not end with `/` or hold `//`");
+        }
+        if segment == "." || segment == ".." {
+            return fail("it must not hold `.` or `..` segments");
+        }
+        if !segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        {
+            return fail(
+                "segments may hold only letters, digits and `-._~` (no captures or wildcards)",
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(feature = "accounts")]
+/// The routes of [`AccountRoutes`], [`UserAdminRoutes`] and [`PasswordResetRoutes`], each path
+/// under `prefix` (see [`check_prefix`]), as [`with_accounts_at`] mounts them: for audits,
+/// docs and collision checks.
+///
+/// The paths are made once per call and live for the rest of the program (a [`RouteInfo`]
+/// holds `&'static str`): call it at start-up, not per request.
+///
+/// ```
+/// let routes = auth_runtime::routes::builtin_routes_at("/api/v1")?;
+/// assert!(routes.iter().any(|r| r.method == "POST" && r.path == "/api/v1/auth/login"));
+/// assert!(routes.iter().all(|r| r.path.starts_with("/api/v1/")));
+/// # Ok::<(), auth_runtime::routes::InvalidPrefix>(())
+/// ```
+pub fn builtin_routes_at(prefix: &str) -> Result<Vec<RouteInfo>, InvalidPrefix> {
+    check_prefix(prefix)?;
+    let all = [
+        AccountRoutes::routes(),
+        UserAdminRoutes::routes(),
+        PasswordResetRoutes::routes(),
+    ];
+    Ok(all
+        .into_iter()
+        .flatten()
+        .map(|route| {
+            let path: &'static str = if prefix.is_empty() {
+                route.path
+            } else {
+                Box::leak(format!("{prefix}{}", route.path).into_boxed_str())
+            };
+            RouteInfo { path, ..*route }
+        })
+        .collect())
+}
+
+#[cfg(feature = "accounts")]
+/// Why [`with_accounts_at`] cannot mount the built-in routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountError {
+    /// The prefix is not a plain path.
+    Prefix(InvalidPrefix),
+    /// One of the app's routes collides with a built-in one.
+    Conflict(RouteConflict),
+}
+
+#[cfg(feature = "accounts")]
+impl fmt::Display for MountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MountError::Prefix(e) => e.fmt(f),
+            MountError::Conflict(e) => e.fmt(f),
+        }
+    }
+}
+
+#[cfg(feature = "accounts")]
+impl std::error::Error for MountError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            MountError::Prefix(e) => Some(e),
+            MountError::Conflict(e) => Some(e),
+        }
+    }
+}
+
+#[cfg(feature = "accounts")]
+/// [`with_accounts`] with the built-in routes under `prefix` (`/api/v1` gives
+/// `/api/v1/auth/login`, ...); the app's own routes stay where they are declared. The collision
+/// check compares the app's routes with the prefixed paths.
+///
+/// A login type that keeps sessions in cookies sends its refresh cookie to
+/// [`CookieConfig::refresh_path`](crate::CookieConfig::refresh_path): set it to
+/// `<prefix>/auth/token` (the one-call [`Setup`](crate::setup::Setup) does).
+///
+/// ```
+/// use auth_runtime::prelude::*;
+/// use auth_runtime::routes;
+///
+/// #[public]
+/// #[route(GET, "/api/v1/health")]
+/// async fn health() -> &'static str { "ok" }
+///
+/// #[derive(SecureRouter)]
+/// #[secure_router(routes(health))]
+/// struct Api;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let manager = AuthManager::builder()
+///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+///     .login_type(LoginType::new("admin").key(SigningKey::hs256("a1", &[2; 32])))
+///     .build()?;
+/// let app: axum::Router =
+///     routes::with_accounts_at::<Api>(&manager, "/api/v1")?.with_state(manager.clone());
+/// # let _ = app;
+/// # Ok(()) }
+/// ```
+pub fn with_accounts_at<R: SecureRouter>(
+    manager: &AuthManager,
+    prefix: &str,
+) -> Result<axum::Router<R::State>, MountError> {
+    let builtin = builtin_routes_at(prefix).map_err(MountError::Prefix)?;
+    if let Some(conflict) = find_conflict(R::routes(), &builtin) {
+        return Err(MountError::Conflict(conflict));
+    }
+    Ok(mount_at(R::router(), manager, prefix))
+}
+
+#[cfg(feature = "accounts")]
+/// [`mount`] with the built-in routes under `prefix` (checked by [`with_accounts_at`]; here an
+/// invalid prefix or a collision is axum's panic).
+pub fn mount_at<S>(app: Router<S>, manager: &AuthManager, prefix: &str) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    if prefix.is_empty() {
+        return mount(app, manager);
+    }
+    app.nest(prefix, mount(Router::new(), manager))
+}
+
 #[cfg(all(test, feature = "accounts"))]
 mod tests {
     use super::*;
