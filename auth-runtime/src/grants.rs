@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::keyring::TokenRequest;
-use crate::store::{Account, AccountStatus, UserStore};
+use crate::store::{Account, AccountStatus, Identity, IdentityLoader, UserStore};
 
 type ClaimsHook = dyn Fn(&Account) -> Map<String, Value> + Send + Sync;
 type ExistingAccountHook = dyn Fn(&Account) + Send + Sync;
@@ -175,6 +175,8 @@ pub(crate) struct Grants {
     /// role → the scopes it stands for
     roles: Arc<HashMap<String, Vec<String>>>,
     users: Option<Arc<dyn UserStore>>,
+    /// The app's own table, in place of `users`.
+    identities: Option<Arc<dyn IdentityLoader>>,
     /// `users` and the session store are one store: it checks credential versions itself.
     one_store: bool,
 }
@@ -184,12 +186,14 @@ impl Grants {
         config: AccountsConfig,
         roles: Arc<HashMap<String, Vec<String>>>,
         users: Option<Arc<dyn UserStore>>,
+        identities: Option<Arc<dyn IdentityLoader>>,
         one_store: bool,
     ) -> Self {
         Grants {
             config,
             roles,
             users,
+            identities,
             one_store,
         }
     }
@@ -202,6 +206,11 @@ impl Grants {
     /// The account store, if one is configured.
     pub(crate) fn users(&self) -> Option<&dyn UserStore> {
         self.users.as_deref()
+    }
+
+    /// The app's identity loader, if one is configured.
+    pub(crate) fn identities(&self) -> Option<&dyn IdentityLoader> {
+        self.identities.as_deref()
     }
 
     /// Whether the session store also holds the accounts (and checks credential versions in
@@ -237,19 +246,7 @@ impl Grants {
         if (login_type == SERVICE_LOGIN_TYPE) != is_service_account(account) {
             return None;
         }
-        let roles: Vec<&String> = account
-            .roles
-            .iter()
-            .filter(|role| config.grants_on(role, login_type))
-            .collect();
-        let mut scopes: Vec<String> = Vec::new();
-        for role in &roles {
-            for scope in self.role_scopes(role).unwrap_or_default() {
-                if !scopes.contains(scope) {
-                    scopes.push(scope.clone());
-                }
-            }
-        }
+        let (roles, scopes) = self.roles_on(&account.roles, login_type);
         let mut claims = account.claims.clone();
         claims.insert("email".into(), Value::from(account.email.as_str()));
         claims.insert(
@@ -268,6 +265,55 @@ impl Grants {
                 .scopes(scopes)
                 .claims(claims)
                 .account_version(account.credential_version),
+        )
+    }
+
+    /// Of `roles`, those granted on `login_type`, and the scopes they stand for (each once).
+    fn roles_on<'r>(
+        &self,
+        roles: &'r [String],
+        login_type: &str,
+    ) -> (Vec<&'r String>, Vec<String>) {
+        let roles: Vec<&String> = roles
+            .iter()
+            .filter(|role| self.config.grants_on(role, login_type))
+            .collect();
+        let mut scopes: Vec<String> = Vec::new();
+        for role in &roles {
+            for scope in self.role_scopes(role).unwrap_or_default() {
+                if !scopes.contains(scope) {
+                    scopes.push(scope.clone());
+                }
+            }
+        }
+        (roles, scopes)
+    }
+
+    /// The token a user of the app's own table ([`IdentityLoader`]) gets for `login_type`,
+    /// by the same rules as an account: active users only, the admin login type for holders
+    /// of the admin role only, never the service login type; the scopes of the roles granted on
+    /// the login type, the `roles` claim and the identity's claims.
+    pub(crate) fn identity_grant(
+        &self,
+        identity: &Identity,
+        login_type: &str,
+    ) -> Option<TokenRequest> {
+        if !identity.active
+            || login_type == SERVICE_LOGIN_TYPE
+            || (login_type == ADMIN_LOGIN_TYPE && !identity.roles.contains(&self.config.admin_role))
+        {
+            return None;
+        }
+        let (roles, scopes) = self.roles_on(&identity.roles, login_type);
+        let mut claims = identity.claims.clone();
+        claims.insert(
+            "roles".into(),
+            Value::from(roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()),
+        );
+        Some(
+            TokenRequest::new(login_type, identity.subject.as_str())
+                .scopes(scopes)
+                .claims(claims),
         )
     }
 }

@@ -1548,7 +1548,7 @@ async fn service_accounts_get_service_tokens_by_client_credentials_only() {
         assert_problem(
             &server.login("service:nightly-report", &secret).await,
             StatusCode::UNAUTHORIZED,
-            "Invalid email or password",
+            "Invalid username or password",
         );
 
         // Its own API key, within its roles.

@@ -425,7 +425,7 @@ async fn unknown_account_and_wrong_password_are_byte_identical() {
         assert_problem(
             &wrong,
             StatusCode::UNAUTHORIZED,
-            "Invalid email or password",
+            "Invalid username or password",
         );
         assert_eq!(wrong.status, unknown.status);
         assert_eq!(wrong.headers, unknown.headers);
@@ -554,7 +554,7 @@ async fn admin_login_is_for_admins() {
                 )
                 .await,
             StatusCode::UNAUTHORIZED,
-            "Invalid email or password",
+            "Invalid username or password",
         );
     })
     .await;
@@ -649,7 +649,7 @@ async fn token_endpoint_grants() {
             (
                 "grant_type=password&username=ann%40example.com&password=wrong+password",
                 "invalid_grant",
-                "Invalid email or password",
+                "Invalid username or password",
             ),
             (
                 "grant_type=password&username=ann%40example.com&password=correct+horse+battery\

@@ -130,7 +130,7 @@ impl AccountError {
     /// The problem `detail`, safe to show the caller.
     pub fn detail(&self) -> String {
         match self {
-            AccountError::InvalidCredentials => "Invalid email or password".into(),
+            AccountError::InvalidCredentials => "Invalid username or password".into(),
             AccountError::Pending => "The account is awaiting approval".into(),
             AccountError::Rejected => "The account registration was rejected".into(),
             AccountError::Deactivated => "The account is deactivated".into(),

@@ -8,7 +8,7 @@ use super::{AccountError, canonical_email};
 use crate::clock::now;
 use crate::events::SECURITY_EVENTS;
 use crate::grants::{ADMIN_LOGIN_TYPE, Grants, is_service_account};
-use crate::keyring::{TokenError, TokenPair};
+use crate::keyring::{TokenError, TokenPair, TokenRequest};
 use crate::password::PasswordHasher;
 use crate::principal::Principal;
 use crate::scope::{GrantedScopes, ScopeValidator};
@@ -35,6 +35,20 @@ pub const MAX_PAGE: u32 = 200;
 /// ```
 pub fn normalize_email(email: &str) -> Option<String> {
     canonical_email(email).ok()
+}
+
+/// The grant narrowed to the OAuth2 `scope` asked for, each of which it must hold (a wildcard
+/// only where it holds one).
+fn narrow(
+    grant: TokenRequest,
+    (wanted, validator): (&[String], &dyn ScopeValidator),
+) -> Result<TokenRequest, AccountError> {
+    let held = grant.granted_scopes().join(" ");
+    let held = GrantedScopes::new(&held);
+    if let Some(beyond) = wanted.iter().find(|s| !validator.has_scope(s, held)) {
+        return Err(AccountError::InvalidScope(beyond.clone()));
+    }
+    Ok(grant.scopes(wanted.to_vec()))
 }
 
 /// The account operations over the account store, with the sessions they open and end, the
@@ -101,6 +115,11 @@ impl AccountService<'_> {
         client: Option<IpAddr>,
         scope: Option<(&[String], &dyn ScopeValidator)>,
     ) -> Result<TokenPair, AccountError> {
+        if self.grants.identities().is_some() {
+            return self
+                .sign_in_identity(email, password, login_type, client, scope)
+                .await;
+        }
         let users = self.user_store()?;
         // An email that cannot be an address is treated like an unknown one (same work, same
         // answer), keyed by what was sent.
@@ -140,13 +159,8 @@ impl AccountService<'_> {
             .grants
             .account_grant(&account, login_type)
             .ok_or(AccountError::NotAllowed)?;
-        if let Some((wanted, validator)) = scope {
-            let held = grant.granted_scopes().join(" ");
-            let held = GrantedScopes::new(&held);
-            if let Some(beyond) = wanted.iter().find(|s| !validator.has_scope(s, held)) {
-                return Err(AccountError::InvalidScope(beyond.clone()));
-            }
-            grant = grant.scopes(wanted.to_vec());
+        if let Some(scope) = scope {
+            grant = narrow(grant, scope)?;
         }
         // The session is bound to the credential version read above: if the password changed
         // or the account was banned since, no session opens.
@@ -161,6 +175,54 @@ impl AccountService<'_> {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// [`sign_in`](Self::sign_in) against the app's own table ([`IdentityLoader`]): the same
+    /// throttle, the same argon2 work for an unknown username, the same error for an unknown
+    /// user and a wrong password.
+    ///
+    /// [`IdentityLoader`]: crate::store::IdentityLoader
+    async fn sign_in_identity(
+        &self,
+        username: &str,
+        password: &str,
+        login_type: &str,
+        client: Option<IpAddr>,
+        scope: Option<(&[String], &dyn ScopeValidator)>,
+    ) -> Result<TokenPair, AccountError> {
+        let identities = self.grants.identities().ok_or(AccountError::NoUserStore)?;
+        let username = username.trim();
+        let attempt = self
+            .throttle
+            .admit_login(&username.to_lowercase(), client)
+            .await
+            .inspect_err(|e| {
+                if let crate::throttle::ThrottleError::Throttled(_) = e {
+                    tracing::info!(target: SECURITY_EVENTS, event = "sign_in_throttled", client = ?client);
+                }
+            })?;
+        let identity = identities.by_username(username).await?;
+        let stored = identity.as_ref().and_then(|i| i.password_hash.as_deref());
+        let check = self.passwords.verify(password, stored).await?;
+        let Some(identity) = identity.filter(|_| check.matches) else {
+            attempt.failed();
+            tracing::info!(target: SECURITY_EVENTS, event = "sign_in_failed", client = ?client, login_type);
+            return Err(AccountError::InvalidCredentials);
+        };
+        attempt.succeeded().await;
+        if !identity.active {
+            return Err(AccountError::Deactivated);
+        }
+        let mut grant = self
+            .grants
+            .identity_grant(&identity, login_type)
+            .ok_or(AccountError::NotAllowed)?;
+        if let Some(scope) = scope {
+            grant = narrow(grant, scope)?;
+        }
+        let pair = self.sessions.create_session(&grant).await?;
+        tracing::info!(target: SECURITY_EVENTS, event = "signed_in", account = %identity.subject, login_type);
+        Ok(pair)
     }
 
     /// Replaces a hash made with older argon2 parameters, only if it is still the hash that

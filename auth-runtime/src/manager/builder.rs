@@ -18,7 +18,7 @@ use crate::policy::{PolicyEngine, PolicyRule, ResourceLoader};
 use crate::proxy::{ForwardedHeader, TrustedProxies};
 use crate::scope::{HierarchicalScopes, ScopeValidator};
 use crate::sessions::{SessionConfig, Sessions};
-use crate::store::{ApiKeyStore, PasswordResetStore, SessionStore, UserStore};
+use crate::store::{ApiKeyStore, IdentityLoader, PasswordResetStore, SessionStore, UserStore};
 #[cfg(feature = "accounts")]
 use crate::throttle::{LoginThrottle, MemoryThrottleStore, ThrottleConfig, ThrottleStore};
 
@@ -34,6 +34,7 @@ pub struct AuthManagerBuilder {
     sessions: Option<Arc<dyn SessionStore>>,
     session_config: SessionConfig,
     users: Option<Arc<dyn UserStore>>,
+    identities: Option<Arc<dyn IdentityLoader>>,
     /// Whether `users` and `sessions` are one store ([`store`](Self::store)).
     one_store: bool,
     #[cfg(feature = "accounts")]
@@ -71,6 +72,7 @@ impl AuthManagerBuilder {
             sessions: None,
             session_config: SessionConfig::default(),
             users: None,
+            identities: None,
             one_store: false,
             #[cfg(feature = "accounts")]
             api_keys: None,
@@ -264,6 +266,54 @@ impl AuthManagerBuilder {
         self
     }
 
+    #[cfg(feature = "accounts")]
+    /// Signs users in from the app's own table ([`IdentityLoader`]) instead of a
+    /// [`UserStore`]: [`AuthManager::sign_in`](crate::AuthManager::sign_in), `/auth/login`,
+    /// `/admin/login` (users holding the
+    /// [admin role](crate::accounts::AccountsConfig::admin_role)) and the password grant read
+    /// it, and every refresh re-reads the user. Keep sessions with
+    /// [`sessions`](Self::sessions); a user store as well is a
+    /// [`ConfigError::UsersAndIdentities`].
+    ///
+    /// ```
+    /// # use std::collections::HashMap;
+    /// # use auth_runtime::store::{Identity, IdentityLoader, StoreFuture};
+    /// # struct Users(HashMap<String, Identity>);
+    /// # impl IdentityLoader for Users {
+    /// #     fn by_username<'a>(&'a self, u: &'a str) -> StoreFuture<'a, Option<Identity>> {
+    /// #         Box::pin(async move { Ok(self.0.get(u).cloned()) })
+    /// #     }
+    /// #     fn by_subject<'a>(&'a self, s: &'a str) -> StoreFuture<'a, Option<Identity>> {
+    /// #         Box::pin(async move { Ok(self.0.values().find(|i| i.subject == s).cloned()) })
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use auth_runtime::{AuthManager, LoginType, PasswordHasher, SigningKey};
+    /// use auth_runtime::store::SqlStore;
+    ///
+    /// let hash = PasswordHasher::default().hash("a long passphrase").await?;
+    /// let users = Users(HashMap::from([(
+    ///     "alice".to_owned(),
+    ///     Identity::new("user-123", Some(hash)).roles(["reader"]),
+    /// )]));
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .role("reader", ["reports:read"])
+    ///     .identities(users)
+    ///     .sessions(SqlStore::connect("sqlite::memory:").await?)
+    ///     .build()?;
+    /// let pair = manager.sign_in("alice", "a long passphrase", "user", None).await?;
+    /// let alice = manager.verify_access_token(&pair.access_token, &["user"])?;
+    /// assert_eq!(alice.subject(), "user-123");
+    /// assert!(alice.scopes().iter().any(|s| s == "reports:read"));
+    /// # Ok(()) }
+    /// ```
+    pub fn identities(mut self, loader: impl IdentityLoader) -> Self {
+        self.identities = Some(Arc::new(loader));
+        self
+    }
+
     /// Uses one store for accounts and sessions, such as
     /// [`SqlStore`](crate::store::SqlStore). The store then checks, in the transaction that
     /// records a session, that its account has not changed since the sign-in read it
@@ -434,6 +484,9 @@ impl AuthManagerBuilder {
                 errors.push(ConfigError::ApiKeysWithoutStore(lt.name.to_string()));
             }
         }
+        if self.users.is_some() && self.identities.is_some() {
+            errors.push(ConfigError::UsersAndIdentities);
+        }
         let reads_cookies: Vec<&LoginTypeState> =
             login_types.iter().filter(|l| l.reads_cookies()).collect();
         if sessions.is_none() {
@@ -488,7 +541,13 @@ impl AuthManagerBuilder {
                 inner: Arc::new(Inner {
                     keys: Keyring::new(login_types, kids, sessions.is_some()),
                     access: Access::new(self.scopes, roles.clone(), policies, self.loaders),
-                    grants: Grants::new(self.accounts, roles, self.users, self.one_store),
+                    grants: Grants::new(
+                        self.accounts,
+                        roles,
+                        self.users,
+                        self.identities,
+                        self.one_store,
+                    ),
                     sessions,
                     #[cfg(feature = "accounts")]
                     api_keys,

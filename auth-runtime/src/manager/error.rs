@@ -91,6 +91,10 @@ pub enum ConfigError {
     CookiesWithoutSessions(String),
     /// The [`csrf_secret`](crate::AuthManagerBuilder::csrf_secret) is shorter than 32 bytes.
     CsrfSecret,
+    /// Both a user store and an identity loader
+    /// ([`identities`](crate::AuthManagerBuilder::identities)) are set: password sign-in would
+    /// have two sources.
+    UsersAndIdentities,
     /// Several problems.
     Many(Vec<ConfigError>),
 }
@@ -139,6 +143,9 @@ impl fmt::Display for ConfigError {
                 "login type `{n}` reads cookies, but the manager has no session store (CSRF tokens are bound to sessions)"
             ),
             ConfigError::CsrfSecret => f.write_str("the CSRF secret must be at least 32 bytes"),
+            ConfigError::UsersAndIdentities => f.write_str(
+                "both a user store and an identity loader are set: sign-ins read one of them (with an identity loader, keep sessions with `sessions(store)` rather than `store(store)`)",
+            ),
             ConfigError::Many(all) => {
                 for (i, e) in all.iter().enumerate() {
                     if i > 0 {

@@ -374,13 +374,21 @@ impl SessionService<'_> {
         claims.retain(|k, _| !RESERVED_CLAIMS.contains(&k.as_str()));
         let old_scopes: Vec<String> = old.scopes().iter().map(str::to_owned).collect();
         let base = TokenRequest::new(old.login_type(), old.subject());
-        let Some(users) = self.grants.users() else {
+        let grant = if let Some(identities) = self.grants.identities() {
+            // The app's own table: the user as it is now.
+            match identities.by_subject(old.subject()).await? {
+                Some(identity) => self.grants.identity_grant(&identity, old.login_type()),
+                None => None,
+            }
+        } else if let Some(users) = self.grants.users() {
+            match users.user_by_id(old.subject()).await? {
+                Some(account) => self.grants.account_grant(&account, old.login_type()),
+                None => None,
+            }
+        } else {
             return Ok(Some(base.scopes(old_scopes).claims(claims)));
         };
-        let Some(account) = users.user_by_id(old.subject()).await? else {
-            return Ok(None);
-        };
-        let Some(grant) = self.grants.account_grant(&account, old.login_type()) else {
+        let Some(grant) = grant else {
             return Ok(None);
         };
         let scopes: Vec<String> = grant

@@ -17,10 +17,12 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 mod api_keys;
+mod identity;
 mod resets;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) mod sql;
 pub use api_keys::{ApiKeyRecord, ApiKeyStore, NewApiKey};
+pub use identity::{Identity, IdentityLoader};
 pub use resets::{NewPasswordReset, PasswordResetRecord, PasswordResetStore};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::SqlStore;
