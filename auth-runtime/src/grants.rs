@@ -1,13 +1,14 @@
 //! How accounts become tokens: [`AccountsConfig`] (roles → scopes per login type, extra
 //! claims) and the grant of one account for one login type, shared by sign-in and refresh.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::keyring::TokenRequest;
+use crate::keyring::{TokenError, TokenRequest};
 use crate::store::{Account, AccountStatus, Identity, IdentityLoader, UserStore};
 
 type ClaimsHook = dyn Fn(&Account) -> Map<String, Value> + Send + Sync;
@@ -223,6 +224,52 @@ impl Grants {
     pub(crate) fn role_scopes(&self, role: &str) -> Option<&[String]> {
         self.roles.get(role).map(Vec::as_slice)
     }
+
+    /// Resolves the roles a request names ([`TokenRequest::roles`]): their scopes are added to
+    /// the request's own (without duplicates) and their names to its `roles` claim (after the
+    /// names already there, without duplicates). Every role must be configured and granted on
+    /// the request's login type ([`AccountsConfig::role_login_types`]). A request without
+    /// roles is returned as it is.
+    pub(crate) fn resolve_roles<'r>(
+        &self,
+        request: &'r TokenRequest,
+    ) -> Result<Cow<'r, TokenRequest>, TokenError> {
+        let requested = request.requested_roles();
+        if requested.is_empty() {
+            return Ok(Cow::Borrowed(request));
+        }
+        let login_type = request.login_type();
+        // The `roles` claim already there (an account's grant): a list of names, or nothing.
+        let mut roles: Vec<String> = match request.extra_claims().get("roles") {
+            None => Vec::new(),
+            Some(Value::Array(names)) if names.iter().all(Value::is_string) => names
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_owned))
+                .collect(),
+            Some(_) => return Err(TokenError::ReservedClaim("roles".into())),
+        };
+        let mut scopes: Vec<String> = Vec::new();
+        for role in requested {
+            let role_scopes = self
+                .role_scopes(role)
+                .ok_or_else(|| TokenError::UnknownRole(role.clone()))?;
+            if !self.config.grants_on(role, login_type) {
+                return Err(TokenError::RoleNotGranted {
+                    role: role.clone(),
+                    login_type: login_type.to_owned(),
+                });
+            }
+            for scope in role_scopes {
+                if !request.granted_scopes().contains(scope) && !scopes.contains(scope) {
+                    scopes.push(scope.clone());
+                }
+            }
+            if !roles.contains(role) {
+                roles.push(role.clone());
+            }
+        }
+        Ok(Cow::Owned(request.with_roles_resolved(scopes, roles)))
+    }
 }
 
 impl Grants {
@@ -315,5 +362,112 @@ impl Grants {
                 .scopes(scopes)
                 .claims(claims),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::{AccountsConfig, Grants};
+    use crate::keyring::{TokenError, TokenRequest};
+
+    fn grants() -> Grants {
+        let roles: HashMap<String, Vec<String>> = [
+            ("editor", vec!["articles:write", "articles:publish"]),
+            ("reader", vec!["articles:read"]),
+            ("admin", vec!["admin:*", "articles:write"]),
+        ]
+        .into_iter()
+        .map(|(r, s)| (r.to_owned(), s.into_iter().map(str::to_owned).collect()))
+        .collect();
+        let config = AccountsConfig::default().role_login_types("admin", ["admin"]);
+        Grants::new(config, Arc::new(roles), None, None, false)
+    }
+
+    #[test]
+    fn a_request_without_roles_is_left_as_it_is() {
+        let request = TokenRequest::new("user", "alice").scopes(["a:b"]);
+        let resolved = grants().resolve_roles(&request).unwrap();
+        assert!(matches!(resolved, Cow::Borrowed(_)));
+        assert_eq!(*resolved, request);
+    }
+
+    #[test]
+    fn roles_add_their_scopes_once_and_their_names_to_the_claim() {
+        let request = TokenRequest::new("user", "alice")
+            .scopes(["articles:read", "articles:write"])
+            .roles(["editor", "reader", "editor"]);
+        let grants = grants();
+        let resolved = grants.resolve_roles(&request).unwrap();
+        assert_eq!(
+            resolved.granted_scopes(),
+            ["articles:read", "articles:write", "articles:publish"]
+        );
+        assert_eq!(
+            resolved.extra_claims()["roles"],
+            json!(["editor", "reader"])
+        );
+        assert!(resolved.requested_roles().is_empty());
+        assert_eq!(resolved.login_type(), "user");
+        assert_eq!(resolved.subject(), "alice");
+    }
+
+    #[test]
+    fn roles_join_the_roles_already_claimed() {
+        let request = TokenRequest::new("user", "alice")
+            .claim("roles", json!(["reader"]))
+            .roles(["reader", "editor"]);
+        let grants = grants();
+        let resolved = grants.resolve_roles(&request).unwrap();
+        assert_eq!(
+            resolved.extra_claims()["roles"],
+            json!(["reader", "editor"])
+        );
+        // A `roles` claim that is not a list of names cannot be joined.
+        let request = TokenRequest::new("user", "alice")
+            .claim("roles", "reader")
+            .roles(["editor"]);
+        assert_eq!(
+            grants.resolve_roles(&request).unwrap_err(),
+            TokenError::ReservedClaim("roles".into())
+        );
+    }
+
+    #[test]
+    fn an_unknown_role_is_an_error() {
+        let request = TokenRequest::new("user", "alice").roles(["editor", "editr"]);
+        let err = grants().resolve_roles(&request).unwrap_err();
+        assert_eq!(err, TokenError::UnknownRole("editr".into()));
+        assert_eq!(
+            err.to_string(),
+            "role `editr` is not configured (declare it with `AuthManagerBuilder::role`)"
+        );
+    }
+
+    #[test]
+    fn a_role_limited_to_other_login_types_is_an_error() {
+        let grants = grants();
+        let err = grants
+            .resolve_roles(&TokenRequest::new("user", "alice").roles(["admin"]))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            TokenError::RoleNotGranted {
+                role: "admin".into(),
+                login_type: "user".into()
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "role `admin` is not granted on login type `user` (see `AccountsConfig::role_login_types`)"
+        );
+        let request = TokenRequest::new("admin", "root").roles(["admin"]);
+        let on_admin = grants.resolve_roles(&request).unwrap();
+        assert_eq!(on_admin.granted_scopes(), ["admin:*", "articles:write"]);
     }
 }

@@ -2,6 +2,7 @@
 //! ([`Signed`]), returned as [`BearerToken`] / [`TokenPair`].
 
 use std::fmt;
+use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -30,7 +31,12 @@ pub const RESERVED_CLAIMS: &[&str] = &[
     "typ",
     "login_type",
     "scope",
+    ACCESS_TTL_CLAIM,
 ];
+
+/// The claim of a refresh token that carries the access-token lifetime its session was opened
+/// with ([`TokenRequest::expires_in`]), so that a refresh keeps it.
+pub(crate) const ACCESS_TTL_CLAIM: &str = "access_ttl";
 
 /// An issued access token, ready to return from a login route.
 ///
@@ -60,23 +66,35 @@ pub struct TokenPair {
     pub expires_in: u64,
 }
 
-/// What to put in a token: login type, subject, scopes and extra claims.
+/// What to put in a token: login type, subject, scopes, roles, extra claims and lifetime.
 ///
 /// ```
+/// use std::time::Duration;
 /// use auth_runtime::TokenRequest;
 ///
 /// let request = TokenRequest::new("user", "alice")
 ///     .scopes(["reports:read", "billing:read"])
-///     .claim("company_id", 42);
+///     .roles(["editor"])                      // plus the scopes of role `editor`
+///     .claim("company_id", 42)
+///     .expires_in(Duration::from_secs(300)); // at most the login type's `access_ttl`
 /// let no_scopes = TokenRequest::new("user", "bob").scopes([]);
 /// # let _ = (request, no_scopes);
 /// ```
+///
+/// The request is checked when the token is issued
+/// ([`AuthManager::create_access_token`](crate::AuthManager::create_access_token),
+/// [`AuthManager::create_session`](crate::AuthManager::create_session)): an unknown login type,
+/// an invalid scope, a reserved claim, an unknown role or a zero lifetime is a [`TokenError`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenRequest {
     login_type: String,
     subject: String,
     scopes: Vec<String>,
+    /// Roles whose scopes are added when the token is issued.
+    roles: Vec<String>,
     claims: Map<String, Value>,
+    /// The access token's lifetime, capped to the login type's when the token is issued.
+    lifetime: Option<Duration>,
     /// The credential version of the account the token is for, when it comes from
     /// [`AuthManager::account_grant`](crate::AuthManager::account_grant): the session opened with
     /// it is bound to that version.
@@ -90,7 +108,9 @@ impl TokenRequest {
             login_type: login_type.into(),
             subject: subject.into(),
             scopes: Vec::new(),
+            roles: Vec::new(),
             claims: Map::new(),
+            lifetime: None,
             account_version: None,
         }
     }
@@ -119,6 +139,89 @@ impl TokenRequest {
         self
     }
 
+    /// Grants roles: when the token is issued, the scopes of each role (as configured with
+    /// [`AuthManagerBuilder::role`](crate::AuthManagerBuilder::role)) are added to the
+    /// request's own scopes (without duplicates), and the role names go in the token's `roles`
+    /// claim, as they do for an account's sign-in. So the token passes `#[roles("editor")]` and
+    /// `#[requires(...)]` for any scope of `editor`. Replaces the roles named earlier; takes the
+    /// same lists as [`scopes`](Self::scopes).
+    ///
+    /// When the token is issued, a role nobody configured is [`TokenError::UnknownRole`], and
+    /// a role limited to other login types
+    /// (`AccountsConfig::role_login_types`, with the `accounts` feature) is
+    /// [`TokenError::RoleNotGranted`]: never a token without the role. A `roles` claim already
+    /// in the request (from [`AuthManager::account_grant`](crate::AuthManager::account_grant))
+    /// is kept and the new roles are added to it.
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey, TokenError, TokenRequest};
+    ///
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .role("editor", ["articles:write", "articles:publish"])
+    ///     .build()?;
+    /// let request = TokenRequest::new("user", "alice")
+    ///     .scopes(["articles:read", "articles:write"])
+    ///     .roles(["editor"]);
+    /// let token = manager.create_access_token(&request)?;
+    /// let principal = manager.verify_access_token(&token.access_token, &["user"])?;
+    /// assert_eq!(principal.scopes().iter().collect::<Vec<_>>(),
+    ///            ["articles:read", "articles:write", "articles:publish"]);
+    /// assert_eq!(principal.claim("roles"), Some(&serde_json::json!(["editor"])));
+    /// manager.check_roles(&principal, &["editor"])?;
+    ///
+    /// let typo = TokenRequest::new("user", "alice").roles(["editr"]);
+    /// let err = manager.create_access_token(&typo).unwrap_err();
+    /// assert_eq!(err, TokenError::UnknownRole("editr".into()));
+    /// assert_eq!(err.to_string(),
+    ///            "role `editr` is not configured (declare it with `AuthManagerBuilder::role`)");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn roles(mut self, roles: impl IntoScopes) -> Self {
+        self.roles = roles.into_scopes();
+        self
+    }
+
+    /// Sets how long the access token lives, counted in whole seconds (a fraction is dropped).
+    /// The login type's [`access_ttl`](crate::LoginType::access_ttl) is the ceiling: a longer
+    /// lifetime is capped to it, so a login type's configuration always bounds its tokens. Less
+    /// than one second (zero) is [`TokenError::InvalidLifetime`] when the token is issued. The
+    /// `expires_in` of the answer ([`BearerToken`], [`TokenPair`]) is the lifetime given.
+    ///
+    /// With [`AuthManager::create_session`](crate::AuthManager::create_session), the lifetime
+    /// is the session's: every access token of the session lives that long, the ones a refresh
+    /// issues included (the refresh token carries it in its `access_ttl` claim, capped again by
+    /// the login type at each refresh). The refresh token itself keeps the login type's
+    /// [`refresh_ttl`](crate::LoginType::refresh_ttl) and the session its absolute lifetime and
+    /// idle timeout ([`SessionConfig`](crate::SessionConfig)): the lifetime bounds how long one
+    /// bearer token is good for, not how long the client stays signed in. To end the session
+    /// sooner, drop the refresh token or [log out](crate::AuthManager::logout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey, TokenError, TokenRequest};
+    ///
+    /// let manager = AuthManager::builder()
+    ///     .login_type(
+    ///         LoginType::new("user")
+    ///             .key(SigningKey::hs256("u1", &[1; 32]))
+    ///             .access_ttl(Duration::from_secs(900)),
+    ///     )
+    ///     .build()?;
+    /// let issue = |lifetime| {
+    ///     let request = TokenRequest::new("user", "alice").expires_in(lifetime);
+    ///     manager.create_access_token(&request).map(|token| token.expires_in)
+    /// };
+    /// assert_eq!(issue(Duration::from_secs(60))?, 60);
+    /// assert_eq!(issue(Duration::from_secs(86_400))?, 900); // capped to the login type's
+    /// assert!(matches!(issue(Duration::ZERO), Err(TokenError::InvalidLifetime(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn expires_in(mut self, lifetime: Duration) -> Self {
+        self.lifetime = Some(lifetime);
+        self
+    }
+
     /// Adds an extra claim (a reserved name such as `sub` is refused when the token is issued).
     pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         self.claims.insert(name.into(), value.into());
@@ -141,7 +244,8 @@ impl TokenRequest {
         &self.subject
     }
 
-    /// The granted scopes.
+    /// The granted scopes, as given (the scopes of [`roles`](Self::roles) are added when the
+    /// token is issued).
     pub fn granted_scopes(&self) -> &[String] {
         &self.scopes
     }
@@ -149,6 +253,47 @@ impl TokenRequest {
     /// The extra claims.
     pub fn extra_claims(&self) -> &Map<String, Value> {
         &self.claims
+    }
+
+    /// The roles named with [`roles`](Self::roles), not yet resolved into scopes.
+    ///
+    /// ```
+    /// use auth_runtime::TokenRequest;
+    ///
+    /// let request = TokenRequest::new("user", "alice").roles(["editor"]);
+    /// assert_eq!(request.requested_roles(), ["editor"]);
+    /// assert!(request.granted_scopes().is_empty()); // added when the token is issued
+    /// ```
+    pub fn requested_roles(&self) -> &[String] {
+        &self.roles
+    }
+
+    /// The lifetime set with [`expires_in`](Self::expires_in), before the login type caps it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use auth_runtime::TokenRequest;
+    ///
+    /// assert_eq!(TokenRequest::new("user", "alice").requested_lifetime(), None);
+    /// let request = TokenRequest::new("user", "alice").expires_in(Duration::from_secs(60));
+    /// assert_eq!(request.requested_lifetime(), Some(Duration::from_secs(60)));
+    /// ```
+    pub fn requested_lifetime(&self) -> Option<Duration> {
+        self.lifetime
+    }
+
+    /// The request with its roles resolved: `scopes` added (the caller dropped those already
+    /// present), `roles` written into the `roles` claim, no role left to resolve.
+    pub(crate) fn with_roles_resolved(
+        &self,
+        scopes: Vec<String>,
+        roles: Vec<String>,
+    ) -> TokenRequest {
+        let mut resolved = self.clone();
+        resolved.scopes.extend(scopes);
+        resolved.roles.clear();
+        resolved.claims.insert("roles".into(), Value::from(roles));
+        resolved
     }
 }
 
@@ -199,6 +344,34 @@ impl IntoScopes for &Vec<String> {
 ///
 /// Usable with `?` in a handler: it renders as a problem response (503 when the store cannot
 /// be reached, 500 otherwise; the details go to the log, never to the client).
+///
+/// ```
+/// use std::time::Duration;
+/// use auth_runtime::{AuthManager, LoginType, SigningKey, TokenError, TokenRequest};
+///
+/// let manager = AuthManager::builder()
+///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+///     .role("editor", ["articles:write"])
+///     .build()?;
+/// let refused = |request: TokenRequest| manager.create_access_token(&request).unwrap_err();
+/// assert_eq!(
+///     refused(TokenRequest::new("bot", "b1")),
+///     TokenError::UnknownLoginType("bot".into())
+/// );
+/// assert_eq!(
+///     refused(TokenRequest::new("user", "alice").roles(["auditor"])),
+///     TokenError::UnknownRole("auditor".into())
+/// );
+/// assert_eq!(
+///     refused(TokenRequest::new("user", "alice").expires_in(Duration::ZERO)),
+///     TokenError::InvalidLifetime(Duration::ZERO)
+/// );
+/// assert_eq!(
+///     refused(TokenRequest::new("user", "alice").claim("sub", "bob")),
+///     TokenError::ReservedClaim("sub".into())
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TokenError {
@@ -211,7 +384,8 @@ pub enum TokenError {
         /// Why.
         reason: auth_grammar::ScopeError,
     },
-    /// An extra claim tries to set a reserved claim (see [`RESERVED_CLAIMS`]).
+    /// An extra claim tries to set a reserved claim (see [`RESERVED_CLAIMS`]), or, beside
+    /// [`TokenRequest::roles`], sets `roles` to something else than a list of role names.
     ReservedClaim(String),
     /// The subject is empty.
     EmptySubject,
@@ -232,6 +406,19 @@ pub enum TokenError {
         /// The login type of the refused session.
         login_type: String,
     },
+    /// A role named with [`TokenRequest::roles`] is not configured
+    /// ([`AuthManagerBuilder::role`](crate::AuthManagerBuilder::role)).
+    UnknownRole(String),
+    /// A role named with [`TokenRequest::roles`] is limited to other login types
+    /// (`AccountsConfig::role_login_types`).
+    RoleNotGranted {
+        /// The role.
+        role: String,
+        /// The login type of the request.
+        login_type: String,
+    },
+    /// The lifetime given to [`TokenRequest::expires_in`] is less than one second.
+    InvalidLifetime(Duration),
 }
 
 impl fmt::Display for TokenError {
@@ -241,6 +428,10 @@ impl fmt::Display for TokenError {
             TokenError::InvalidScope { scope, reason } => {
                 write!(f, "scope `{scope}` is invalid: {reason}")
             }
+            TokenError::ReservedClaim(c) if c == "roles" => f.write_str(
+                "claim `roles` is written by `TokenRequest::roles`: beside it, an extra `roles` \
+                 claim must be a list of role names",
+            ),
             TokenError::ReservedClaim(c) => {
                 write!(
                     f,
@@ -259,6 +450,19 @@ impl fmt::Display for TokenError {
             TokenError::AccountChanged { .. } => {
                 f.write_str("the account changed while the session was being opened")
             }
+            TokenError::UnknownRole(role) => write!(
+                f,
+                "role `{role}` is not configured (declare it with `AuthManagerBuilder::role`)"
+            ),
+            TokenError::RoleNotGranted { role, login_type } => write!(
+                f,
+                "role `{role}` is not granted on login type `{login_type}` \
+                 (see `AccountsConfig::role_login_types`)"
+            ),
+            TokenError::InvalidLifetime(lifetime) => write!(
+                f,
+                "a token lifetime must be at least one second, not {lifetime:?}"
+            ),
         }
     }
 }
@@ -314,6 +518,9 @@ struct OutClaims<'a> {
     iss: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     aud: Option<&'a str>,
+    /// Refresh tokens of a session opened with a lifetime of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_ttl: Option<u64>,
     #[serde(flatten)]
     extra: &'a Map<String, Value>,
 }
@@ -330,6 +537,10 @@ pub(crate) struct Prepared<'m> {
     /// Space-delimited.
     pub(crate) scope: String,
     pub(crate) claims: Map<String, Value>,
+    /// The access tokens' lifetime in seconds: the request's, capped to the login type's.
+    pub(crate) access_ttl: u64,
+    /// Whether the request set the lifetime (then refresh tokens carry it).
+    pub(crate) own_lifetime: bool,
 }
 
 /// One signed token and what was put in it.
@@ -341,11 +552,24 @@ pub(crate) struct Signed {
 }
 
 impl Keyring {
-    /// Checks a request against the configuration: login type, subject, scopes, claims.
+    /// Checks a request against the configuration: login type, subject, scopes, claims,
+    /// lifetime. Its roles must have been resolved into scopes first (by the grants): a role
+    /// left here fails closed, as an unknown role.
     pub(crate) fn prepare(&self, request: &TokenRequest) -> Result<Prepared<'_>, TokenError> {
+        if let Some(role) = request.roles.first() {
+            return Err(TokenError::UnknownRole(role.clone()));
+        }
         let (_, login_type) = self
             .login_type(&request.login_type)
             .ok_or_else(|| TokenError::UnknownLoginType(request.login_type.clone()))?;
+        let ceiling = login_type.access_ttl.as_secs();
+        let access_ttl = match request.lifetime {
+            None => ceiling,
+            Some(lifetime) if lifetime.as_secs() == 0 => {
+                return Err(TokenError::InvalidLifetime(lifetime));
+            }
+            Some(lifetime) => lifetime.as_secs().min(ceiling),
+        };
         if request.subject.is_empty() {
             return Err(TokenError::EmptySubject);
         }
@@ -372,11 +596,15 @@ impl Keyring {
             subject: request.subject.clone(),
             scope,
             claims: request.claims.clone(),
+            access_ttl,
+            own_lifetime: request.lifetime.is_some(),
         })
     }
 
-    /// Signs one token of type `typ` in session `sid`, issued at `iat`, valid for the login
-    /// type's lifetime of that type, and no longer than `not_after` when given.
+    /// Signs one token of type `typ` in session `sid`, issued at `iat`, valid for the
+    /// prepared access lifetime (an access token) or the login type's refresh lifetime (a
+    /// refresh token, which then carries the access lifetime when the request set one), and no
+    /// longer than `not_after` when given.
     pub(crate) fn sign(
         &self,
         prepared: &Prepared<'_>,
@@ -386,10 +614,11 @@ impl Keyring {
         not_after: Option<u64>,
     ) -> Result<Signed, TokenError> {
         let lt = prepared.login_type;
-        let ttl = if typ == REFRESH {
+        let refresh = typ == REFRESH;
+        let ttl = if refresh {
             lt.refresh_ttl.as_secs()
         } else {
-            lt.access_ttl.as_secs()
+            prepared.access_ttl
         };
         let exp = not_after.map_or(iat + ttl, |end| end.min(iat + ttl));
         let jti = random_id();
@@ -405,6 +634,7 @@ impl Keyring {
             scope: &prepared.scope,
             iss: lt.issuer.as_deref(),
             aud: lt.audience.as_deref(),
+            access_ttl: (refresh && prepared.own_lifetime).then_some(prepared.access_ttl),
             extra: &prepared.claims,
         };
         let mut header = Header::new(key.alg);

@@ -9,10 +9,10 @@ mod verify;
 
 use std::collections::HashMap;
 
+pub(crate) use issue::{ACCESS_TTL_CLAIM, Signed, bearer, random_id};
 pub use issue::{
     BearerToken, IntoScopes, MAX_TOKEN_LEN, RESERVED_CLAIMS, TokenError, TokenPair, TokenRequest,
 };
-pub(crate) use issue::{Signed, bearer, random_id};
 pub use keys::{KeyError, MIN_HMAC_SECRET_LEN, SigningKey};
 pub(crate) use login_type::LoginTypeState;
 pub use login_type::{LoginType, TokenLocation};

@@ -192,6 +192,10 @@ impl AuthManager {
     /// tokens). With a session store, every token belongs to a session: use
     /// [`create_session`](Self::create_session) ([`TokenError::SessionRequired`] otherwise).
     ///
+    /// The request's roles ([`TokenRequest::roles`]) are resolved into scopes and the `roles`
+    /// claim, and its lifetime ([`TokenRequest::expires_in`]) is capped to the login type's
+    /// `access_ttl`; `expires_in` in the answer is the token's actual lifetime.
+    ///
     /// ```
     /// use auth_runtime::{AuthManager, LoginType, SigningKey, TokenRequest};
     ///
@@ -215,7 +219,8 @@ impl AuthManager {
             return Err(TokenError::SessionRequired);
         }
         let keys = &self.inner.keys;
-        let prepared = keys.prepare(request)?;
+        let request = self.inner.grants.resolve_roles(request)?;
+        let prepared = keys.prepare(&request)?;
         let signed = keys.sign(&prepared, ACCESS, &random_id(), now(), None)?;
         Ok(bearer(signed))
     }
@@ -291,6 +296,37 @@ impl AuthManager {
     /// account's credential version: if the account changed since it was read (a password
     /// change, a ban, a role change while the sign-in was in flight), no session is opened and
     /// the answer is [`TokenError::AccountChanged`].
+    ///
+    /// The request's roles ([`TokenRequest::roles`]) are resolved as in
+    /// [`create_access_token`](Self::create_access_token). Its lifetime
+    /// ([`TokenRequest::expires_in`], capped to the login type's `access_ttl`) is every access
+    /// token's of the session, refreshed ones included; the refresh token keeps the login
+    /// type's `refresh_ttl` (within the session's absolute lifetime). A refresh re-reads the
+    /// account when the manager has a user store: scopes (those of roles included) shrink to
+    /// what the account holds, and a subject that is no account ends the session.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey, TokenRequest};
+    /// use auth_runtime::store::SqlStore;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .role("editor", ["articles:write"])
+    ///     .sessions(SqlStore::connect("sqlite::memory:").await?)
+    ///     .build()?;
+    /// let request = TokenRequest::new("user", "ada")
+    ///     .roles(["editor"])
+    ///     .expires_in(Duration::from_secs(120));
+    /// let pair = manager.create_session(&request).await?;
+    /// assert_eq!(pair.expires_in, 120);
+    /// let next = manager.refresh(&pair.refresh_token).await?;
+    /// assert_eq!(next.expires_in, 120); // the session's lifetime holds across refreshes
+    /// let principal = manager.authenticate_token(&next.access_token, &["user"]).await?;
+    /// manager.check_roles(&principal, &["editor"])?;
+    /// # Ok(()) }
+    /// ```
     pub async fn create_session(&self, request: &TokenRequest) -> Result<TokenPair, TokenError> {
         self.sessions().create_session(request).await
     }
@@ -488,5 +524,192 @@ impl AuthManager {
             return Ok(Some((login_type.to_owned(), pair)));
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use crate::keyring::{TokenError, TokenRequest};
+    use crate::{AuthManager, LoginType, Principal, ScopeRequirement, SigningKey};
+
+    fn user_type() -> LoginType {
+        LoginType::new("user")
+            .key(SigningKey::hs256("u1", &[1; 32]))
+            .access_ttl(Duration::from_secs(900))
+            .refresh_ttl(Duration::from_secs(3600))
+    }
+
+    fn stateless() -> AuthManager {
+        AuthManager::builder()
+            .login_type(user_type())
+            .role("editor", ["articles:write", "articles:publish"])
+            .build()
+            .unwrap()
+    }
+
+    fn verify(manager: &AuthManager, token: &str) -> Principal {
+        manager.verify_access_token(token, &["user"]).unwrap()
+    }
+
+    #[test]
+    fn a_role_token_holds_the_role_and_its_scopes() {
+        let manager = stateless();
+        let request = TokenRequest::new("user", "alice").roles(["editor"]);
+        let token = manager.create_access_token(&request).unwrap();
+        let principal = verify(&manager, &token.access_token);
+        assert_eq!(
+            principal.scopes().iter().collect::<Vec<_>>(),
+            ["articles:write", "articles:publish"]
+        );
+        assert_eq!(principal.claim("roles"), Some(&json!(["editor"])));
+        manager.check_roles(&principal, &["editor"]).unwrap();
+        manager
+            .check_scopes(&principal, ScopeRequirement::All(&["articles:publish"]))
+            .unwrap();
+        assert!(
+            manager
+                .check_scopes(&principal, ScopeRequirement::All(&["users:read"]))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn an_unknown_role_issues_nothing() {
+        let manager = stateless();
+        let request = TokenRequest::new("user", "alice").roles(["nobody"]);
+        assert_eq!(
+            manager.create_access_token(&request).unwrap_err(),
+            TokenError::UnknownRole("nobody".into())
+        );
+    }
+
+    #[test]
+    fn roles_left_unresolved_fail_closed() {
+        let manager = stateless();
+        let request = TokenRequest::new("user", "alice").roles(["editor"]);
+        assert!(matches!(
+            manager.inner.keys.prepare(&request),
+            Err(TokenError::UnknownRole(role)) if role == "editor"
+        ));
+    }
+
+    #[test]
+    fn the_lifetime_is_the_requested_one_within_the_login_types() {
+        let manager = stateless();
+        let issue = |lifetime: Duration| {
+            let request = TokenRequest::new("user", "alice").expires_in(lifetime);
+            manager.create_access_token(&request)
+        };
+        for (asked, expected) in [(60, 60), (900, 900), (901, 900), (86_400, 900)] {
+            let token = issue(Duration::from_secs(asked)).unwrap();
+            assert_eq!(token.expires_in, expected, "asked {asked} s");
+            let principal = verify(&manager, &token.access_token);
+            assert_eq!(principal.expires_at() - principal.issued_at(), expected);
+        }
+        // Whole seconds: a fraction is dropped, less than one second is refused.
+        assert_eq!(issue(Duration::from_millis(1900)).unwrap().expires_in, 1);
+        for short in [Duration::ZERO, Duration::from_millis(999)] {
+            let err = issue(short).unwrap_err();
+            assert_eq!(err, TokenError::InvalidLifetime(short));
+            assert!(err.to_string().contains("at least one second"), "{err}");
+        }
+        // Without a lifetime: the login type's.
+        let token = manager
+            .create_access_token(&TokenRequest::new("user", "alice"))
+            .unwrap();
+        assert_eq!(token.expires_in, 900);
+    }
+
+    #[cfg(feature = "sqlite")]
+    async fn with_sessions() -> AuthManager {
+        let store = crate::store::SqlStore::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        AuthManager::builder()
+            .login_type(user_type())
+            .role("editor", ["articles:write", "articles:publish"])
+            .sessions(store)
+            .build()
+            .unwrap()
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn a_session_keeps_its_lifetime_across_refreshes() {
+        let manager = with_sessions().await;
+        let request = TokenRequest::new("user", "alice").expires_in(Duration::from_secs(120));
+        let pair = manager.create_session(&request).await.unwrap();
+        assert_eq!(pair.expires_in, 120);
+        let access = verify(&manager, &pair.access_token);
+        assert_eq!(access.expires_at() - access.issued_at(), 120);
+        // The refresh token lives as long as the login type says, and carries the lifetime.
+        let refresh = manager
+            .verify_refresh_token(&pair.refresh_token, "user")
+            .unwrap();
+        assert_eq!(refresh.expires_at() - refresh.issued_at(), 3600);
+        assert_eq!(refresh.claim("access_ttl"), Some(&json!(120)));
+        assert!(access.claim("access_ttl").is_none());
+
+        let next = manager.refresh(&pair.refresh_token).await.unwrap();
+        assert_eq!(next.expires_in, 120);
+        let access = verify(&manager, &next.access_token);
+        assert_eq!(access.expires_at() - access.issued_at(), 120);
+        let refresh = manager
+            .verify_refresh_token(&next.refresh_token, "user")
+            .unwrap();
+        assert_eq!(refresh.claim("access_ttl"), Some(&json!(120)));
+
+        // Without a lifetime: the login type's, and no claim.
+        let pair = manager
+            .create_session(&TokenRequest::new("user", "bob"))
+            .await
+            .unwrap();
+        assert_eq!(pair.expires_in, 900);
+        let refresh = manager
+            .verify_refresh_token(&pair.refresh_token, "user")
+            .unwrap();
+        assert!(refresh.claim("access_ttl").is_none());
+        assert_eq!(
+            manager
+                .refresh(&pair.refresh_token)
+                .await
+                .unwrap()
+                .expires_in,
+            900
+        );
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn a_session_of_roles_keeps_them_across_refreshes() {
+        let manager = with_sessions().await;
+        let request = TokenRequest::new("user", "alice")
+            .roles(["editor"])
+            .expires_in(Duration::from_secs(7200)); // capped to 900
+        let pair = manager.create_session(&request).await.unwrap();
+        assert_eq!(pair.expires_in, 900);
+        let next = manager.refresh(&pair.refresh_token).await.unwrap();
+        assert_eq!(next.expires_in, 900);
+        let principal = manager
+            .authenticate_token(&next.access_token, &["user"])
+            .await
+            .unwrap();
+        manager.check_roles(&principal, &["editor"]).unwrap();
+        assert_eq!(principal.claim("roles"), Some(&json!(["editor"])));
+
+        let typo = TokenRequest::new("user", "alice").roles(["editr"]);
+        assert_eq!(
+            manager.create_session(&typo).await.unwrap_err(),
+            TokenError::UnknownRole("editr".into())
+        );
+        let zero = TokenRequest::new("user", "alice").expires_in(Duration::ZERO);
+        assert_eq!(
+            manager.create_session(&zero).await.unwrap_err(),
+            TokenError::InvalidLifetime(Duration::ZERO)
+        );
     }
 }

@@ -20,14 +20,16 @@ mod cache;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::Value;
+
 pub(crate) use cache::{CheckError, RevocationCache};
 
 use crate::clock::now;
 use crate::error::{AuthError, InvalidToken};
 use crate::grants::Grants;
 use crate::keyring::{
-    ACCESS, BearerToken, Keyring, REFRESH, RESERVED_CLAIMS, Signed, TokenError, TokenPair,
-    TokenRequest, bearer, random_id,
+    ACCESS, ACCESS_TTL_CLAIM, BearerToken, Keyring, REFRESH, RESERVED_CLAIMS, Signed, TokenError,
+    TokenPair, TokenRequest, bearer, random_id,
 };
 use crate::principal::Principal;
 use crate::store::{AccountStatus, NewSession, Purged, RevocationKind, Rotation, SessionStore};
@@ -224,6 +226,7 @@ impl SessionService<'_> {
         request: &TokenRequest,
     ) -> Result<TokenPair, TokenError> {
         let sessions = self.sessions_or_err()?;
+        let request = &*self.grants.resolve_roles(request)?;
         let prepared = self.keys.prepare(request)?;
         let sid = random_id();
         // Taken before the session is recorded: a revocation of the subject that comes after
@@ -279,10 +282,11 @@ impl SessionService<'_> {
         request: &TokenRequest,
     ) -> Result<BearerToken, TokenError> {
         let sessions = self.sessions_or_err()?;
+        let request = &*self.grants.resolve_roles(request)?;
         let prepared = self.keys.prepare(request)?;
         let sid = random_id();
         let iat = now();
-        let expires_at = iat + prepared.login_type.access_ttl.as_secs();
+        let expires_at = iat + prepared.access_ttl;
         // The refresh jti is never handed out: nothing can rotate this session.
         let mut record = NewSession::new(
             sid.clone(),
@@ -367,13 +371,17 @@ impl SessionService<'_> {
     }
 
     /// What a refreshed token carries: the old token's claims, with scopes narrowed to what
-    /// the account holds now when a user store is configured. `None`: the account can no longer
-    /// have tokens.
+    /// the account holds now when a user store is configured, and the access-token lifetime
+    /// the session was opened with (capped again by the login type). `None`: the account can
+    /// no longer have tokens.
     async fn regrant(&self, old: &Principal) -> Result<Option<TokenRequest>, AuthError> {
         let mut claims = old.claims().clone();
         claims.retain(|k, _| !RESERVED_CLAIMS.contains(&k.as_str()));
         let old_scopes: Vec<String> = old.scopes().iter().map(str::to_owned).collect();
-        let base = TokenRequest::new(old.login_type(), old.subject());
+        let mut base = TokenRequest::new(old.login_type(), old.subject());
+        if let Some(ttl) = old.claim(ACCESS_TTL_CLAIM).and_then(Value::as_u64) {
+            base = base.expires_in(Duration::from_secs(ttl));
+        }
         let grant = if let Some(identities) = self.grants.identities() {
             // The app's own table: the user as it is now.
             match identities.by_subject(old.subject()).await? {
