@@ -12,6 +12,23 @@ use crate::keyring::{TokenError, TokenRequest};
 use crate::store::{Account, AccountStatus, Identity, IdentityLoader, UserStore};
 
 type ClaimsHook = dyn Fn(&Account) -> Map<String, Value> + Send + Sync;
+type SignInHook = dyn Fn(&SignInContext<'_>) -> Map<String, Value> + Send + Sync;
+
+/// What the [sign-in hook](AccountsConfig::sign_in_claims) sees of one password sign-in that
+/// succeeded.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct SignInContext<'a> {
+    /// The token's subject (the account id, or an identity's subject).
+    pub subject: &'a str,
+    /// The login type signed in to.
+    pub login_type: &'a str,
+    /// The client's address, as the manager resolved it (trusted proxies honoured).
+    pub client: Option<std::net::IpAddr>,
+    /// The request's headers (empty when the sign-in did not come with a request). Treat them
+    /// as hostile: they are whatever the client sent.
+    pub headers: &'a axum::http::HeaderMap,
+}
 type ExistingAccountHook = dyn Fn(&Account) + Send + Sync;
 
 /// The login type of accounts signing in at `/auth/login`.
@@ -57,6 +74,7 @@ pub struct AccountsConfig {
     pub(crate) default_roles: Vec<String>,
     pub(crate) admin_role: String,
     pub(crate) claims: Option<Arc<ClaimsHook>>,
+    pub(crate) sign_in_claims: Option<Arc<SignInHook>>,
     /// role → the only login types it is granted on (a role not listed: every login type).
     pub(crate) role_login_types: Vec<(String, Vec<String>)>,
     pub(crate) reveal_existing: bool,
@@ -70,6 +88,7 @@ impl Default for AccountsConfig {
             default_roles: vec!["user".into()],
             admin_role: "admin".into(),
             claims: None,
+            sign_in_claims: None,
             role_login_types: Vec::new(),
             reveal_existing: false,
             on_existing: None,
@@ -83,6 +102,7 @@ impl fmt::Debug for AccountsConfig {
             .field("default_roles", &self.default_roles)
             .field("admin_role", &self.admin_role)
             .field("claims", &self.claims.is_some())
+            .field("sign_in_claims", &self.sign_in_claims.is_some())
             .field("role_login_types", &self.role_login_types)
             .field("reveal_existing", &self.reveal_existing)
             .field("on_existing", &self.on_existing.is_some())
@@ -157,6 +177,49 @@ impl AccountsConfig {
             .iter()
             .find(|(r, _)| r == role)
             .is_none_or(|(_, types)| types.iter().any(|t| t == login_type))
+    }
+
+    /// Adds claims computed from each password sign-in's request (a device id from a header,
+    /// how the user signed in, the client's network): they last the session, refreshes
+    /// included ([`TokenRequest::session_claims`]), but never override what the account grants
+    /// (its stored claims, `email`, `roles`, `account_status`, what [`claims`](Self::claims)
+    /// adds). Reserved names fail the sign-in with a 500 and a log line, as a configuration
+    /// error. Applies to [`AuthManager::sign_in_request`](crate::AuthManager::sign_in_request)
+    /// and the built-in sign-in routes (`/auth/login`, `/admin/login`, the password grant).
+    ///
+    /// ```
+    /// use auth_runtime::accounts::AccountsConfig;
+    /// use serde_json::json;
+    ///
+    /// let config = AccountsConfig::default().sign_in_claims(|ctx| {
+    ///     let mut extra = serde_json::Map::new();
+    ///     // A header is client input: keep it short and plain before it goes in a token.
+    ///     if let Some(device) = ctx
+    ///         .headers
+    ///         .get("x-device-id")
+    ///         .and_then(|v| v.to_str().ok())
+    ///         .filter(|v| v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    ///     {
+    ///         extra.insert("device".into(), json!(device));
+    ///     }
+    ///     extra
+    /// });
+    /// # let _ = config;
+    /// ```
+    pub fn sign_in_claims(
+        mut self,
+        hook: impl Fn(&SignInContext<'_>) -> Map<String, Value> + Send + Sync + 'static,
+    ) -> Self {
+        self.sign_in_claims = Some(Arc::new(hook));
+        self
+    }
+
+    /// The claims the sign-in hook gives this sign-in (none without a hook).
+    pub(crate) fn sign_in_claims_for(&self, context: &SignInContext<'_>) -> Map<String, Value> {
+        self.sign_in_claims
+            .as_ref()
+            .map(|hook| hook(context))
+            .unwrap_or_default()
     }
 
     /// Adds extra claims computed from the account (they may not use reserved names).

@@ -228,3 +228,84 @@ async fn a_user_store_and_an_identity_loader_are_refused_together() {
     );
     assert!(err.to_string().contains("identity loader"), "{err}");
 }
+
+/// The sign-in hook sees the request: its claims ride in every token of the session, refreshes
+/// included, never override what the grant says, and a reserved name fails the sign-in.
+#[tokio::test]
+async fn sign_in_claims_see_the_request_and_last_the_session() {
+    use auth_runtime::accounts::AccountsConfig;
+
+    on_both("sign-in claims", |db: TestDb| async move {
+        let users = Users::default();
+        let hash = PasswordHasher::default().hash(PASSWORD).await.unwrap();
+        users.put(
+            "alice",
+            Identity::new("user-1", Some(hash))
+                .roles(["reader"])
+                .claim("tenant", 7),
+        );
+        let accounts = AccountsConfig::default().sign_in_claims(|ctx| {
+            let mut extra = serde_json::Map::new();
+            let device = ctx
+                .headers
+                .get("x-device")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("none");
+            extra.insert("device".into(), json!(device));
+            extra.insert("signed_in_as".into(), json!(ctx.login_type));
+            // The grant's own claim wins over the hook's.
+            extra.insert("tenant".into(), json!(999));
+            if device == "evil" {
+                extra.insert("sub".into(), json!("someone else"));
+            }
+            extra
+        });
+        let manager = builder(users.clone())
+            .accounts(accounts)
+            .sessions(db.store().await)
+            .build()
+            .unwrap();
+        let app: Router = routes::with_accounts::<Api>(&manager)
+            .unwrap()
+            .with_state(manager.clone());
+        let login = |device: &'static str| {
+            Request::post("/auth/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header("x-device", device)
+                .body(Body::from(login_form("alice", PASSWORD)))
+                .unwrap()
+        };
+        let reply = send(&app, login("phone-42")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        let access = payload_of(reply.json()["access_token"].as_str().unwrap());
+        assert_eq!(access["device"], "phone-42");
+        assert_eq!(access["signed_in_as"], "user");
+        assert_eq!(access["tenant"], 7);
+        assert!(access.get("session_claims").is_none(), "{access}");
+
+        // A refresh keeps them (the token endpoint's request has no `x-device`).
+        users.update("alice", |i| i.claim("tenant", 8));
+        let refresh = reply.json()["refresh_token"].as_str().unwrap().to_owned();
+        let refreshed = post_form(
+            &app,
+            "/auth/token",
+            &format!("grant_type=refresh_token&refresh_token={refresh}"),
+        )
+        .await;
+        assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text());
+        let access = payload_of(refreshed.json()["access_token"].as_str().unwrap());
+        assert_eq!(access["device"], "phone-42");
+        assert_eq!(access["tenant"], 8, "the grant's claims are re-read");
+
+        // A hook that returns a reserved name: no tokens, a 500 that says nothing of it.
+        let reply = send(&app, login("evil")).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{}",
+            reply.text()
+        );
+        assert!(!reply.text().contains("someone else"));
+    })
+    .await;
+}

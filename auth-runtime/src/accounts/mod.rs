@@ -17,10 +17,11 @@ pub use error::AccountError;
 pub(crate) use reset::PasswordResets;
 pub use reset::{PASSWORD_RESET_LIFETIME, ResetMail, ResetSendError, ResetSendFuture, ResetSender};
 pub(crate) use service::AccountService;
-pub use service::{AdminSeed, MAX_PAGE, Registration, normalize_email};
+pub use service::{AdminSeed, MAX_PAGE, Registration, SignIn, normalize_email};
 pub use service_accounts::NewServiceAccount;
 
 pub use crate::events::SECURITY_EVENTS;
 pub use crate::grants::{
-    ADMIN_LOGIN_TYPE, AccountsConfig, SERVICE_LOGIN_TYPE, USER_LOGIN_TYPE, is_service_account,
+    ADMIN_LOGIN_TYPE, AccountsConfig, SERVICE_LOGIN_TYPE, SignInContext, USER_LOGIN_TYPE,
+    is_service_account,
 };

@@ -7,7 +7,9 @@ use std::net::IpAddr;
 use super::{AccountError, canonical_email};
 use crate::clock::now;
 use crate::events::SECURITY_EVENTS;
-use crate::grants::{ADMIN_LOGIN_TYPE, Grants, is_service_account};
+use axum::http::HeaderMap;
+
+use crate::grants::{ADMIN_LOGIN_TYPE, Grants, SignInContext, is_service_account};
 use crate::keyring::{TokenError, TokenPair, TokenRequest};
 use crate::password::PasswordHasher;
 use crate::principal::Principal;
@@ -35,6 +37,84 @@ pub const MAX_PAGE: u32 = 200;
 /// ```
 pub fn normalize_email(email: &str) -> Option<String> {
     canonical_email(email).ok()
+}
+
+/// One password sign-in, for [`AuthManager::sign_in_request`](crate::AuthManager::sign_in_request):
+/// who, for which login type, from where, with which request headers (for the
+/// [sign-in hook](crate::accounts::AccountsConfig::sign_in_claims)) and, optionally, the OAuth2
+/// `scope` the tokens are narrowed to.
+///
+/// ```
+/// use auth_runtime::accounts::SignIn;
+///
+/// let headers = axum::http::HeaderMap::new();
+/// let scopes = vec!["reports:read".to_owned()];
+/// let request = SignIn::new("ann@example.com", "a long passphrase", "user")
+///     .client("203.0.113.7".parse().ok())
+///     .headers(&headers)
+///     .scopes(&scopes);
+/// // The password never shows in debug output.
+/// assert!(!format!("{request:?}").contains("passphrase"));
+/// ```
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub struct SignIn<'a> {
+    /// The email (or, with an [`IdentityLoader`](crate::store::IdentityLoader), the username).
+    pub username: &'a str,
+    /// The password.
+    pub password: &'a str,
+    /// The login type.
+    pub login_type: &'a str,
+    /// The client's address (throttling, the sign-in hook).
+    pub client: Option<IpAddr>,
+    /// The request's headers, for the sign-in hook.
+    pub headers: Option<&'a HeaderMap>,
+    /// The OAuth2 `scope`: the tokens carry only these, each of which must be granted.
+    pub scopes: Option<&'a [String]>,
+}
+
+impl<'a> SignIn<'a> {
+    /// A sign-in with no client address, no headers and every granted scope.
+    pub fn new(username: &'a str, password: &'a str, login_type: &'a str) -> Self {
+        SignIn {
+            username,
+            password,
+            login_type,
+            client: None,
+            headers: None,
+            scopes: None,
+        }
+    }
+
+    /// The client's address.
+    pub fn client(mut self, client: Option<IpAddr>) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// The request's headers.
+    pub fn headers(mut self, headers: &'a HeaderMap) -> Self {
+        self.headers = Some(headers);
+        self
+    }
+
+    /// Narrows the tokens to these scopes.
+    pub fn scopes(mut self, scopes: &'a [String]) -> Self {
+        self.scopes = Some(scopes);
+        self
+    }
+}
+
+impl std::fmt::Debug for SignIn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("login_type", &self.login_type)
+            .field("client", &self.client)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The grant narrowed to the OAuth2 `scope` asked for, each of which it must hold (a wildcard
@@ -114,10 +194,11 @@ impl AccountService<'_> {
         login_type: &str,
         client: Option<IpAddr>,
         scope: Option<(&[String], &dyn ScopeValidator)>,
+        headers: &HeaderMap,
     ) -> Result<TokenPair, AccountError> {
         if self.grants.identities().is_some() {
             return self
-                .sign_in_identity(email, password, login_type, client, scope)
+                .sign_in_identity(email, password, login_type, client, scope, headers)
                 .await;
         }
         let users = self.user_store()?;
@@ -162,6 +243,12 @@ impl AccountService<'_> {
         if let Some(scope) = scope {
             grant = narrow(grant, scope)?;
         }
+        grant = grant.session_claims(self.grants.config().sign_in_claims_for(&SignInContext {
+            subject: &account.id,
+            login_type,
+            client,
+            headers,
+        }));
         // The session is bound to the credential version read above: if the password changed
         // or the account was banned since, no session opens.
         match self.sessions.create_session(&grant).await {
@@ -189,6 +276,7 @@ impl AccountService<'_> {
         login_type: &str,
         client: Option<IpAddr>,
         scope: Option<(&[String], &dyn ScopeValidator)>,
+        headers: &HeaderMap,
     ) -> Result<TokenPair, AccountError> {
         let identities = self.grants.identities().ok_or(AccountError::NoUserStore)?;
         let username = username.trim();
@@ -220,6 +308,12 @@ impl AccountService<'_> {
         if let Some(scope) = scope {
             grant = narrow(grant, scope)?;
         }
+        grant = grant.session_claims(self.grants.config().sign_in_claims_for(&SignInContext {
+            subject: &identity.subject,
+            login_type,
+            client,
+            headers,
+        }));
         let pair = self.sessions.create_session(&grant).await?;
         tracing::info!(target: SECURITY_EVENTS, event = "signed_in", account = %identity.subject, login_type);
         Ok(pair)

@@ -32,11 +32,16 @@ pub const RESERVED_CLAIMS: &[&str] = &[
     "login_type",
     "scope",
     ACCESS_TTL_CLAIM,
+    SESSION_CLAIMS_CLAIM,
 ];
 
 /// The claim of a refresh token that carries the access-token lifetime its session was opened
 /// with ([`TokenRequest::expires_in`]), so that a refresh keeps it.
 pub(crate) const ACCESS_TTL_CLAIM: &str = "access_ttl";
+
+/// The claim of a refresh token that carries its session's claims
+/// ([`TokenRequest::session_claims`]), so that a refresh keeps them.
+pub(crate) const SESSION_CLAIMS_CLAIM: &str = "session_claims";
 
 /// An issued access token, ready to return from a login route.
 ///
@@ -93,6 +98,8 @@ pub struct TokenRequest {
     /// Roles whose scopes are added when the token is issued.
     roles: Vec<String>,
     claims: Map<String, Value>,
+    /// Claims for the whole session: kept by refreshes, never overriding `claims`.
+    session_claims: Map<String, Value>,
     /// The access token's lifetime, capped to the login type's when the token is issued.
     lifetime: Option<Duration>,
     /// The credential version of the account the token is for, when it comes from
@@ -110,6 +117,7 @@ impl TokenRequest {
             scopes: Vec::new(),
             roles: Vec::new(),
             claims: Map::new(),
+            session_claims: Map::new(),
             lifetime: None,
             account_version: None,
         }
@@ -232,6 +240,44 @@ impl TokenRequest {
     pub fn claims(mut self, claims: Map<String, Value>) -> Self {
         self.claims.extend(claims);
         self
+    }
+
+    /// Adds claims that last the whole session: every access token of the session carries
+    /// them, those a refresh issues included (its refresh token keeps them in its
+    /// `session_claims` claim), while [`claims`](Self::claims) are what the token's grant says
+    /// now and an account's are re-read at each refresh. Where a name is in both, the
+    /// [`claims`](Self::claims) win. What the
+    /// [sign-in hook](crate::accounts::AccountsConfig::sign_in_claims) returns goes here.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey, TokenRequest};
+    /// use auth_runtime::store::SqlStore;
+    /// use serde_json::json;
+    ///
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .sessions(SqlStore::connect("sqlite::memory:").await?)
+    ///     .build()?;
+    /// let mut amr = serde_json::Map::new();
+    /// amr.insert("amr".into(), json!(["pwd", "otp"]));
+    /// let pair = manager
+    ///     .create_session(&TokenRequest::new("user", "alice").session_claims(amr))
+    ///     .await?;
+    /// let refreshed = manager.refresh(&pair.refresh_token).await?;
+    /// let alice = manager.verify_access_token(&refreshed.access_token, &["user"])?;
+    /// assert_eq!(alice.claim("amr"), Some(&json!(["pwd", "otp"])));
+    /// # Ok(()) }
+    /// ```
+    pub fn session_claims(mut self, claims: Map<String, Value>) -> Self {
+        self.session_claims.extend(claims);
+        self
+    }
+
+    /// The claims that last the session ([`session_claims`](Self::session_claims)).
+    pub fn lasting_claims(&self) -> &Map<String, Value> {
+        &self.session_claims
     }
 
     /// The login type.
@@ -521,6 +567,9 @@ struct OutClaims<'a> {
     /// Refresh tokens of a session opened with a lifetime of its own.
     #[serde(skip_serializing_if = "Option::is_none")]
     access_ttl: Option<u64>,
+    /// Refresh tokens of a session with claims of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_claims: Option<&'a Map<String, Value>>,
     #[serde(flatten)]
     extra: &'a Map<String, Value>,
 }
@@ -536,7 +585,10 @@ pub(crate) struct Prepared<'m> {
     pub(crate) subject: String,
     /// Space-delimited.
     pub(crate) scope: String,
+    /// The request's claims over its session claims.
     pub(crate) claims: Map<String, Value>,
+    /// The session claims, for refresh tokens.
+    pub(crate) session_claims: Map<String, Value>,
     /// The access tokens' lifetime in seconds: the request's, capped to the login type's.
     pub(crate) access_ttl: u64,
     /// Whether the request set the lifetime (then refresh tokens carry it).
@@ -576,6 +628,7 @@ impl Keyring {
         if let Some(reserved) = request
             .claims
             .keys()
+            .chain(request.session_claims.keys())
             .find(|k| RESERVED_CLAIMS.contains(&k.as_str()))
         {
             return Err(TokenError::ReservedClaim(reserved.clone()));
@@ -595,7 +648,12 @@ impl Keyring {
             login_type,
             subject: request.subject.clone(),
             scope,
-            claims: request.claims.clone(),
+            claims: {
+                let mut claims = request.session_claims.clone();
+                claims.extend(request.claims.clone());
+                claims
+            },
+            session_claims: request.session_claims.clone(),
             access_ttl,
             own_lifetime: request.lifetime.is_some(),
         })
@@ -635,6 +693,8 @@ impl Keyring {
             iss: lt.issuer.as_deref(),
             aud: lt.audience.as_deref(),
             access_ttl: (refresh && prepared.own_lifetime).then_some(prepared.access_ttl),
+            session_claims: (refresh && !prepared.session_claims.is_empty())
+                .then_some(&prepared.session_claims),
             extra: &prepared.claims,
         };
         let mut header = Header::new(key.alg);

@@ -9,7 +9,7 @@ mod verify;
 
 use std::collections::HashMap;
 
-pub(crate) use issue::{ACCESS_TTL_CLAIM, Signed, bearer, random_id};
+pub(crate) use issue::{ACCESS_TTL_CLAIM, SESSION_CLAIMS_CLAIM, Signed, bearer, random_id};
 pub use issue::{
     BearerToken, IntoScopes, MAX_TOKEN_LEN, RESERVED_CLAIMS, TokenError, TokenPair, TokenRequest,
 };

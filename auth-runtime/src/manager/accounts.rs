@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use super::AuthManager;
 use crate::accounts::{
     AccountError, AccountService, AdminSeed, ApiKeyInfo, ApiKeys, KeyRequest, NewKey,
-    NewServiceAccount, Registration,
+    NewServiceAccount, Registration, SignIn,
 };
 use crate::error::AuthError;
 use crate::keyring::{BearerToken, TokenPair};
@@ -71,8 +71,7 @@ impl AuthManager {
         login_type: &str,
         client: Option<IpAddr>,
     ) -> Result<TokenPair, AccountError> {
-        self.accounts()
-            .sign_in(email, password, login_type, client, None)
+        self.sign_in_request(SignIn::new(email, password, login_type).client(client))
             .await
     }
 
@@ -87,14 +86,58 @@ impl AuthManager {
         client: Option<IpAddr>,
         scopes: &[String],
     ) -> Result<TokenPair, AccountError> {
+        self.sign_in_request(
+            SignIn::new(email, password, login_type)
+                .client(client)
+                .scopes(scopes),
+        )
+        .await
+    }
+
+    /// [`sign_in`](Self::sign_in) with everything a sign-in route knows: the client's address,
+    /// the request's headers (for the
+    /// [sign-in hook](crate::accounts::AccountsConfig::sign_in_claims)) and an optional OAuth2
+    /// `scope` (as in [`sign_in_with_scope`](Self::sign_in_with_scope)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use auth_runtime::accounts::{AccountsConfig, SignIn};
+    /// use auth_runtime::store::SqlStore;
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey};
+    /// use serde_json::json;
+    ///
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .login_type(LoginType::new("admin").key(SigningKey::hs256("a1", &[2; 32])))
+    ///     .accounts(AccountsConfig::default().sign_in_claims(|ctx| {
+    ///         let mut extra = serde_json::Map::new();
+    ///         extra.insert("via".into(), json!(if ctx.headers.contains_key("x-mobile") { "app" } else { "web" }));
+    ///         extra
+    ///     }))
+    ///     .store(SqlStore::connect("sqlite::memory:").await?)
+    ///     .build()?;
+    /// manager.ensure_admin("ada@example.com", Some("a long passphrase")).await?;
+    /// let mut headers = axum::http::HeaderMap::new();
+    /// headers.insert("x-mobile", "1".parse()?);
+    /// let pair = manager
+    ///     .sign_in_request(SignIn::new("ada@example.com", "a long passphrase", "user").headers(&headers))
+    ///     .await?;
+    /// let ada = manager.verify_access_token(&pair.access_token, &["user"])?;
+    /// assert_eq!(ada.claim("via"), Some(&json!("app")));
+    /// # Ok(()) }
+    /// ```
+    pub async fn sign_in_request(&self, request: SignIn<'_>) -> Result<TokenPair, AccountError> {
         let validator = self.inner.access.scope_validator();
+        let no_headers = axum::http::HeaderMap::new();
         self.accounts()
             .sign_in(
-                email,
-                password,
-                login_type,
-                client,
-                Some((scopes, validator)),
+                request.username,
+                request.password,
+                request.login_type,
+                request.client,
+                request.scopes.map(|scopes| (scopes, validator)),
+                request.headers.unwrap_or(&no_headers),
             )
             .await
     }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ClientAddr, JsonBody, JsonOrForm, OAuthError};
-use crate::accounts::{ADMIN_LOGIN_TYPE, AccountError, USER_LOGIN_TYPE};
+use crate::accounts::{ADMIN_LOGIN_TYPE, AccountError, SignIn, USER_LOGIN_TYPE};
 use crate::credential::cookie::SessionCookies;
 use crate::keyring::TokenPair;
 use crate::manager::AuthManager;
@@ -53,7 +53,7 @@ async fn register(
 
 /// An OAuth2 password form (`username`, `password`) or JSON `{email, password}`.
 #[derive(Deserialize)]
-struct SignIn {
+struct SignInBody {
     #[serde(alias = "username")]
     email: String,
     password: String,
@@ -67,7 +67,7 @@ async fn login(
     ClientAddr(client): ClientAddr,
     flag: Result<Query<CookieFlag>, QueryRejection>,
     headers: HeaderMap,
-    JsonOrForm(body): JsonOrForm<SignIn>,
+    JsonOrForm(body): JsonOrForm<SignInBody>,
 ) -> Result<Response, AccountError> {
     sign_in(&manager, USER_LOGIN_TYPE, client, flag, &headers, body).await
 }
@@ -92,7 +92,7 @@ async fn sign_in(
     client: Option<std::net::IpAddr>,
     flag: Result<Query<CookieFlag>, QueryRejection>,
     headers: &HeaderMap,
-    body: SignIn,
+    body: SignInBody,
 ) -> Result<Response, AccountError> {
     let cookie = wants_cookies(flag)?;
     if cookie {
@@ -105,7 +105,11 @@ async fn sign_in(
         manager.check_origin(headers)?;
     }
     let pair = manager
-        .sign_in(&body.email, &body.password, login_type, client)
+        .sign_in_request(
+            SignIn::new(&body.email, &body.password, login_type)
+                .client(client)
+                .headers(headers),
+        )
         .await?;
     if cookie {
         let cookies = manager.session_cookies(login_type, &pair)?;
@@ -122,7 +126,7 @@ async fn admin_login(
     ClientAddr(client): ClientAddr,
     flag: Result<Query<CookieFlag>, QueryRejection>,
     headers: HeaderMap,
-    JsonOrForm(body): JsonOrForm<SignIn>,
+    JsonOrForm(body): JsonOrForm<SignInBody>,
 ) -> Result<Response, AccountError> {
     sign_in(&manager, ADMIN_LOGIN_TYPE, client, flag, &headers, body).await
 }
@@ -256,15 +260,13 @@ async fn token(
             let email = grant.username.ok_or_else(|| missing("username"))?;
             let password = grant.password.ok_or_else(|| missing("password"))?;
             let scopes = scope_list(grant.scope.as_deref());
-            if scopes.is_empty() {
-                manager
-                    .sign_in(&email, &password, USER_LOGIN_TYPE, client)
-                    .await?
-            } else {
-                manager
-                    .sign_in_with_scope(&email, &password, USER_LOGIN_TYPE, client, &scopes)
-                    .await?
+            let mut request = SignIn::new(&email, &password, USER_LOGIN_TYPE)
+                .client(client)
+                .headers(&headers);
+            if !scopes.is_empty() {
+                request = request.scopes(&scopes);
             }
+            manager.sign_in_request(request).await?
         }
         Some(_) => {
             return Err(OAuthError::unsupported_grant_type(

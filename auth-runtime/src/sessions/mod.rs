@@ -28,8 +28,8 @@ use crate::clock::now;
 use crate::error::{AuthError, InvalidToken};
 use crate::grants::Grants;
 use crate::keyring::{
-    ACCESS, ACCESS_TTL_CLAIM, BearerToken, Keyring, REFRESH, RESERVED_CLAIMS, Signed, TokenError,
-    TokenPair, TokenRequest, bearer, random_id,
+    ACCESS, ACCESS_TTL_CLAIM, BearerToken, Keyring, REFRESH, RESERVED_CLAIMS, SESSION_CLAIMS_CLAIM,
+    Signed, TokenError, TokenPair, TokenRequest, bearer, random_id,
 };
 use crate::principal::Principal;
 use crate::store::{AccountStatus, NewSession, Purged, RevocationKind, Rotation, SessionStore};
@@ -371,8 +371,9 @@ impl SessionService<'_> {
     }
 
     /// What a refreshed token carries: the old token's claims, with scopes narrowed to what
-    /// the account holds now when a user store is configured, and the access-token lifetime
-    /// the session was opened with (capped again by the login type). `None`: the account can
+    /// the account holds now when a user store is configured, the session's own claims
+    /// ([`TokenRequest::session_claims`]), and the access-token lifetime the session was
+    /// opened with (capped again by the login type). `None`: the account can
     /// no longer have tokens.
     async fn regrant(&self, old: &Principal) -> Result<Option<TokenRequest>, AuthError> {
         let mut claims = old.claims().clone();
@@ -381,6 +382,10 @@ impl SessionService<'_> {
         let mut base = TokenRequest::new(old.login_type(), old.subject());
         if let Some(ttl) = old.claim(ACCESS_TTL_CLAIM).and_then(Value::as_u64) {
             base = base.expires_in(Duration::from_secs(ttl));
+        }
+        if let Some(Value::Object(lasting)) = old.claim(SESSION_CLAIMS_CLAIM) {
+            // The session's own claims, as they were at sign-in.
+            base = base.session_claims(lasting.clone());
         }
         let grant = if let Some(identities) = self.grants.identities() {
             // The app's own table: the user as it is now.
