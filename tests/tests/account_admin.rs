@@ -672,6 +672,9 @@ impl UserStore for PausingStore {
     ) -> StoreFuture<'a, bool> {
         self.inner.set_roles_and_claims(id, roles, claims)
     }
+    fn set_roles<'a>(&'a self, id: &'a str, roles: &'a [String]) -> StoreFuture<'a, bool> {
+        self.inner.set_roles(id, roles)
+    }
     fn set_claims<'a>(
         &'a self,
         id: &'a str,
@@ -730,6 +733,38 @@ async fn a_claims_write_racing_a_role_change_undoes_neither() {
         let payload = payload_of(&next.access);
         assert_eq!(payload["roles"], json!(["editor"]));
         assert_eq!(payload["plan"], "pro");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_role_change_racing_a_claims_write_undoes_neither() {
+    on_both("roles race claims", |db| async move {
+        let (server, pausing) = pausing_server(&db).await;
+        server.approved_user(ANN).await;
+        let id = server.id_of(ANN).await;
+        let manager = server.manager.clone();
+        let who = id.clone();
+        let written = pausing
+            .read_then_change(
+                async move { manager.set_roles(&who, &["editor".to_owned()]).await },
+                async {
+                    server
+                        .manager
+                        .set_claims(&id, object(json!({ "company_id": 8 })))
+                        .await
+                        .expect("claims set");
+                },
+            )
+            .await;
+        assert_eq!(written, Ok(()));
+        let account = stored(&server, &id).await;
+        assert_eq!(
+            account.claims,
+            object(json!({ "company_id": 8 })),
+            "the claims write was undone"
+        );
+        assert_eq!(account.roles, ["editor"]);
     })
     .await;
 }

@@ -127,6 +127,9 @@ impl UserStore for PausingStore {
     ) -> StoreFuture<'a, bool> {
         self.inner.set_roles_and_claims(id, roles, claims)
     }
+    fn set_roles<'a>(&'a self, id: &'a str, roles: &'a [String]) -> StoreFuture<'a, bool> {
+        self.inner.set_roles(id, roles)
+    }
     fn set_claims<'a>(
         &'a self,
         id: &'a str,

@@ -179,6 +179,28 @@ impl UserStore for SqlStore {
         })
     }
 
+    fn set_roles<'a>(&'a self, id: &'a str, roles: &'a [String]) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let roles = encode_roles(roles)?;
+            let now = to_sql(unix_now());
+            let updated = on_pool!(self, |p, _d| {
+                // The roles column alone; a change of them is a credential change.
+                let r = sqlx::query(
+                    "UPDATE auth_users SET updated_at = $2, credential_version = \
+                     credential_version + CASE WHEN roles = $1 THEN 0 ELSE 1 END, roles = $1 \
+                     WHERE public_id = $3",
+                )
+                .bind(&roles)
+                .bind(now)
+                .bind(id)
+                .execute(p)
+                .await?;
+                Ok(r.rows_affected())
+            })?;
+            Ok(updated > 0)
+        })
+    }
+
     fn set_claims<'a>(
         &'a self,
         id: &'a str,
