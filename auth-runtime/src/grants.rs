@@ -47,6 +47,13 @@ pub fn is_service_account(account: &Account) -> bool {
 /// The stored claim that marks a service account.
 pub(crate) const SERVICE_ACCOUNT_CLAIM: &str = "service_account";
 
+/// The claims the runtime writes itself into the tokens of accounts, beside the token claims
+/// of [`RESERVED_CLAIMS`](crate::RESERVED_CLAIMS): `email`, `account_status` and `roles` (from
+/// the account record, in every token), and `service_account` (the stored mark of a service
+/// account). A stored claim cannot take one of these names
+/// ([`AuthManager::set_claims`](crate::AuthManager::set_claims) refuses them).
+pub const ACCOUNT_CLAIMS: &[&str] = &["email", "account_status", "roles", SERVICE_ACCOUNT_CLAIM];
+
 /// How accounts become tokens.
 ///
 /// Scopes come from the account's roles (declared with

@@ -127,6 +127,16 @@ impl UserStore for PausingStore {
     ) -> StoreFuture<'a, bool> {
         self.inner.set_roles_and_claims(id, roles, claims)
     }
+    fn set_roles<'a>(&'a self, id: &'a str, roles: &'a [String]) -> StoreFuture<'a, bool> {
+        self.inner.set_roles(id, roles)
+    }
+    fn set_claims<'a>(
+        &'a self,
+        id: &'a str,
+        claims: &'a Map<String, Value>,
+    ) -> StoreFuture<'a, bool> {
+        self.inner.set_claims(id, claims)
+    }
     fn users_with_status(&self, status: AccountStatus) -> StoreFuture<'_, Vec<Account>> {
         self.inner.users_with_status(status)
     }

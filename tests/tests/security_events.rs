@@ -1,7 +1,7 @@
 //! The security event log: registrations, sign-ins and their refusals, throttling, approvals,
-//! password changes, refresh-token reuse and bans each leave one event on the
-//! `auth_runtime::security` target, and nothing logged holds a password, an email, a hash or
-//! a token. (Its own test binary: it installs a global tracing subscriber.)
+//! password changes (an admin's too), stored-claims changes, refresh-token reuse and bans each
+//! leave one event on the `auth_runtime::security` target, and nothing logged holds a password,
+//! an email, a hash or a token. (Its own test binary: it installs a global tracing subscriber.)
 
 mod common;
 
@@ -13,10 +13,11 @@ use serde_json::json;
 
 use common::LogBuffer;
 use common::db::{TestDb, on_both};
-use common::server::{PASSWORD, TestServer};
+use common::server::{PASSWORD, Payload, TestServer, request};
 
 const EMAIL: &str = "ann@example.com";
 const NEW_PASSWORD: &str = "a brand new secret 42";
+const ADMIN_SET_PASSWORD: &str = "an admin's choice 77";
 
 async fn account_lifecycle(db: TestDb) -> Vec<String> {
     let server = TestServer::start(&db).await;
@@ -70,6 +71,23 @@ async fn account_lifecycle(db: TestDb) -> Vec<String> {
         StatusCode::BAD_REQUEST
     );
     let id = server.id_of(EMAIL).await;
+    // An admin's changes: stored claims, a new password.
+    let claims = request(
+        "PUT",
+        &format!("/admin/users/{id}/claims"),
+        Some(&admin.access),
+        Some(Payload::Json(json!({ "company_id": 7 }))),
+    );
+    let reply = server.send(claims).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    let password = request(
+        "PUT",
+        &format!("/admin/users/{id}/password"),
+        Some(&admin.access),
+        Some(Payload::Json(json!({ "password": ADMIN_SET_PASSWORD }))),
+    );
+    assert_eq!(server.send(password).await.status, StatusCode::NO_CONTENT);
+    secrets.push(ADMIN_SET_PASSWORD.to_owned());
     let reply = server
         .post(&format!("/admin/users/{id}/ban"), Some(&admin.access))
         .await;
@@ -129,6 +147,8 @@ async fn security_events_are_logged_without_secrets() {
         "sign_in_throttled",
         "signed_in",
         "password_changed",
+        "claims_changed",
+        "password_set_by_admin",
         "refresh_token_reused",
         "deactivated",
     ] {

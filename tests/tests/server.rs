@@ -97,6 +97,8 @@ async fn health_and_the_route_table() {
             ("POST", "/admin/users/{user_id}/deactivate", false, admin),
             ("POST", "/admin/users/{user_id}/reactivate", false, admin),
             ("PUT", "/admin/users/{user_id}/roles", false, admin),
+            ("PUT", "/admin/users/{user_id}/claims", false, admin),
+            ("PUT", "/admin/users/{user_id}/password", false, admin),
             ("GET", "/admin/users/{user_id}/sessions", false, admin),
             ("DELETE", "/admin/users/{user_id}/sessions", false, admin),
             ("POST", "/admin/service-accounts", false, admin),

@@ -53,6 +53,10 @@ pub enum AccountError {
     BadRequest(String),
     /// The request is well-formed but its content is unusable (422).
     Unprocessable(String),
+    /// A stored claim was given a name the runtime sets itself
+    /// ([`RESERVED_CLAIMS`](crate::RESERVED_CLAIMS),
+    /// [`ACCOUNT_CLAIMS`](crate::accounts::ACCOUNT_CLAIMS)); the name (422).
+    ReservedClaim(String),
     /// The request body has a media type the route does not take (415).
     UnsupportedMediaType(&'static str),
     /// The request body is larger than the route reads (413); the limit in bytes.
@@ -110,7 +114,8 @@ impl AccountError {
             AccountError::EmailTaken | AccountError::WrongState(_) => StatusCode::CONFLICT,
             AccountError::InvalidEmail
             | AccountError::InvalidPassword(_)
-            | AccountError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            | AccountError::Unprocessable(_)
+            | AccountError::ReservedClaim(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AccountError::WrongCurrentPassword
             | AccountError::BadRequest(_)
             | AccountError::InvalidResetToken => StatusCode::BAD_REQUEST,
@@ -151,6 +156,10 @@ impl AccountError {
             AccountError::NotFound => "No such account".into(),
             AccountError::WrongState(why) => (*why).into(),
             AccountError::BadRequest(why) | AccountError::Unprocessable(why) => why.clone(),
+            AccountError::ReservedClaim(name) => format!(
+                "The claim `{}` is reserved: the runtime sets it",
+                name.escape_debug()
+            ),
             AccountError::UnsupportedMediaType(expected) => {
                 format!("The request body must be {expected}")
             }

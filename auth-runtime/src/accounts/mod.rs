@@ -1,8 +1,10 @@
 //! Accounts: registration awaiting an admin's approval, password sign-in, password change,
-//! password reset by a mailed single-use token ([`ResetSender`]), deactivation, the seeded
-//! admin, and how a stored [`Account`](crate::store::Account) becomes a token
-//! ([`AccountsConfig`]: roles → scopes, extra claims).
+//! password reset by a mailed single-use token ([`ResetSender`]), deactivation, an admin's
+//! changes (stored claims, a new password), the seeded admin, and how a stored
+//! [`Account`](crate::store::Account) becomes a token ([`AccountsConfig`]: roles → scopes,
+//! extra claims).
 
+mod admin;
 mod api_keys;
 mod email;
 mod error;
@@ -10,6 +12,7 @@ mod reset;
 mod service;
 mod service_accounts;
 
+pub use admin::MAX_CLAIMS_BYTES;
 pub use api_keys::{ApiKeyInfo, MAX_API_KEY_DAYS, NewKey};
 pub(crate) use api_keys::{ApiKeys, KeyRequest};
 pub use email::{EmailError, canonical_email};
@@ -22,6 +25,6 @@ pub use service_accounts::NewServiceAccount;
 
 pub use crate::events::SECURITY_EVENTS;
 pub use crate::grants::{
-    ADMIN_LOGIN_TYPE, AccountsConfig, SERVICE_LOGIN_TYPE, SignInContext, USER_LOGIN_TYPE,
-    is_service_account,
+    ACCOUNT_CLAIMS, ADMIN_LOGIN_TYPE, AccountsConfig, SERVICE_LOGIN_TYPE, SignInContext,
+    USER_LOGIN_TYPE, is_service_account,
 };

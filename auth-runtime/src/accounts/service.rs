@@ -517,10 +517,8 @@ impl AccountService<'_> {
             .user_by_id(account_id)
             .await?
             .ok_or(AccountError::NotFound)?;
-        if !users
-            .set_roles_and_claims(&account.id, &roles, &account.claims)
-            .await?
-        {
+        // The roles alone: a claims write racing this one is neither undone nor undoes it.
+        if !users.set_roles(&account.id, &roles).await? {
             return Err(AccountError::NotFound);
         }
         tracing::info!(target: SECURITY_EVENTS, event = "roles_changed", account = %account.id, roles = ?roles);

@@ -1,6 +1,7 @@
 //! The account operations of [`AuthManager`] (feature `accounts`): registration, sign-in,
-//! password change, approval, deactivation, roles, API keys and service accounts. Each
-//! delegates to the account components ([`AccountService`], [`ApiKeys`]).
+//! password change, approval, deactivation, look-ups, roles, stored claims, an admin's new
+//! password, API keys and service accounts. Each delegates to the account components
+//! ([`AccountService`], [`ApiKeys`]).
 
 use std::net::IpAddr;
 
@@ -188,6 +189,174 @@ impl AuthManager {
     /// roles.
     pub async fn set_roles(&self, account_id: &str, roles: &[String]) -> Result<(), AccountError> {
         let done = self.accounts().set_roles(account_id, roles).await;
+        self.owner_changed(account_id);
+        done
+    }
+
+    /// The account with this email, normalized first
+    /// ([`normalize_email`](crate::accounts::normalize_email): case, surrounding whitespace,
+    /// look-alike spellings); `Ok(None)` for an unknown email and for one that cannot be an
+    /// address.
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey};
+    /// use auth_runtime::store::SqlStore;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .role("user", ["reports:read"])
+    ///     .store(SqlStore::connect("sqlite::memory:").await?)
+    ///     .build()?;
+    /// manager.register("ada@example.com", "a long passphrase", None).await?;
+    ///
+    /// let ada = manager.account_by_email("  Ada@EXAMPLE.com ").await?.expect("registered");
+    /// assert_eq!(ada.email, "ada@example.com");
+    /// assert_eq!(manager.account(&ada.id).await?, Some(ada));
+    /// assert_eq!(manager.account_by_email("bob@example.com").await?, None);
+    /// assert_eq!(manager.account_by_email("not an address").await?, None);
+    /// # Ok(()) }
+    /// ```
+    pub async fn account_by_email(&self, email: &str) -> Result<Option<Account>, AccountError> {
+        self.accounts().account_by_email(email).await
+    }
+
+    /// The account with this id (the `sub` of its tokens); `Ok(None)` for an unknown one.
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey};
+    /// use auth_runtime::store::{AccountStatus, SqlStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .role("user", ["reports:read"])
+    ///     .store(SqlStore::connect("sqlite::memory:").await?)
+    ///     .build()?;
+    /// let registration = manager.register("ada@example.com", "a long passphrase", None).await?;
+    /// let auth_runtime::accounts::Registration::Created(created) = registration else {
+    ///     unreachable!("a new email")
+    /// };
+    /// let ada = manager.account(&created.id).await?.expect("stored");
+    /// assert_eq!(ada.status, AccountStatus::Pending);
+    /// assert_eq!(manager.account("no-such-id").await?, None);
+    /// # Ok(()) }
+    /// ```
+    pub async fn account(&self, id: &str) -> Result<Option<Account>, AccountError> {
+        self.accounts().account(id).await
+    }
+
+    /// Replaces an account's stored claims (a tenant's `company_id`, a plan, ...): every token
+    /// of the account carries them from its next sign-in, and a live session from its next
+    /// refresh (a refresh re-reads the account; an access token issued before keeps the claims
+    /// it was signed with until it expires). Its API keys see them at their next use.
+    ///
+    /// A name the runtime sets itself ([`RESERVED_CLAIMS`](crate::RESERVED_CLAIMS) such as
+    /// `sub` or `scope`, and [`ACCOUNT_CLAIMS`](crate::accounts::ACCOUNT_CLAIMS): `email`,
+    /// `account_status`, `roles`, `service_account`; and `name` on a service account) is
+    /// [`AccountError::ReservedClaim`] naming it, and claims larger than
+    /// [`MAX_CLAIMS_BYTES`](crate::accounts::MAX_CLAIMS_BYTES) as JSON are
+    /// [`AccountError::Unprocessable`]; nothing is written then. An unknown account is
+    /// [`AccountError::NotFound`]. Claims of the same name from
+    /// [`AccountsConfig::claims`](crate::accounts::AccountsConfig::claims) win over stored
+    /// ones.
+    ///
+    /// New claims are no credential change: the account's sessions and API keys live on. The
+    /// write replaces the claims alone, so a role change racing it is neither undone nor
+    /// undoes it.
+    ///
+    /// ```
+    /// use auth_runtime::accounts::AccountError;
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey};
+    /// use auth_runtime::store::SqlStore;
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .role("user", ["reports:read"])
+    ///     .store(SqlStore::connect("sqlite::memory:").await?)
+    ///     .build()?;
+    /// manager.register("ada@example.com", "a long passphrase", None).await?;
+    /// manager.approve("ada@example.com").await?;
+    /// let id = manager.account_by_email("ada@example.com").await?.expect("registered").id;
+    ///
+    /// let claims = json!({ "company_id": 7, "plan": "team" });
+    /// manager.set_claims(&id, claims.as_object().expect("an object").clone()).await?;
+    /// let pair = manager.sign_in("ada@example.com", "a long passphrase", "user", None).await?;
+    /// let ada = manager.authenticate_token(&pair.access_token, &["user"]).await?;
+    /// assert_eq!(ada.claim("company_id"), Some(&json!(7)));
+    ///
+    /// // Names the runtime writes are refused, and nothing changes.
+    /// let reserved = json!({ "email": "eve@example.com" });
+    /// let refused = manager.set_claims(&id, reserved.as_object().expect("an object").clone()).await;
+    /// assert_eq!(refused, Err(AccountError::ReservedClaim("email".into())));
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_claims(
+        &self,
+        account_id: &str,
+        claims: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), AccountError> {
+        let done = self.accounts().set_claims(account_id, claims).await;
+        self.owner_changed(account_id);
+        done
+    }
+
+    /// Sets a new password for an account, as an admin (a password reset by an admin: no
+    /// current password, no token). The password must meet the policy
+    /// ([`PasswordPolicy`](crate::PasswordPolicy), checked before anything else, as at
+    /// registration: [`AccountError::InvalidPassword`] and nothing changes); it is hashed on
+    /// the blocking pool ([`PasswordHasher`]) and written by a conditional update from the
+    /// hash read, so a password change or a sign-in's rehash racing it is seen, never lost
+    /// (the admin's password is the one that stays).
+    ///
+    /// A credential change: every session of the account ends and its API keys and
+    /// password-reset tokens die, on this instance at once and on every other within the
+    /// staleness bound; a sign-in with the new password right after works. An unknown
+    /// account is [`AccountError::NotFound`]; a service account (it has a client secret) and
+    /// an account without a password (it signs in elsewhere) are
+    /// [`AccountError::WrongState`]. The security event `password_set_by_admin` names the
+    /// account by id.
+    ///
+    /// ```
+    /// use auth_runtime::accounts::AccountError;
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey};
+    /// use auth_runtime::store::SqlStore;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .role("user", ["reports:read"])
+    ///     .store(SqlStore::connect("sqlite::memory:").await?)
+    ///     .build()?;
+    /// manager.register("ada@example.com", "a long passphrase", None).await?;
+    /// manager.approve("ada@example.com").await?;
+    /// let before = manager.sign_in("ada@example.com", "a long passphrase", "user", None).await?;
+    /// let id = manager.account_by_email("ada@example.com").await?.expect("registered").id;
+    ///
+    /// assert!(matches!(
+    ///     manager.set_password(&id, "short").await,
+    ///     Err(AccountError::InvalidPassword(_))
+    /// ));
+    /// manager.set_password(&id, "another long passphrase").await?;
+    ///
+    /// // The old password and the old session are done; the new password signs in.
+    /// assert_eq!(
+    ///     manager.sign_in("ada@example.com", "a long passphrase", "user", None).await,
+    ///     Err(AccountError::InvalidCredentials)
+    /// );
+    /// assert!(manager.authenticate_token(&before.access_token, &["user"]).await.is_err());
+    /// assert!(manager.refresh(&before.refresh_token).await.is_err());
+    /// manager.sign_in("ada@example.com", "another long passphrase", "user", None).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_password(
+        &self,
+        account_id: &str,
+        new_password: &str,
+    ) -> Result<(), AccountError> {
+        let done = self.accounts().set_password(account_id, new_password).await;
         self.owner_changed(account_id);
         done
     }
@@ -387,5 +556,64 @@ impl AuthManager {
     /// [`AccountError::UnknownApiKey`].
     pub async fn revoke_api_key(&self, owner: &Principal, id: &str) -> Result<(), AccountError> {
         self.api_key_store()?.revoke(owner, id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `account_by_email` finds an account under any spelling of its address that normalizes
+    /// to the stored one, and nothing for one that cannot be an address.
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn account_by_email_normalizes() {
+        use crate::store::{AccountStatus, NewAccount, SqlStore, UserStore as _};
+        use crate::{AuthManager, LoginType, SigningKey};
+
+        let store = SqlStore::connect("sqlite::memory:").await.expect("store");
+        let created = store
+            .create_user(NewAccount::new("ann@example.com", AccountStatus::Active, 0))
+            .await
+            .expect("account");
+        let manager = AuthManager::builder()
+            .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+            .store(store)
+            .build()
+            .expect("manager");
+        for spelling in [
+            "ann@example.com",
+            "ANN@Example.COM",
+            "  ann@example.com ",
+            "\tAnn@EXAMPLE.com\n",
+            "ａｎｎ@ｅｘａｍｐｌｅ.ｃｏｍ",
+        ] {
+            let found = manager.account_by_email(spelling).await.expect("store");
+            assert_eq!(
+                found.as_ref().map(|a| a.id.as_str()),
+                Some(created.id.as_str()),
+                "{spelling:?}"
+            );
+        }
+        for nobody in [
+            "bob@example.com",
+            "ann",
+            "",
+            "ann@",
+            "ann\u{200B}@example.com",
+        ] {
+            assert_eq!(
+                manager.account_by_email(nobody).await.expect("store"),
+                None,
+                "{nobody:?}"
+            );
+        }
+        assert_eq!(
+            manager
+                .account(&created.id)
+                .await
+                .expect("store")
+                .map(|a| a.email),
+            Some("ann@example.com".to_owned())
+        );
+        assert_eq!(manager.account("nobody").await.expect("store"), None);
     }
 }

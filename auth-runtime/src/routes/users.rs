@@ -1,6 +1,6 @@
 //! Users administration for admins: list accounts page by page, deactivate and reactivate
-//! them, set their roles, list and end their sessions. Every route needs login type `admin`
-//! and a `users:*` scope.
+//! them, set their roles, stored claims and password, list and end their sessions. Every
+//! route needs login type `admin` and a `users:*` scope.
 
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::JsonBody;
 use crate::accounts::{AccountError, MAX_PAGE, SERVICE_LOGIN_TYPE, is_service_account};
@@ -114,6 +114,46 @@ async fn set_user_roles(
     JsonBody(body): JsonBody<Roles>,
 ) -> Result<StatusCode, AccountError> {
     manager.set_roles(&account_id(id)?, &body.roles).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replaces an account's stored claims (a JSON object; a name the runtime sets 422): every
+/// token of the account carries them from its next sign-in or refresh.
+#[login_type("admin")]
+#[requires("users:modify")]
+#[route(PUT, "/admin/users/{user_id}/claims")]
+async fn set_user_claims(
+    State(manager): State<AuthManager>,
+    id: Result<Path<String>, PathRejection>,
+    JsonBody(claims): JsonBody<Value>,
+) -> Result<StatusCode, AccountError> {
+    let Value::Object(claims) = claims else {
+        return Err(AccountError::Unprocessable(
+            "The request body must be a JSON object of claims by name".into(),
+        ));
+    };
+    manager.set_claims(&account_id(id)?, claims).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct NewPassword {
+    password: String,
+}
+
+/// Sets an account's password (`{password}`; a weak one 422): every session and API key of
+/// the account ends at once.
+#[login_type("admin")]
+#[requires("users:modify")]
+#[route(PUT, "/admin/users/{user_id}/password")]
+async fn set_user_password(
+    State(manager): State<AuthManager>,
+    id: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody<NewPassword>,
+) -> Result<StatusCode, AccountError> {
+    manager
+        .set_password(&account_id(id)?, &body.password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -239,7 +279,7 @@ async fn create_service_account_key(
 /// |---|---|
 /// | `GET /admin/users`, `GET /admin/users/{user_id}/sessions` | `users:list` |
 /// | `POST /admin/users/{user_id}/deactivate`, `.../reactivate`, `DELETE /admin/users/{user_id}/sessions` | `users:deactivate` |
-/// | `PUT /admin/users/{user_id}/roles` | `users:modify` |
+/// | `PUT /admin/users/{user_id}/roles`, `.../claims`, `.../password` | `users:modify` |
 /// | `POST /admin/service-accounts`, `POST /admin/service-accounts/{user_id}/api-keys` | `users:create` |
 /// | `POST /admin/service-accounts/{user_id}/deactivate` | `users:deactivate` |
 #[derive(SecureRouter)]
@@ -248,6 +288,8 @@ async fn create_service_account_key(
     deactivate_user,
     reactivate_user,
     set_user_roles,
+    set_user_claims,
+    set_user_password,
     user_sessions,
     end_user_sessions,
     create_service_account,

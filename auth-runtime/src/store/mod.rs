@@ -306,6 +306,21 @@ pub trait UserStore: Send + Sync + 'static {
         claims: &'a Map<String, Value>,
     ) -> StoreFuture<'a, bool>;
 
+    /// Replaces the roles of account `id`, and nothing else, in one update (a claims write
+    /// racing it is neither undone nor undoes it), changing the credential version when the
+    /// roles change. `false` if there is no such account.
+    fn set_roles<'a>(&'a self, id: &'a str, roles: &'a [String]) -> StoreFuture<'a, bool>;
+
+    /// Replaces the extra claims of account `id`, and nothing else, in one update: a role
+    /// change or a password change racing it is neither undone nor undoes it. New claims are
+    /// no credential change (the credential version stays). `false` if there is no such
+    /// account.
+    fn set_claims<'a>(
+        &'a self,
+        id: &'a str,
+        claims: &'a Map<String, Value>,
+    ) -> StoreFuture<'a, bool>;
+
     /// Every account with this status, oldest first.
     fn users_with_status(&self, status: AccountStatus) -> StoreFuture<'_, Vec<Account>>;
 

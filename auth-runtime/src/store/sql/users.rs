@@ -179,6 +179,53 @@ impl UserStore for SqlStore {
         })
     }
 
+    fn set_roles<'a>(&'a self, id: &'a str, roles: &'a [String]) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let roles = encode_roles(roles)?;
+            let now = to_sql(unix_now());
+            let updated = on_pool!(self, |p, _d| {
+                // The roles column alone; a change of them is a credential change.
+                let r = sqlx::query(
+                    "UPDATE auth_users SET updated_at = $2, credential_version = \
+                     credential_version + CASE WHEN roles = $1 THEN 0 ELSE 1 END, roles = $1 \
+                     WHERE public_id = $3",
+                )
+                .bind(&roles)
+                .bind(now)
+                .bind(id)
+                .execute(p)
+                .await?;
+                Ok(r.rows_affected())
+            })?;
+            Ok(updated > 0)
+        })
+    }
+
+    fn set_claims<'a>(
+        &'a self,
+        id: &'a str,
+        claims: &'a Map<String, Value>,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let claims = encode_claims(claims)?;
+            let now = to_sql(unix_now());
+            let updated = on_pool!(self, |p, _d| {
+                // The claims column alone: roles, password and credential version stay as
+                // they are, whatever changed them meanwhile.
+                let r = sqlx::query(
+                    "UPDATE auth_users SET claims = $1, updated_at = $2 WHERE public_id = $3",
+                )
+                .bind(&claims)
+                .bind(now)
+                .bind(id)
+                .execute(p)
+                .await?;
+                Ok(r.rows_affected())
+            })?;
+            Ok(updated > 0)
+        })
+    }
+
     fn users_with_status(&self, status: AccountStatus) -> StoreFuture<'_, Vec<Account>> {
         Box::pin(async move {
             let rows: Vec<UserRow> = on_pool!(self, |p, _d| {
