@@ -178,6 +178,11 @@ impl AccountsConfig {
         self
     }
 
+    /// Whether `role` is granted on `login_type` (for the builder's checks).
+    pub(crate) fn grants_role_on(&self, role: &str, login_type: &str) -> bool {
+        self.grants_on(role, login_type)
+    }
+
     /// Whether `role` is granted on `login_type`.
     fn grants_on(&self, role: &str, login_type: &str) -> bool {
         self.role_login_types
@@ -239,6 +244,15 @@ impl AccountsConfig {
     }
 }
 
+/// A login type that is another one's tokens holding a role
+/// ([`AuthManagerBuilder::login_type_alias`](crate::AuthManagerBuilder::login_type_alias)).
+#[derive(Debug, Clone)]
+pub(crate) struct LoginTypeAlias {
+    pub(crate) alias: String,
+    pub(crate) target: String,
+    pub(crate) role: String,
+}
+
 /// How accounts become tokens: the accounts configuration, the roles' scopes and the account
 /// store they are read from.
 pub(crate) struct Grants {
@@ -248,6 +262,8 @@ pub(crate) struct Grants {
     users: Option<Arc<dyn UserStore>>,
     /// The app's own table, in place of `users`.
     identities: Option<Arc<dyn IdentityLoader>>,
+    /// Login types that are another login type's tokens holding a role.
+    aliases: Vec<LoginTypeAlias>,
     /// `users` and the session store are one store: it checks credential versions itself.
     one_store: bool,
 }
@@ -265,6 +281,7 @@ impl Grants {
             roles,
             users,
             identities,
+            aliases: Vec::new(),
             one_store,
         }
     }
@@ -277,6 +294,48 @@ impl Grants {
     /// The account store, if one is configured.
     pub(crate) fn users(&self) -> Option<&dyn UserStore> {
         self.users.as_deref()
+    }
+
+    /// With these login-type aliases.
+    pub(crate) fn with_aliases(mut self, aliases: Vec<LoginTypeAlias>) -> Self {
+        self.aliases = aliases;
+        self
+    }
+
+    /// The login type a token asked for as `login_type` is issued as: an alias's target, or
+    /// itself.
+    pub(crate) fn issued_as<'s>(&'s self, login_type: &'s str) -> &'s str {
+        self.aliases
+            .iter()
+            .find(|a| a.alias == login_type)
+            .map_or(login_type, |a| a.target.as_str())
+    }
+
+    /// `accepted` with each alias replaced by its target (unchanged without aliases).
+    pub(crate) fn resolve_accepted<'x>(&'x self, accepted: &'x [&'x str]) -> Cow<'x, [&'x str]> {
+        if self.aliases.is_empty() || !accepted.iter().any(|l| self.issued_as(l) != *l) {
+            return Cow::Borrowed(accepted);
+        }
+        let mut resolved: Vec<&str> = Vec::with_capacity(accepted.len());
+        for name in accepted {
+            let name = self.issued_as(name);
+            if !resolved.contains(&name) {
+                resolved.push(name);
+            }
+        }
+        Cow::Owned(resolved)
+    }
+
+    /// The role a token of `login_type` must hold to pass where `accepted` are required: the
+    /// role of the alias it is accepted through, or `None` when it is accepted as itself.
+    pub(crate) fn alias_role(&self, accepted: &[&str], login_type: &str) -> Option<&str> {
+        if accepted.is_empty() || accepted.contains(&login_type) {
+            return None;
+        }
+        self.aliases
+            .iter()
+            .find(|a| a.target == login_type && accepted.contains(&a.alias.as_str()))
+            .map(|a| a.role.as_str())
     }
 
     /// The app's identity loader, if one is configured.
@@ -363,6 +422,7 @@ impl Grants {
         if (login_type == SERVICE_LOGIN_TYPE) != is_service_account(account) {
             return None;
         }
+        let login_type = self.issued_as(login_type);
         let (roles, scopes) = self.roles_on(&account.roles, login_type);
         let mut claims = account.claims.clone();
         claims.insert("email".into(), Value::from(account.email.as_str()));
@@ -421,6 +481,7 @@ impl Grants {
         {
             return None;
         }
+        let login_type = self.issued_as(login_type);
         let (roles, scopes) = self.roles_on(&identity.roles, login_type);
         let mut claims = identity.claims.clone();
         claims.insert(

@@ -45,6 +45,7 @@
 //! | shared throttle budgets | in the store on PostgreSQL, in memory on SQLite | [`Setup::configure`] |
 //! | cookies | `Secure`, `SameSite=Lax`, refresh cookie at `<prefix>/auth/token` | [`Setup::cookies`] |
 //! | admin | none seeded | [`Setup::admin`] |
+//! | one login type, admins by role | off | [`Setup::one_login_type`] |
 //! | built-in routes | at `/auth/...` and `/admin/...` | [`Setup::prefix`] |
 //!
 //! [`Setup::configure`] runs last, on the builder with all of the above set, so whatever it
@@ -85,6 +86,7 @@ pub struct Setup {
     login_types: Vec<LoginType>,
     roles: Vec<(String, Vec<String>)>,
     cookies: CookieConfig,
+    one_login_type: bool,
     configure: Vec<Configure>,
 }
 
@@ -119,6 +121,7 @@ impl Setup {
             login_types: Vec::new(),
             roles: vec![("admin".into(), vec!["admin:*".into(), "users:*".into()])],
             cookies: CookieConfig::default(),
+            one_login_type: false,
             configure: Vec::new(),
         }
     }
@@ -167,6 +170,27 @@ impl Setup {
     /// [`routes::check_prefix`] for what a prefix may be.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
+        self
+    }
+
+    /// One login type and one secret, admins told apart by role (fastapi-auth-admin's model):
+    /// only login type `user` is registered, the `admin` role is granted on it (an admin's
+    /// `/auth/login` token carries the admin scopes), and `admin` becomes an
+    /// [alias](AuthManagerBuilder::login_type_alias) of `user` tokens holding role `admin`, so
+    /// `/admin/login` (admins only) and the admin routes work unchanged. The admin secret of
+    /// [`secrets`](Self::secrets) is then unused.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use auth_runtime::setup::Setup;
+    ///
+    /// let auth = Setup::new("sqlite::memory:").one_login_type().build().await?;
+    /// assert_eq!(auth.manager.login_type_names().collect::<Vec<_>>(), ["user"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn one_login_type(mut self) -> Self {
+        self.one_login_type = true;
         self
     }
 
@@ -273,6 +297,9 @@ impl Setup {
                 .access_ttl(Duration::from_secs(60 * 60))
                 .refresh_ttl(day),
         ];
+        if self.one_login_type {
+            login_types.retain(|l| l.name() != ADMIN_LOGIN_TYPE);
+        }
         for replacement in self.login_types {
             login_types.retain(|l| l.name() != replacement.name());
             login_types.push(replacement);
@@ -288,7 +315,14 @@ impl Setup {
                     self.cookies
                 },
             )
-            .accounts(AccountsConfig::default().role_login_types("admin", [ADMIN_LOGIN_TYPE]));
+            .accounts(if self.one_login_type {
+                AccountsConfig::default()
+            } else {
+                AccountsConfig::default().role_login_types("admin", [ADMIN_LOGIN_TYPE])
+            });
+        if self.one_login_type {
+            builder = builder.login_type_alias(ADMIN_LOGIN_TYPE, USER_LOGIN_TYPE, "admin");
+        }
         if store.backend() == "postgres" {
             builder = builder.throttle_store(store.clone());
         }

@@ -342,3 +342,136 @@ async fn every_refusal_is_a_typed_error() {
     assert!(plain.router::<Clashing>().is_ok());
     db.cleanup().await;
 }
+
+/// One login type and one secret, admins told apart by role: `/admin/login` gives admins a
+/// `user` token, the admin routes take `user` tokens that hold role `admin` (403 without it),
+/// and a refresh keeps the role.
+#[tokio::test]
+async fn one_login_type_tells_admins_apart_by_role() {
+    on_both("one login type", |db: TestDb| async move {
+        let auth = Setup::new(&db.url)
+            .one_login_type()
+            .admin(ADMIN, Some(ADMIN_PASSWORD))
+            .build()
+            .await
+            .expect("setup");
+        assert_eq!(
+            auth.manager.login_type_names().collect::<Vec<_>>(),
+            ["user"]
+        );
+        let app: Router = auth
+            .router::<Api>()
+            .unwrap()
+            .with_state(auth.manager.clone());
+        let credentials = json!({ "email": ADMIN, "password": ADMIN_PASSWORD });
+        let reply = post_json(&app, "/admin/login", None, credentials.clone()).await;
+        let admin = access_token(&reply);
+        let refresh = reply.json()["refresh_token"].as_str().unwrap().to_owned();
+        assert_eq!(common::payload_of(&admin)["login_type"], "user");
+        let users = get_as(&app, "/admin/users", &admin).await;
+        assert_eq!(users.status, StatusCode::OK, "{}", users.text());
+        // The same account's `/auth/login` token is an admin's too: one login.
+        let same = access_token(&post_json(&app, "/auth/login", None, credentials).await);
+        assert_eq!(
+            get_as(&app, "/auth/pending", &same).await.status,
+            StatusCode::OK
+        );
+
+        // An ordinary user: no admin login, and 403 on the admin routes.
+        let registered = post_json(
+            &app,
+            "/auth/register",
+            None,
+            json!({ "email": "ann@example.com", "password": PASSWORD }),
+        )
+        .await;
+        assert_eq!(registered.status, StatusCode::CREATED);
+        let approved = post_json(
+            &app,
+            "/auth/approve",
+            Some(&admin),
+            json!({ "email": "ann@example.com" }),
+        )
+        .await;
+        assert_eq!(
+            approved.status,
+            StatusCode::NO_CONTENT,
+            "{}",
+            approved.text()
+        );
+        let ann = json!({ "email": "ann@example.com", "password": PASSWORD });
+        let refused = post_json(&app, "/admin/login", None, ann.clone()).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
+        let user = access_token(&post_json(&app, "/auth/login", None, ann).await);
+        for path in ["/auth/pending", "/admin/users"] {
+            let reply = get_as(&app, path, &user).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::FORBIDDEN,
+                "{path}: {}",
+                reply.text()
+            );
+        }
+
+        // A refresh keeps the admin's role.
+        let reply = send(
+            &app,
+            Request::post("/auth/token")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!(
+                    "grant_type=refresh_token&refresh_token={refresh}"
+                )))
+                .unwrap(),
+        )
+        .await;
+        let refreshed = access_token(&reply);
+        assert_eq!(
+            get_as(&app, "/admin/users", &refreshed).await.status,
+            StatusCode::OK
+        );
+    })
+    .await;
+}
+
+/// An alias that cannot work is a configuration error naming it.
+#[tokio::test]
+async fn a_broken_login_type_alias_is_refused() {
+    let user = || LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32]));
+    for (builder, reason) in [
+        (
+            AuthManager::builder()
+                .login_type(user())
+                .login_type_alias("admin", "user", "admin"),
+            "role `admin` is not declared",
+        ),
+        (
+            AuthManager::builder()
+                .login_type(user())
+                .role("admin", ["admin:*"])
+                .login_type_alias("admin", "staff", "admin"),
+            "target `staff` is not a registered login type",
+        ),
+        (
+            AuthManager::builder()
+                .login_type(user())
+                .role("admin", ["admin:*"])
+                .accounts(
+                    auth_runtime::accounts::AccountsConfig::default()
+                        .role_login_types("admin", ["admin"]),
+                )
+                .login_type_alias("admin", "user", "admin"),
+            "not granted on login type `user`",
+        ),
+        (
+            AuthManager::builder()
+                .login_type(user())
+                .role("user", ["a:b"])
+                .login_type_alias("user", "user", "user"),
+            "is a registered login type",
+        ),
+    ] {
+        let err = builder.build().unwrap_err().to_string();
+        assert!(err.contains(reason), "{err}");
+        assert!(err.contains("login type alias"), "{err}");
+    }
+}

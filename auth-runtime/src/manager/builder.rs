@@ -10,7 +10,7 @@ use crate::accounts::{ApiKeys, PasswordResets};
 use crate::credential::cookie::{CookieConfig, Cookies};
 use crate::credential::custom::CredentialVerifier;
 use crate::error::{ErrorRenderer, ProblemJson};
-use crate::grants::{AccountsConfig, Grants};
+use crate::grants::{AccountsConfig, Grants, LoginTypeAlias};
 use crate::keyring::{Keyring, LoginType, LoginTypeState, MIN_HMAC_SECRET_LEN};
 #[cfg(feature = "accounts")]
 use crate::password::PasswordHasher;
@@ -35,6 +35,7 @@ pub struct AuthManagerBuilder {
     session_config: SessionConfig,
     users: Option<Arc<dyn UserStore>>,
     identities: Option<Arc<dyn IdentityLoader>>,
+    aliases: Vec<LoginTypeAlias>,
     /// Whether `users` and `sessions` are one store ([`store`](Self::store)).
     one_store: bool,
     #[cfg(feature = "accounts")]
@@ -73,6 +74,7 @@ impl AuthManagerBuilder {
             session_config: SessionConfig::default(),
             users: None,
             identities: None,
+            aliases: Vec::new(),
             one_store: false,
             #[cfg(feature = "accounts")]
             api_keys: None,
@@ -386,6 +388,46 @@ impl AuthManagerBuilder {
         self
     }
 
+    /// Makes `alias` a login type that is `target`'s tokens holding `role`: a route that
+    /// accepts `alias` (`#[login_type("admin")]`) accepts a `target` token whose scopes cover
+    /// the role's (401 for a token of another login type, 403 without the role), and a sign-in
+    /// for `alias` (`/admin/login`) issues a `target` token, to holders of the role only.
+    ///
+    /// So an app with one login type and one secret, where admins are told apart by role
+    /// (fastapi-auth-admin's model), still gets the built-in admin routes, which say
+    /// `#[login_type("admin")]`. `alias` must not be a registered login type, `target` must
+    /// be one, and `role` must be declared and granted on `target` (not limited away from it by
+    /// [`AccountsConfig::role_login_types`](crate::accounts::AccountsConfig::role_login_types)),
+    /// or [`build`](Self::build) reports [`ConfigError::LoginTypeAlias`]. Cookie sign-in
+    /// (`?cookie=true`) is not offered for an alias.
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey};
+    ///
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .role("admin", ["admin:*", "users:*"])
+    ///     .login_type_alias("admin", "user", "admin")
+    ///     .build()?;
+    /// # let _ = manager;
+    /// # Ok::<(), auth_runtime::ConfigError>(())
+    /// ```
+    pub fn login_type_alias(
+        mut self,
+        alias: impl Into<String>,
+        target: impl Into<String>,
+        role: impl Into<String>,
+    ) -> Self {
+        let alias = alias.into();
+        self.aliases.retain(|a| a.alias != alias);
+        self.aliases.push(LoginTypeAlias {
+            alias,
+            target: target.into(),
+            role: role.into(),
+        });
+        self
+    }
+
     /// Registers a login type.
     pub fn login_type(mut self, login_type: LoginType) -> Self {
         self.login_types.push(login_type);
@@ -484,6 +526,34 @@ impl AuthManagerBuilder {
                 errors.push(ConfigError::ApiKeysWithoutStore(lt.name.to_string()));
             }
         }
+        for alias in &self.aliases {
+            let reason = if login_types.iter().any(|l| *l.name == *alias.alias) {
+                Some("it is a registered login type".to_owned())
+            } else if !login_types.iter().any(|l| *l.name == *alias.target) {
+                Some(format!(
+                    "its target `{}` is not a registered login type",
+                    alias.target
+                ))
+            } else if !roles.contains_key(&alias.role) {
+                Some(format!(
+                    "role `{}` is not declared (AuthManagerBuilder::role)",
+                    alias.role
+                ))
+            } else if !self.accounts.grants_role_on(&alias.role, &alias.target) {
+                Some(format!(
+                    "role `{}` is not granted on login type `{}` (AccountsConfig::role_login_types)",
+                    alias.role, alias.target
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                errors.push(ConfigError::LoginTypeAlias {
+                    alias: alias.alias.clone(),
+                    reason,
+                });
+            }
+        }
         if self.users.is_some() && self.identities.is_some() {
             errors.push(ConfigError::UsersAndIdentities);
         }
@@ -547,7 +617,8 @@ impl AuthManagerBuilder {
                         self.users,
                         self.identities,
                         self.one_store,
-                    ),
+                    )
+                    .with_aliases(self.aliases),
                     sessions,
                     #[cfg(feature = "accounts")]
                     api_keys,

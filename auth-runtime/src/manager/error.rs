@@ -95,6 +95,13 @@ pub enum ConfigError {
     /// ([`identities`](crate::AuthManagerBuilder::identities)) are set: password sign-in would
     /// have two sources.
     UsersAndIdentities,
+    /// A [login-type alias](crate::AuthManagerBuilder::login_type_alias) cannot work.
+    LoginTypeAlias {
+        /// The alias.
+        alias: String,
+        /// Why.
+        reason: String,
+    },
     /// Several problems.
     Many(Vec<ConfigError>),
 }
@@ -143,6 +150,9 @@ impl fmt::Display for ConfigError {
                 "login type `{n}` reads cookies, but the manager has no session store (CSRF tokens are bound to sessions)"
             ),
             ConfigError::CsrfSecret => f.write_str("the CSRF secret must be at least 32 bytes"),
+            ConfigError::LoginTypeAlias { alias, reason } => {
+                write!(f, "login type alias `{alias}`: {reason}")
+            }
             ConfigError::UsersAndIdentities => f.write_str(
                 "both a user store and an identity loader are set: sign-ins read one of them (with an identity loader, keep sessions with `sessions(store)` rather than `store(store)`)",
             ),

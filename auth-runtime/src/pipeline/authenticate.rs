@@ -185,13 +185,30 @@ impl Pipeline<'_> {
         parts: &mut Parts,
         accepted: &[&str],
     ) -> Result<Principal, AuthError> {
-        let principal = self.principal_of(parts, accepted).await?.ok_or_else(|| {
+        let resolved = self.grants.resolve_accepted(accepted);
+        let principal = self.principal_of(parts, &resolved).await?.ok_or_else(|| {
             AuthError::MissingCredentials {
                 realm: self.keys.realm(accepted),
             }
         })?;
-        self.keys.check_login_type(&principal, accepted)?;
+        self.check_login(&principal, accepted)?;
         Ok(principal)
+    }
+
+    /// Whether `principal` passes where `accepted` login types are required: as itself, or as
+    /// the target of an alias among them while holding the alias's role (401 for another
+    /// login type, 403 without the role).
+    pub(crate) fn check_login(
+        &self,
+        principal: &Principal,
+        accepted: &[&str],
+    ) -> Result<(), AuthError> {
+        let resolved = self.grants.resolve_accepted(accepted);
+        self.keys.check_login_type(principal, &resolved)?;
+        if let Some(role) = self.grants.alias_role(accepted, principal.login_type()) {
+            self.access.check_roles(principal, &[role])?;
+        }
+        Ok(())
     }
 
     /// Authenticates a bare access token (outside axum's extractors), with the same core and
@@ -201,8 +218,9 @@ impl Pipeline<'_> {
         token: &str,
         accepted: &[&str],
     ) -> Result<Principal, AuthError> {
-        let principal = self.verified(token, accepted).await?;
-        self.keys.check_login_type(&principal, accepted)?;
+        let resolved = self.grants.resolve_accepted(accepted);
+        let principal = self.verified(token, &resolved).await?;
+        self.check_login(&principal, accepted)?;
         Ok(principal)
     }
 }

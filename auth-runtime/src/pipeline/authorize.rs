@@ -35,7 +35,7 @@ impl Pipeline<'_> {
         if let Some(g) = group {
             if !spec.login_types.is_empty() {
                 // (Otherwise `authenticate` accepted the router's login types only.)
-                self.keys.check_login_type(&principal, g.login_types)?;
+                self.check_login(&principal, g.login_types)?;
             }
             if !g.scopes.is_empty() {
                 self.access

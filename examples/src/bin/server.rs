@@ -29,9 +29,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let app = examples::app(manager)?;
+    // Every route the server answers: the app's and all the built-in ones, as mounted.
     for route in examples::Api::routes()
         .iter()
-        .chain(auth_runtime::routes::AccountRoutes::routes())
+        .chain(&auth_runtime::routes::builtin_routes_at("")?)
     {
         tracing::info!(
             method = route.method,
