@@ -54,6 +54,31 @@ async fn post_json(app: &Router, path: &str, token: Option<&str>, body: Value) -
     send(app, request.body(Body::from(body.to_string())).unwrap()).await
 }
 
+/// Registers `email` (with [`PASSWORD`]) and has `admin` approve it, under `prefix`.
+async fn register_and_approve(app: &Router, prefix: &str, admin: &str, email: &str) {
+    let body = json!({ "email": email, "password": PASSWORD });
+    let registered = post_json(app, &format!("{prefix}/auth/register"), None, body).await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.text()
+    );
+    let approved = post_json(
+        app,
+        &format!("{prefix}/auth/approve"),
+        Some(admin),
+        json!({ "email": email }),
+    )
+    .await;
+    assert_eq!(
+        approved.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        approved.text()
+    );
+}
+
 fn access_token(reply: &Reply) -> String {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     reply.json()["access_token"].as_str().unwrap().to_owned()
@@ -122,32 +147,7 @@ async fn one_call_sets_up_store_login_types_admin_and_prefixed_routes() {
         assert_eq!(users.status, StatusCode::OK, "{}", users.text());
 
         // A user registers, the admin approves, the user reads a report.
-        let registered = post_json(
-            &app,
-            "/api/v1/auth/register",
-            None,
-            json!({ "email": "ann@example.com", "password": PASSWORD }),
-        )
-        .await;
-        assert_eq!(
-            registered.status,
-            StatusCode::CREATED,
-            "{}",
-            registered.text()
-        );
-        let approved = post_json(
-            &app,
-            "/api/v1/auth/approve",
-            Some(&admin),
-            json!({ "email": "ann@example.com" }),
-        )
-        .await;
-        assert_eq!(
-            approved.status,
-            StatusCode::NO_CONTENT,
-            "{}",
-            approved.text()
-        );
+        register_and_approve(&app, "/api/v1", &admin, "ann@example.com").await;
         let user = access_token(
             &post_json(
                 &app,
@@ -378,27 +378,7 @@ async fn one_login_type_tells_admins_apart_by_role() {
         );
 
         // An ordinary user: no admin login, and 403 on the admin routes.
-        let registered = post_json(
-            &app,
-            "/auth/register",
-            None,
-            json!({ "email": "ann@example.com", "password": PASSWORD }),
-        )
-        .await;
-        assert_eq!(registered.status, StatusCode::CREATED);
-        let approved = post_json(
-            &app,
-            "/auth/approve",
-            Some(&admin),
-            json!({ "email": "ann@example.com" }),
-        )
-        .await;
-        assert_eq!(
-            approved.status,
-            StatusCode::NO_CONTENT,
-            "{}",
-            approved.text()
-        );
+        register_and_approve(&app, "", &admin, "ann@example.com").await;
         let ann = json!({ "email": "ann@example.com", "password": PASSWORD });
         let refused = post_json(&app, "/admin/login", None, ann.clone()).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());

@@ -206,14 +206,7 @@ impl AccountService<'_> {
         // answer), keyed by what was sent.
         let key = normalize_email(email).unwrap_or_else(|| email.trim().to_lowercase());
         // Admitted (checked and charged at once) before any lookup or hashing.
-        let attempt = self.throttle
-            .admit_login(&key, client)
-            .await
-            .inspect_err(|e| {
-                if let crate::throttle::ThrottleError::Throttled(_) = e {
-                    tracing::info!(target: SECURITY_EVENTS, event = "sign_in_throttled", client = ?client);
-                }
-            })?;
+        let attempt = self.admit(&key, client).await?;
         // A service account never signs in by password: it is no account here.
         let account = users
             .user_by_email(&key)
@@ -236,19 +229,8 @@ impl AccountService<'_> {
         if check.needs_rehash {
             self.rehash(&account, password).await;
         }
-        let mut grant = self
-            .grants
-            .account_grant(&account, login_type)
-            .ok_or(AccountError::NotAllowed)?;
-        if let Some(scope) = scope {
-            grant = narrow(grant, scope)?;
-        }
-        grant = grant.session_claims(self.grants.config().sign_in_claims_for(&SignInContext {
-            subject: &account.id,
-            login_type,
-            client,
-            headers,
-        }));
+        let grant = self.grants.account_grant(&account, login_type);
+        let grant = self.finish_grant(grant, scope, login_type, client, headers)?;
         // The session is bound to the credential version read above: if the password changed
         // or the account was banned since, no session opens.
         match self.sessions.create_session(&grant).await {
@@ -262,6 +244,48 @@ impl AccountService<'_> {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Admits one sign-in attempt for `key` (checked and charged at once), before any lookup
+    /// or hashing.
+    async fn admit(
+        &self,
+        key: &str,
+        client: Option<IpAddr>,
+    ) -> Result<crate::throttle::LoginAttempt, AccountError> {
+        Ok(self
+            .throttle
+            .admit_login(key, client)
+            .await
+            .inspect_err(|e| {
+                if let crate::throttle::ThrottleError::Throttled(_) = e {
+                    tracing::info!(target: SECURITY_EVENTS, event = "sign_in_throttled", client = ?client);
+                }
+            })?)
+    }
+
+    /// A sign-in's grant (`None`: this login type is not for the account), narrowed to the
+    /// asked `scope` and with the sign-in hook's session claims.
+    fn finish_grant(
+        &self,
+        grant: Option<TokenRequest>,
+        scope: Option<(&[String], &dyn ScopeValidator)>,
+        login_type: &str,
+        client: Option<IpAddr>,
+        headers: &HeaderMap,
+    ) -> Result<TokenRequest, AccountError> {
+        let mut grant = grant.ok_or(AccountError::NotAllowed)?;
+        if let Some(scope) = scope {
+            grant = narrow(grant, scope)?;
+        }
+        let subject = grant.subject().to_owned();
+        let hooked = self.grants.config().sign_in_claims_for(&SignInContext {
+            subject: &subject,
+            login_type,
+            client,
+            headers,
+        });
+        Ok(grant.session_claims(hooked))
     }
 
     /// [`sign_in`](Self::sign_in) against the app's own table ([`IdentityLoader`]): the same
@@ -280,15 +304,7 @@ impl AccountService<'_> {
     ) -> Result<TokenPair, AccountError> {
         let identities = self.grants.identities().ok_or(AccountError::NoUserStore)?;
         let username = username.trim();
-        let attempt = self
-            .throttle
-            .admit_login(&username.to_lowercase(), client)
-            .await
-            .inspect_err(|e| {
-                if let crate::throttle::ThrottleError::Throttled(_) = e {
-                    tracing::info!(target: SECURITY_EVENTS, event = "sign_in_throttled", client = ?client);
-                }
-            })?;
+        let attempt = self.admit(&username.to_lowercase(), client).await?;
         let identity = identities.by_username(username).await?;
         let stored = identity.as_ref().and_then(|i| i.password_hash.as_deref());
         let check = self.passwords.verify(password, stored).await?;
@@ -301,19 +317,8 @@ impl AccountService<'_> {
         if !identity.active {
             return Err(AccountError::Deactivated);
         }
-        let mut grant = self
-            .grants
-            .identity_grant(&identity, login_type)
-            .ok_or(AccountError::NotAllowed)?;
-        if let Some(scope) = scope {
-            grant = narrow(grant, scope)?;
-        }
-        grant = grant.session_claims(self.grants.config().sign_in_claims_for(&SignInContext {
-            subject: &identity.subject,
-            login_type,
-            client,
-            headers,
-        }));
+        let grant = self.grants.identity_grant(&identity, login_type);
+        let grant = self.finish_grant(grant, scope, login_type, client, headers)?;
         let pair = self.sessions.create_session(&grant).await?;
         tracing::info!(target: SECURITY_EVENTS, event = "signed_in", account = %identity.subject, login_type);
         Ok(pair)
