@@ -149,7 +149,11 @@ async fn account(manager: &AuthManager, email: &str) -> Account {
 }
 
 /// The status and body of one request.
-fn send(rt: &tokio::runtime::Runtime, app: &Router, credential: &Credential) -> (StatusCode, String) {
+fn send(
+    rt: &tokio::runtime::Runtime,
+    app: &Router,
+    credential: &Credential,
+) -> (StatusCode, String) {
     rt.block_on(async {
         let response = app
             .clone()
@@ -157,7 +161,12 @@ fn send(rt: &tokio::runtime::Runtime, app: &Router, credential: &Credential) -> 
             .await
             .expect("infallible");
         let status = response.status();
-        let body = response.into_body().collect().await.expect("body").to_bytes();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         (status, String::from_utf8_lossy(&body).into_owned())
     })
 }
@@ -267,7 +276,12 @@ fn bench(c: &mut Criterion) {
     // Still answering 200 after timing (the caches and the revocation list stayed fresh).
     for credential in variants {
         let (status, body) = send(&rt, &app, credential);
-        assert_eq!(status, StatusCode::OK, "{} after timing: {body}", credential.name);
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{} after timing: {body}",
+            credential.name
+        );
     }
 
     drop((app, manager));
