@@ -6,11 +6,13 @@
 //! most once per staleness bound (the same bound as the revocation list, 1 s by default) and
 //! kept in a bounded in-memory cache: a revoked key, an expired one, or one whose owner was
 //! deactivated or changed their password stops working on this instance at once and on every
-//! other within that bound. Uses are recorded in memory and written in one batch at most once
-//! a minute, never by a query per request.
+//! other within that bound. The principal a key authenticates as is built once per record read
+//! and shared, so a request with a cached key costs the digest of its secret and a few
+//! comparisons. Uses are recorded in memory and written in one batch at most once a minute,
+//! never by a query per request.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
@@ -83,10 +85,21 @@ impl From<&ApiKeyRecord> for ApiKeyInfo {
     }
 }
 
-/// A key record with its owner, as read together.
+/// A key record with its owner, as read together, and the principal the key authenticates as.
+struct Found {
+    record: ApiKeyRecord,
+    owner: Account,
+    /// Built at the key's first use from this record and owner (and the manager's fixed
+    /// configuration), then shared by every request until the record is read again: nothing
+    /// in it depends on the request or the time. `None`: the key's login type, or its owner's
+    /// grant on it, refuses the key.
+    principal: OnceLock<Option<Principal>>,
+}
+
+/// A cache entry: what was read of a key id, and when.
 struct Cached {
     read_at: Instant,
-    found: Option<Arc<(ApiKeyRecord, Account)>>,
+    found: Option<Arc<Found>>,
 }
 
 #[derive(Default)]
@@ -142,11 +155,7 @@ impl ApiKeys {
     }
 
     /// The record of key `id` with its owner, from the cache while it is fresh.
-    async fn lookup(
-        &self,
-        id: &str,
-        grants: &Grants,
-    ) -> Result<Option<Arc<(ApiKeyRecord, Account)>>, StoreError> {
+    async fn lookup(&self, id: &str, grants: &Grants) -> Result<Option<Arc<Found>>, StoreError> {
         {
             let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(hit) = cache.get(id)
@@ -160,10 +169,13 @@ impl ApiKeys {
             None => None,
             Some(record) => match grants.users() {
                 None => None,
-                Some(users) => users
-                    .user_by_id(&record.key.owner)
-                    .await?
-                    .map(|owner| Arc::new((record, owner))),
+                Some(users) => users.user_by_id(&record.key.owner).await?.map(|owner| {
+                    Arc::new(Found {
+                        record,
+                        owner,
+                        principal: OnceLock::new(),
+                    })
+                }),
             },
         };
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
@@ -187,7 +199,7 @@ impl ApiKeys {
     /// the next use reads the owner again).
     pub(crate) fn forget_owner(&self, owner: &str) {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache.retain(|_, c| c.found.as_ref().is_none_or(|f| f.1.id != owner));
+        cache.retain(|_, c| c.found.as_ref().is_none_or(|f| f.owner.id != owner));
     }
 
     /// Forgets a key's cached record (after this instance revoked it).
@@ -213,14 +225,14 @@ impl ApiKeys {
         // The digest is compared even when no key was found, so that an unknown id and a wrong
         // secret take the same work.
         let presented = digest(parsed.secret);
-        let stored = found
-            .as_ref()
-            .map_or([0u8; 64].as_slice(), |f| f.0.key.secret_hash.as_bytes());
+        let stored = found.as_ref().map_or([0u8; 64].as_slice(), |f| {
+            f.record.key.secret_hash.as_bytes()
+        });
         let matches: bool = presented.as_bytes().ct_eq(stored).into();
         let Some(found) = found.filter(|_| matches) else {
             return Err(refused());
         };
-        let (record, owner) = &*found;
+        let (record, owner) = (&found.record, &found.owner);
         let now = now();
         let live = record.revoked_at.is_none()
             && now < record.key.expires_at
@@ -229,37 +241,13 @@ impl ApiKeys {
         if !live {
             return Err(refused());
         }
-        let Some((_, state)) = keys.login_type(&record.key.login_type) else {
-            return Err(refused());
-        };
-        if !state.takes_api_keys() {
-            return Err(refused());
-        }
-        let Some(grant) = grants.account_grant(owner, &record.key.login_type) else {
-            return Err(refused());
-        };
+        let principal = found
+            .principal
+            .get_or_init(|| principal_of(record, owner, keys, grants))
+            .clone()
+            .ok_or_else(refused)?;
         self.record_use(&record.key.id, now);
-        let scope = record.key.scopes.join(" ");
-        let mut claims: Map<String, Value> = grant.extra_claims().clone();
-        claims.retain(|k, _| !RESERVED_CLAIMS.contains(&k.as_str()));
-        claims.insert("sub".into(), Value::from(owner.id.as_str()));
-        claims.insert("login_type".into(), Value::from(&*state.name));
-        claims.insert("scope".into(), Value::from(scope.as_str()));
-        claims.insert("jti".into(), Value::from(record.key.id.as_str()));
-        claims.insert("iat".into(), Value::from(record.key.created_at));
-        claims.insert("exp".into(), Value::from(record.key.expires_at));
-        let payload = serde_json::to_vec(&claims).unwrap_or_default();
-        Ok(Principal::new(
-            owner.id.clone(),
-            state.name.clone(),
-            scope,
-            record.key.id.clone(),
-            None,
-            record.key.created_at,
-            record.key.expires_at,
-            payload,
-        )
-        .with_credential(CredentialKind::ApiKey))
+        Ok(principal)
     }
 
     /// Notes a key's use; writes the pending uses in the background when the last batch is a
@@ -267,7 +255,10 @@ impl ApiKeys {
     fn record_use(&self, id: &str, at: u64) {
         let batch = {
             let mut uses = self.uses.lock().unwrap_or_else(|p| p.into_inner());
-            if uses.pending.len() < PENDING_CAPACITY || uses.pending.contains_key(id) {
+            // The key's own entry is updated in place: no allocation per request.
+            if let Some(last) = uses.pending.get_mut(id) {
+                *last = at;
+            } else if uses.pending.len() < PENDING_CAPACITY {
                 uses.pending.insert(id.to_owned(), at);
             }
             let due = uses
@@ -497,18 +488,57 @@ impl ApiKeys {
 
 /// The digest of a key's secret as stored: SHA-256, lowercase hex. A secret of 256 random bits
 /// needs no slow hash: there is nothing to guess.
+/// The principal of a live key: its own scopes, as its owner, with the claims of the owner's
+/// grant on the key's login type; `None` when the login type does not take keys or the owner
+/// has no grant on it.
+fn principal_of(
+    record: &ApiKeyRecord,
+    owner: &Account,
+    keys: &Keyring,
+    grants: &Grants,
+) -> Option<Principal> {
+    let (_, state) = keys.login_type(&record.key.login_type)?;
+    if !state.takes_api_keys() {
+        return None;
+    }
+    let grant = grants.account_grant(owner, &record.key.login_type)?;
+    let scope = record.key.scopes.join(" ");
+    let mut claims: Map<String, Value> = grant.extra_claims().clone();
+    claims.retain(|k, _| !RESERVED_CLAIMS.contains(&k.as_str()));
+    claims.insert("sub".into(), Value::from(owner.id.as_str()));
+    claims.insert("login_type".into(), Value::from(&*state.name));
+    claims.insert("scope".into(), Value::from(scope.as_str()));
+    claims.insert("jti".into(), Value::from(record.key.id.as_str()));
+    claims.insert("iat".into(), Value::from(record.key.created_at));
+    claims.insert("exp".into(), Value::from(record.key.expires_at));
+    let payload = serde_json::to_vec(&claims).unwrap_or_default();
+    Some(
+        Principal::new(
+            owner.id.clone(),
+            state.name.clone(),
+            scope,
+            record.key.id.clone(),
+            None,
+            record.key.created_at,
+            record.key.expires_at,
+            payload,
+        )
+        .with_credential(CredentialKind::ApiKey),
+    )
+}
+
 pub(super) fn digest(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
 }
 
 fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
 }
 
 #[cfg(test)]
@@ -561,6 +591,15 @@ mod tests {
         assert_eq!(parsed.id, id);
         assert_eq!(digest(parsed.secret), stored);
         assert_eq!(stored.len(), 64);
+    }
+
+    #[test]
+    fn digests_are_lowercase_hex_as_stored() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
+        assert_eq!(
+            digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
