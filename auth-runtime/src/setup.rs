@@ -361,7 +361,8 @@ impl Setup {
                 }
             }
         };
-        let routes = routes::builtin_routes_at(&self.prefix).map_err(SetupError::Prefix)?;
+        let mut routes = routes::builtin_routes_at(&self.prefix).map_err(SetupError::Prefix)?;
+        routes.extend_from_slice(routes::JwksRoutes::routes());
         Ok(Auth {
             manager,
             admin_seed,
@@ -385,7 +386,8 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// The built-in routes as mounted, under the prefix.
+    /// The built-in routes as mounted: under the prefix, and `/.well-known/jwks.json` at the
+    /// root.
     pub fn routes(&self) -> &[RouteInfo] {
         &self.routes
     }
@@ -398,11 +400,15 @@ impl Auth {
     /// The app's router `R` (at its declared paths) with the built-in routes under the prefix,
     /// after checking that none of `R`'s routes collides with them. Give it its state with
     /// `.with_state(...)` (for `R::State = AuthManager`, `auth.manager.clone()`).
+    ///
+    /// `/.well-known/jwks.json` ([`JwksRoutes`](routes::JwksRoutes)) is mounted too, at the
+    /// root whatever the prefix.
     pub fn router<R: SecureRouter>(&self) -> Result<axum::Router<R::State>, MountError> {
         if let Some(conflict) = routes::find_conflict(R::routes(), &self.routes) {
             return Err(MountError::Conflict(conflict));
         }
-        Ok(routes::mount_at(R::router(), &self.manager, &self.prefix))
+        Ok(routes::mount_at(R::router(), &self.manager, &self.prefix)
+            .merge(routes::JwksRoutes::router().with_state(self.manager.clone())))
     }
 }
 

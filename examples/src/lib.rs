@@ -509,7 +509,10 @@ pub async fn serve(listener: tokio::net::TcpListener, app: axum::Router) -> std:
     .await
 }
 
-/// The whole application: the routes above and the built-in account routes.
+/// The whole application: the routes above, the built-in account routes and
+/// `/.well-known/jwks.json` (the `service` login type's public key).
 pub fn app(manager: AuthManager) -> Result<axum::Router, RouteConflict> {
-    Ok(routes::with_accounts::<Api>(&manager)?.with_state(manager))
+    Ok(routes::with_accounts::<Api>(&manager)?
+        .merge(routes::JwksRoutes::router())
+        .with_state(manager))
 }

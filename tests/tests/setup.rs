@@ -109,7 +109,11 @@ async fn one_call_sets_up_store_login_types_admin_and_prefixed_routes() {
             })
         ));
         assert_eq!(auth.prefix(), "/api/v1");
-        assert!(auth.routes().iter().all(|r| r.path.starts_with("/api/v1/")));
+        assert!(
+            auth.routes()
+                .iter()
+                .all(|r| r.path.starts_with("/api/v1/") || r.path == "/.well-known/jwks.json")
+        );
         assert!(
             auth.routes()
                 .iter()

@@ -3,6 +3,7 @@
 //! the pipeline's next step).
 
 mod issue;
+mod jwks;
 mod keys;
 mod login_type;
 mod verify;
@@ -31,6 +32,8 @@ pub(crate) struct Keyring {
     kids: HashMap<String, (usize, usize)>,
     /// Sessions are checked, so every token must carry a session id.
     require_sid: bool,
+    /// The public keys, for `/.well-known/jwks.json`.
+    jwks: jsonwebtoken::jwk::JwkSet,
 }
 
 impl Keyring {
@@ -39,11 +42,18 @@ impl Keyring {
         kids: HashMap<String, (usize, usize)>,
         require_sid: bool,
     ) -> Self {
+        let jwks = jwks::public_key_set(&login_types);
         Keyring {
             login_types,
             kids,
             require_sid,
+            jwks,
         }
+    }
+
+    /// The public keys of the asymmetric login types.
+    pub(crate) fn jwks(&self) -> &jsonwebtoken::jwk::JwkSet {
+        &self.jwks
     }
 
     /// The registered login type names, in registration order.

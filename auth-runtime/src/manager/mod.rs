@@ -131,6 +131,40 @@ impl AuthManager {
         }
     }
 
+    /// The public keys of every login type that signs with RS256, ES256 or EdDSA (current and
+    /// previous keys; never an HS256 secret), as `/.well-known/jwks.json` publishes them
+    /// ([`JwksRoutes`](crate::routes::JwksRoutes)). Another service verifies our tokens with
+    /// them alone:
+    ///
+    /// ```
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey, TokenRequest};
+    /// use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pem = SigningKey::generate_ed25519_pem();
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("service").key(SigningKey::ed25519_private_pem("svc-1", pem.as_bytes())))
+    ///     .build()?;
+    /// let token = manager
+    ///     .create_access_token(&TokenRequest::new("service", "billing").scopes(["reports:read"]))?
+    ///     .access_token;
+    ///
+    /// // The other service has only the published JSON.
+    /// let published = serde_json::to_string(manager.jwks())?;
+    /// let keys: JwkSet = serde_json::from_str(&published)?;
+    /// let kid = jsonwebtoken::decode_header(&token)?.kid.expect("a kid");
+    /// let jwk = keys.find(&kid).expect("published");
+    /// let mut validation = Validation::new(Algorithm::EdDSA); // fixed by the key, not the token
+    /// validation.validate_aud = false;
+    /// let verified = jsonwebtoken::decode::<serde_json::Value>(&token, &DecodingKey::from_jwk(jwk)?, &validation)?;
+    /// assert_eq!(verified.claims["sub"], "billing");
+    /// assert!(!published.contains("\"d\""), "no private part");
+    /// # Ok(()) }
+    /// ```
+    pub fn jwks(&self) -> &jsonwebtoken::jwk::JwkSet {
+        self.inner.keys.jwks()
+    }
+
     /// The registered login type names, in registration order.
     pub fn login_type_names(&self) -> impl Iterator<Item = &str> {
         self.inner.keys.names()

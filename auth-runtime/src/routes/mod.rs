@@ -38,6 +38,7 @@
 mod accounts;
 #[cfg(feature = "accounts")]
 mod body;
+mod jwks;
 #[cfg(feature = "accounts")]
 mod oauth;
 #[cfg(feature = "accounts")]
@@ -57,6 +58,7 @@ use axum::http::request::Parts;
 pub use accounts::AccountRoutes;
 #[cfg(feature = "accounts")]
 pub use body::{JsonBody, JsonOrForm, MAX_BODY_BYTES};
+pub use jwks::{JWKS_MAX_AGE, JwksRoutes};
 #[cfg(feature = "accounts")]
 pub use oauth::OAuthError;
 #[cfg(feature = "accounts")]

@@ -33,6 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for route in examples::Api::routes()
         .iter()
         .chain(&auth_runtime::routes::builtin_routes_at("")?)
+        .chain(auth_runtime::routes::JwksRoutes::routes())
     {
         tracing::info!(
             method = route.method,
