@@ -93,6 +93,7 @@ mod guard;
 mod handler;
 mod keyring;
 mod manager;
+pub mod oidc;
 #[cfg(feature = "accounts")]
 mod password;
 mod pipeline;
