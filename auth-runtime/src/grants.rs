@@ -49,10 +49,19 @@ pub(crate) const SERVICE_ACCOUNT_CLAIM: &str = "service_account";
 
 /// The claims the runtime writes itself into the tokens of accounts, beside the token claims
 /// of [`RESERVED_CLAIMS`](crate::RESERVED_CLAIMS): `email`, `account_status` and `roles` (from
-/// the account record, in every token), and `service_account` (the stored mark of a service
-/// account). A stored claim cannot take one of these names
+/// the account record, in every token), `service_account` (the stored mark of a service
+/// account) and `federated` (the stored link to an identity provider's `{iss, sub}`). A stored claim cannot take one of these names
 /// ([`AuthManager::set_claims`](crate::AuthManager::set_claims) refuses them).
-pub const ACCOUNT_CLAIMS: &[&str] = &["email", "account_status", "roles", SERVICE_ACCOUNT_CLAIM];
+pub const ACCOUNT_CLAIMS: &[&str] = &[
+    "email",
+    "account_status",
+    "roles",
+    SERVICE_ACCOUNT_CLAIM,
+    FEDERATED_CLAIM,
+];
+
+/// The stored claim that links an account to its identity at a provider: `{iss, sub}`.
+pub(crate) const FEDERATED_CLAIM: &str = "federated";
 
 /// How accounts become tokens.
 ///

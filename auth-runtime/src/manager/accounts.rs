@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use super::AuthManager;
 use crate::accounts::{
-    AccountError, AccountService, AdminSeed, ApiKeyInfo, ApiKeys, KeyRequest, NewKey,
-    NewServiceAccount, Registration, SignIn,
+    AccountError, AccountService, AdminSeed, ApiKeyInfo, ApiKeys, FederatedSignIn, KeyRequest,
+    NewKey, NewServiceAccount, Registration, SignIn,
 };
 use crate::error::AuthError;
 use crate::keyring::{BearerToken, TokenPair};
@@ -141,6 +141,55 @@ impl AuthManager {
                 request.headers.unwrap_or(&no_headers),
             )
             .await
+    }
+
+    /// Signs in a person an identity provider vouched for (OpenID Connect) and opens a session
+    /// of `login_type`: the account with the provider's verified email, created on the first
+    /// sign-in (active, default roles plus the mapped ones, linked to the provider's
+    /// `{iss, sub}` in the stored claim `federated`, no password), linked on its first federated
+    /// sign-in otherwise; one linked to another identity, an unverified email, and pending,
+    /// rejected or deactivated accounts are refused. The provider-managed roles follow the
+    /// provider at every sign-in (a change ends the account's other sessions, as any role
+    /// change does).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use auth_runtime::accounts::FederatedSignIn;
+    /// use auth_runtime::store::SqlStore;
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey};
+    ///
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .login_type(LoginType::new("admin").key(SigningKey::hs256("a1", &[2; 32])))
+    ///     .role("user", ["reports:read"])
+    ///     .role("editor", ["reports:*"])
+    ///     .store(SqlStore::connect("sqlite::memory:").await?)
+    ///     .build()?;
+    /// let ann = FederatedSignIn::new("https://id.example.com", "p-1", "ann@example.com", true)
+    ///     .roles(["editor"])
+    ///     .managed_roles(["editor"]);
+    /// let pair = manager.sign_in_federated(&ann, "user", None).await?;
+    /// let principal = manager.verify_access_token(&pair.access_token, &["user"])?;
+    /// assert!(principal.scopes().iter().any(|s| s == "reports:*"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn sign_in_federated(
+        &self,
+        person: &FederatedSignIn,
+        login_type: &str,
+        client: Option<IpAddr>,
+    ) -> Result<TokenPair, AccountError> {
+        let done = self
+            .accounts()
+            .sign_in_federated(person, login_type, client)
+            .await;
+        if let Ok(pair) = &done
+            && let Ok(principal) = self.verify_access_token(&pair.access_token, &[])
+        {
+            self.owner_changed(principal.subject());
+        }
+        done
     }
 
     /// Changes the password of the principal's account and ends every other session of it.
