@@ -223,3 +223,121 @@ async fn a_local_account_is_linked_and_managed_roles_follow_the_provider() {
     })
     .await;
 }
+
+/// The test provider itself: discovery, a PKCE-checked, single-use code exchange whose ID
+/// token passes `oidc::validate_id_token` with the provider's published keys.
+#[tokio::test]
+async fn the_test_provider_speaks_the_code_flow() {
+    use auth_runtime::oidc::{
+        AuthorizationRequest, OidcClient, ProviderMetadata, validate_id_token,
+    };
+    use common::provider::{Provider, ProviderUser};
+
+    let provider = Provider::start("app", "app-secret").await;
+    provider.sign_in_as(ProviderUser::new("p-1", "ann@example.com", &["editors"]));
+    let http = |request: String| async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(provider_addr(&request))
+            .await
+            .unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    };
+    fn provider_addr(request: &str) -> String {
+        request
+            .lines()
+            .find_map(|l| l.strip_prefix("Host: "))
+            .unwrap()
+            .to_owned()
+    }
+    let host = provider.addr.to_string();
+    let discovery = http(format!(
+        "GET /.well-known/openid-configuration HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    ))
+    .await;
+    let body = discovery.split("\r\n\r\n").nth(1).unwrap();
+    let metadata = ProviderMetadata::from_discovery(body.as_bytes(), &provider.issuer).unwrap();
+    let client = OidcClient::new("app", "http://127.0.0.1:1/callback");
+    let (url, pending) = AuthorizationRequest::new(&metadata, &client).into_parts();
+    let path = url.strip_prefix(&provider.issuer).unwrap();
+    let redirect = http(format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    ))
+    .await;
+    let location = redirect
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .unwrap_or_else(|| panic!("{redirect}"));
+    let code = location
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("code="))
+        .unwrap()
+        .to_owned();
+    assert!(location.contains(&format!("state={}", pending.state)));
+    let exchange = |verifier: &str| {
+        let form = format!(
+            "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={verifier}&client_id=app&client_secret=app-secret",
+            common::server::encode("http://127.0.0.1:1/callback")
+        );
+        http(format!(
+            "POST /token HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+            form.len()
+        ))
+    };
+    // The wrong verifier spends nothing... and the code is single-use either way.
+    let wrong = exchange("not-the-verifier-not-the-verifier-not-the-v").await;
+    assert!(wrong.starts_with("HTTP/1.1 400"), "{wrong}");
+    let again = exchange(&pending.verifier).await;
+    assert!(again.starts_with("HTTP/1.1 400"), "a spent code: {again}");
+
+    // A fresh code with the right verifier gives an ID token that validates.
+    let (url, pending) = AuthorizationRequest::new(&metadata, &client).into_parts();
+    let path = url.strip_prefix(&provider.issuer).unwrap();
+    let redirect = http(format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    ))
+    .await;
+    let code = redirect
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .and_then(|l| l.split(['?', '&']).find_map(|p| p.strip_prefix("code=")))
+        .unwrap()
+        .to_owned();
+    let form = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={}",
+        common::server::encode("http://127.0.0.1:1/callback"),
+        pending.verifier
+    );
+    let token = http(format!(
+        "POST /token HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic YXBwOmFwcC1zZWNyZXQ=\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    ))
+    .await;
+    assert!(token.starts_with("HTTP/1.1 200"), "{token}");
+    let body: serde_json::Value =
+        serde_json::from_str(token.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let jwks = http(format!(
+        "GET /jwks HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    ))
+    .await;
+    let keys: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_str(jwks.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = validate_id_token(
+        body["id_token"].as_str().unwrap(),
+        &keys,
+        &metadata,
+        &client,
+        &pending.nonce,
+        now,
+    )
+    .unwrap();
+    assert_eq!(claims.subject, "p-1");
+    assert_eq!(claims.strings("groups"), ["editors"]);
+    assert!(provider.requests("/token") >= 3);
+}

@@ -5,6 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod db;
+pub mod provider;
 pub mod server;
 
 use std::time::{SystemTime, UNIX_EPOCH};
