@@ -7,6 +7,7 @@
 //! `AUTH_REDIS_URL` is set, else in PostgreSQL when the database is PostgreSQL (shared by every
 //! instance either way), else in memory.
 
+pub mod oidc;
 pub mod opaque;
 
 use std::time::Duration;
@@ -66,6 +67,8 @@ pub struct Settings {
     /// `AUTH_SERVICE_KEY`, else `service_key.pem` in the data directory (beside an SQLite
     /// database, or `./data`), generated on first start (mode 0600) and kept.
     pub service_key_pem: String,
+    /// `AUTH_OIDC_*`: OpenID Connect sign-in, when configured ([`oidc::from_vars`]).
+    pub oidc: Option<oidc::OidcSettings>,
 }
 
 /// The `service` login type's key: read from `path`, or generated into it (mode 0600) when it
@@ -248,6 +251,7 @@ impl Settings {
             redis,
             cookie_secure,
             service_key_pem,
+            oidc: oidc::from_vars(var)?,
         })
     }
 }

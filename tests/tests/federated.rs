@@ -341,3 +341,44 @@ async fn the_test_provider_speaks_the_code_flow() {
     assert_eq!(claims.strings("groups"), ["editors"]);
     assert!(provider.requests("/token") >= 3);
 }
+
+/// `AUTH_OIDC_*`: all four or none; a bad group mapping names the variable; secrets are never
+/// in the error or the debug output.
+#[test]
+fn the_reference_servers_oidc_settings() {
+    let settings = |vars: &[(&str, &str)]| {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        examples::oidc::from_vars(move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    };
+    let full = [
+        ("AUTH_OIDC_ISSUER", "http://127.0.0.1:9000"),
+        ("AUTH_OIDC_CLIENT_ID", "app"),
+        ("AUTH_OIDC_CLIENT_SECRET", "very-secret-value"),
+        (
+            "AUTH_OIDC_REDIRECT_URL",
+            "http://127.0.0.1:3000/auth/oidc/callback",
+        ),
+    ];
+    let oidc = settings(&full).unwrap().expect("configured");
+    assert!(oidc.group_roles.is_empty());
+    assert!(!format!("{oidc:?}").contains("very-secret-value"));
+    assert_eq!(settings(&[]).unwrap(), None);
+    let err = settings(&full[..3]).unwrap_err();
+    assert_eq!(err.variable, "AUTH_OIDC_REDIRECT_URL");
+    let err = settings(&[("AUTH_OIDC_CLIENT_SECRET", "very-secret-value")]).unwrap_err();
+    assert_eq!(err.variable, "AUTH_OIDC_ISSUER");
+    assert!(!err.to_string().contains("very-secret-value"));
+    let mut bad_map = full.to_vec();
+    bad_map.push(("AUTH_OIDC_GROUP_ROLES", "editors=editor,ops"));
+    let err = settings(&bad_map).unwrap_err();
+    assert_eq!(err.variable, "AUTH_OIDC_GROUP_ROLES");
+    assert!(err.reason.contains("`ops`"), "{}", err.reason);
+    let mut bad_url = full.to_vec();
+    bad_url[0] = ("AUTH_OIDC_ISSUER", "id.example.com");
+    assert_eq!(settings(&bad_url).unwrap_err().variable, "AUTH_OIDC_ISSUER");
+}
