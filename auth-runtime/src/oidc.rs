@@ -298,6 +298,87 @@ fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// The code redemption request (RFC 6749 §4.1.3 with PKCE): `POST` this form to the
+/// provider's `token_endpoint`, with the client's id and secret by HTTP Basic
+/// ([`basic_authorization`]).
+///
+/// ```
+/// use auth_runtime::oidc::{OidcClient, token_request_form};
+///
+/// let client = OidcClient::new("app", "https://app.example.com/cb");
+/// let form = token_request_form(&client, "the-code", "the-verifier");
+/// assert_eq!(
+///     form,
+///     "grant_type=authorization_code&code=the-code&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb&code_verifier=the-verifier",
+/// );
+/// ```
+pub fn token_request_form(client: &OidcClient, code: &str, verifier: &str) -> String {
+    serde_urlencoded_pairs(&[
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", &client.redirect_url),
+        ("code_verifier", verifier),
+    ])
+}
+
+/// `Authorization: Basic …` for a client id and secret (RFC 6749 §2.3.1: each
+/// form-urlencoded first).
+///
+/// ```
+/// assert_eq!(auth_runtime::oidc::basic_authorization("app", "app-secret"), "Basic YXBwOmFwcC1zZWNyZXQ=");
+/// ```
+pub fn basic_authorization(client_id: &str, client_secret: &str) -> String {
+    use base64::engine::general_purpose::STANDARD;
+    let id = serde_urlencoded_pairs(&[("", client_id)]);
+    let secret = serde_urlencoded_pairs(&[("", client_secret)]);
+    format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", &id[1..], &secret[1..]))
+    )
+}
+
+/// The ID token of a token endpoint's answer (`{"id_token": …}` with status 200); the
+/// provider's error (`{"error": …}`) or anything else is [`OidcError::TokenEndpoint`] (the
+/// body is never repeated: it may hold tokens).
+///
+/// ```
+/// use auth_runtime::oidc::{OidcError, id_token_of};
+///
+/// assert_eq!(id_token_of(200, br#"{"access_token":"a","id_token":"x.y.z"}"#), Ok("x.y.z".to_owned()));
+/// assert!(matches!(id_token_of(400, br#"{"error":"invalid_grant"}"#), Err(OidcError::TokenEndpoint(_))));
+/// ```
+pub fn id_token_of(status: u16, body: &[u8]) -> Result<String, OidcError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        id_token: Option<String>,
+        error: Option<String>,
+    }
+    let answer: Option<Answer> = serde_json::from_slice(body).ok();
+    match (status, answer) {
+        (
+            200,
+            Some(Answer {
+                id_token: Some(token),
+                ..
+            }),
+        ) => Ok(token),
+        (
+            _,
+            Some(Answer {
+                error: Some(error), ..
+            }),
+        ) => Err(OidcError::TokenEndpoint(match error.as_str() {
+            "invalid_grant" => "the code was refused (used, expired or not this client's)",
+            "invalid_client" => "the provider refused this client's credentials",
+            _ => "the provider refused the code",
+        })),
+        (200, _) => Err(OidcError::TokenEndpoint("the answer has no ID token")),
+        _ => Err(OidcError::TokenEndpoint(
+            "the provider did not answer with tokens",
+        )),
+    }
+}
+
 /// The checked claims of an ID token.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -427,6 +508,8 @@ pub enum OidcError {
     State(&'static str),
     /// The ID token failed a check.
     IdToken(&'static str),
+    /// The token endpoint refused the code or answered without an ID token.
+    TokenEndpoint(&'static str),
 }
 
 impl fmt::Display for OidcError {
@@ -435,6 +518,7 @@ impl fmt::Display for OidcError {
             OidcError::Discovery(why) => write!(f, "the provider's discovery document: {why}"),
             OidcError::State(why) => write!(f, "the sign-in state: {why}"),
             OidcError::IdToken(why) => write!(f, "the ID token: {why}"),
+            OidcError::TokenEndpoint(why) => write!(f, "the token endpoint: {why}"),
         }
     }
 }
