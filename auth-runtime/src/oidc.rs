@@ -353,6 +353,9 @@ pub fn id_token_of(status: u16, body: &[u8]) -> Result<String, OidcError> {
         id_token: Option<String>,
         error: Option<String>,
     }
+    if status >= 500 {
+        return Err(OidcError::Unavailable("the token endpoint is unavailable"));
+    }
     let answer: Option<Answer> = serde_json::from_slice(body).ok();
     match (status, answer) {
         (
@@ -430,9 +433,7 @@ pub fn validate_id_token(
         .kid
         .as_deref()
         .ok_or(OidcError::IdToken("it names no key"))?;
-    let jwk = keys
-        .find(kid)
-        .ok_or(OidcError::IdToken("its key is not the provider's"))?;
+    let jwk = keys.find(kid).ok_or(OidcError::IdToken(UNKNOWN_KEY))?;
     let alg = match &jwk.algorithm {
         AlgorithmParameters::RSA(_) => Algorithm::RS256,
         AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
@@ -497,6 +498,266 @@ pub fn validate_id_token(
     })
 }
 
+/// The boxed future of an [`OidcHttp`] call.
+pub type OidcHttpFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<OidcHttpReply, OidcError>> + Send + 'a>,
+>;
+
+/// A status and a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcHttpReply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The whole body.
+    pub body: Vec<u8>,
+}
+
+/// How [`OidcSignIn`] talks to the provider: `GET` (discovery, keys) and a form `POST` (the
+/// code). Only the URLs of the configured provider's discovery document are ever called.
+/// Implement it with the client the application already has; bound bodies and time, follow no
+/// redirects, and answer [`OidcError::Unavailable`] when the provider cannot be reached.
+pub trait OidcHttp: Send + Sync + 'static {
+    /// `GET url`.
+    fn get<'a>(&'a self, url: &'a str) -> OidcHttpFuture<'a>;
+    /// `POST url` with a form body and an `Authorization` header.
+    fn post_form<'a>(
+        &'a self,
+        url: &'a str,
+        authorization: &'a str,
+        form: &'a str,
+    ) -> OidcHttpFuture<'a>;
+}
+
+/// How long an unknown `kid` waits before the key set is fetched again (a flood of forged
+/// kids costs at most one fetch per interval).
+pub const KEY_REFETCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// OpenID Connect sign-in at one provider: its metadata and keys (fetched by
+/// [`discover`](Self::discover)), this client, the key that seals the browser's sign-in
+/// record, and how the provider's groups map to roles. Mount it with
+/// [`OidcRoutes`](crate::routes::OidcRoutes).
+pub struct OidcSignIn {
+    pub(crate) provider: ProviderMetadata,
+    pub(crate) client: OidcClient,
+    client_secret: String,
+    http: std::sync::Arc<dyn OidcHttp>,
+    keys: std::sync::RwLock<(JwkSet, std::time::Instant)>,
+    refetch: tokio::sync::Mutex<()>,
+    refetch_interval: std::time::Duration,
+    pub(crate) cookie_key: Vec<u8>,
+    pub(crate) cookie_secure: bool,
+    pub(crate) group_roles: Vec<(String, String)>,
+    pub(crate) groups_claim: String,
+    pub(crate) login_type: String,
+}
+
+impl fmt::Debug for OidcSignIn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OidcSignIn")
+            .field("issuer", &self.provider.issuer)
+            .field("client", &self.client)
+            .field("group_roles", &self.group_roles)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OidcSignIn {
+    /// Fetches `<issuer>/.well-known/openid-configuration` and the key set it names, through
+    /// `http`. Tokens are issued as login type `user`; the browser's record is sealed under a
+    /// random key (give every instance the same one with
+    /// [`cookie_key`](Self::cookie_key)).
+    pub async fn discover(
+        issuer: &str,
+        client: OidcClient,
+        client_secret: impl Into<String>,
+        http: impl OidcHttp,
+    ) -> Result<Self, OidcError> {
+        let http: std::sync::Arc<dyn OidcHttp> = std::sync::Arc::new(http);
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let reply = http.get(&url).await?;
+        if reply.status != 200 {
+            return Err(OidcError::Unavailable(
+                "the discovery document could not be fetched",
+            ));
+        }
+        let provider = ProviderMetadata::from_discovery(&reply.body, issuer)?;
+        let keys = fetch_keys(http.as_ref(), &provider.jwks_uri).await?;
+        Ok(OidcSignIn {
+            provider,
+            client,
+            client_secret: client_secret.into(),
+            http,
+            keys: std::sync::RwLock::new((keys, std::time::Instant::now())),
+            refetch: tokio::sync::Mutex::new(()),
+            refetch_interval: KEY_REFETCH_INTERVAL,
+            cookie_key: rand::random::<[u8; 32]>().to_vec(),
+            cookie_secure: true,
+            group_roles: Vec::new(),
+            groups_claim: "groups".into(),
+            login_type: "user".into(),
+        })
+    }
+
+    /// The key that seals the browser's sign-in record (at least 32 bytes; the same on every
+    /// instance behind one load balancer).
+    pub fn cookie_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.cookie_key = key.as_ref().to_vec();
+        self
+    }
+
+    /// `false` drops `Secure` (and the `__Host-` prefix) from the sign-in cookie: local HTTP
+    /// only.
+    pub fn cookie_secure(mut self, secure: bool) -> Self {
+        self.cookie_secure = secure;
+        self
+    }
+
+    /// Maps the provider's groups (in the [`groups_claim`](Self::groups_claim)) to roles; the
+    /// mapped roles are the provider-managed ones.
+    pub fn group_roles<I, G, R>(mut self, pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (G, R)>,
+        G: Into<String>,
+        R: Into<String>,
+    {
+        self.group_roles = pairs
+            .into_iter()
+            .map(|(g, r)| (g.into(), r.into()))
+            .collect();
+        self
+    }
+
+    /// How long an unknown `kid` waits before the key set is fetched again (default
+    /// [`KEY_REFETCH_INTERVAL`]).
+    pub fn key_refetch_interval(mut self, interval: std::time::Duration) -> Self {
+        self.refetch_interval = interval;
+        self
+    }
+
+    /// The ID token claim that lists the groups (default `groups`).
+    pub fn groups_claim(mut self, claim: impl Into<String>) -> Self {
+        self.groups_claim = claim.into();
+        self
+    }
+
+    /// The login type of the tokens issued (default `user`).
+    pub fn login_type(mut self, login_type: impl Into<String>) -> Self {
+        self.login_type = login_type.into();
+        self
+    }
+
+    /// The provider's metadata.
+    pub fn provider(&self) -> &ProviderMetadata {
+        &self.provider
+    }
+
+    /// The name of the cookie that carries the sign-in record.
+    pub(crate) fn cookie_name(&self) -> &'static str {
+        if self.cookie_secure {
+            "__Host-oidc-login"
+        } else {
+            "oidc-login"
+        }
+    }
+
+    /// Redeems the callback's code and validates the ID token; an unknown `kid` fetches the
+    /// key set again, at most once per [`KEY_REFETCH_INTERVAL`].
+    pub(crate) async fn redeem(
+        &self,
+        code: &str,
+        pending: &PendingLogin,
+        now: u64,
+    ) -> Result<IdTokenClaims, OidcError> {
+        let form = token_request_form(&self.client, code, &pending.verifier);
+        let authorization = basic_authorization(&self.client.client_id, &self.client_secret);
+        let reply = self
+            .http
+            .post_form(&self.provider.token_endpoint, &authorization, &form)
+            .await?;
+        let id_token = id_token_of(reply.status, &reply.body)?;
+        let keys = self.keys.read().map(|k| k.0.clone()).unwrap_or_default();
+        match validate_id_token(
+            &id_token,
+            &keys,
+            &self.provider,
+            &self.client,
+            &pending.nonce,
+            now,
+        ) {
+            Err(OidcError::IdToken(why)) if why == UNKNOWN_KEY => {
+                self.refetch_keys().await;
+                let keys = self.keys.read().map(|k| k.0.clone()).unwrap_or_default();
+                validate_id_token(
+                    &id_token,
+                    &keys,
+                    &self.provider,
+                    &self.client,
+                    &pending.nonce,
+                    now,
+                )
+            }
+            other => other,
+        }
+    }
+
+    /// Fetches the key set again unless it was fetched within [`KEY_REFETCH_INTERVAL`];
+    /// concurrent callers share one fetch; a failure keeps the keys there are.
+    async fn refetch_keys(&self) {
+        let _one_at_a_time = self.refetch.lock().await;
+        let fresh = self
+            .keys
+            .read()
+            .map(|k| k.1.elapsed() < self.refetch_interval)
+            .unwrap_or(true);
+        if fresh {
+            return;
+        }
+        match fetch_keys(self.http.as_ref(), &self.provider.jwks_uri).await {
+            Ok(keys) => {
+                if let Ok(mut slot) = self.keys.write() {
+                    *slot = (keys, std::time::Instant::now());
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the provider's keys could not be fetched again; keeping the last ones");
+                if let Ok(mut slot) = self.keys.write() {
+                    slot.1 = std::time::Instant::now();
+                }
+            }
+        }
+    }
+
+    /// The roles the provider's groups map to, and every mapped role.
+    pub(crate) fn roles_of(&self, claims: &IdTokenClaims) -> (Vec<String>, Vec<String>) {
+        let groups = claims.strings(&self.groups_claim);
+        let mapped = self
+            .group_roles
+            .iter()
+            .filter(|(g, _)| groups.contains(g))
+            .map(|(_, r)| r.clone())
+            .collect();
+        let managed = self.group_roles.iter().map(|(_, r)| r.clone()).collect();
+        (mapped, managed)
+    }
+}
+
+/// `validate_id_token`'s reason for a `kid` outside the key set.
+const UNKNOWN_KEY: &str = "its key is not the provider's";
+
+async fn fetch_keys(http: &dyn OidcHttp, url: &str) -> Result<JwkSet, OidcError> {
+    let reply = http.get(url).await?;
+    if reply.status != 200 {
+        return Err(OidcError::Unavailable(
+            "the provider's keys could not be fetched",
+        ));
+    }
+    serde_json::from_slice(&reply.body)
+        .map_err(|_| OidcError::Discovery("the provider's key set is not a JWK set"))
+}
+
 /// Why an OIDC step failed. Its message names the step and never repeats a token, code or
 /// secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -510,6 +771,8 @@ pub enum OidcError {
     IdToken(&'static str),
     /// The token endpoint refused the code or answered without an ID token.
     TokenEndpoint(&'static str),
+    /// The provider cannot be reached or did not answer.
+    Unavailable(&'static str),
 }
 
 impl fmt::Display for OidcError {
@@ -519,6 +782,7 @@ impl fmt::Display for OidcError {
             OidcError::State(why) => write!(f, "the sign-in state: {why}"),
             OidcError::IdToken(why) => write!(f, "the ID token: {why}"),
             OidcError::TokenEndpoint(why) => write!(f, "the token endpoint: {why}"),
+            OidcError::Unavailable(why) => write!(f, "the identity provider: {why}"),
         }
     }
 }

@@ -92,6 +92,9 @@ pub enum AccountError {
     /// A token request asked for a scope the account is not granted (400; `invalid_scope` at
     /// the token endpoint).
     InvalidScope(String),
+    /// An OpenID Connect sign-in failed: a bad or missing sign-in state (400), a refused code
+    /// or ID token (401), the provider unreachable (503).
+    Federation(crate::oidc::OidcError),
     /// Authentication failed (token rejected, store unreachable, ...).
     Auth(AuthError),
 }
@@ -128,6 +131,13 @@ impl AccountError {
             AccountError::NoUserStore
             | AccountError::NoApiKeyStore
             | AccountError::NoPasswordReset(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AccountError::Federation(e) => match e {
+                crate::oidc::OidcError::State(_) => StatusCode::BAD_REQUEST,
+                crate::oidc::OidcError::IdToken(_) | crate::oidc::OidcError::TokenEndpoint(_) => {
+                    StatusCode::UNAUTHORIZED
+                }
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            },
             AccountError::Auth(e) => e.status(),
         }
     }
@@ -187,6 +197,7 @@ impl AccountError {
             AccountError::InvalidScope(scope) => {
                 format!("The scope `{scope}` is not granted to this account")
             }
+            AccountError::Federation(e) => e.to_string(),
             AccountError::Auth(e) => e.detail(),
         }
     }

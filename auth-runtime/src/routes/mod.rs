@@ -42,6 +42,8 @@ mod jwks;
 #[cfg(feature = "accounts")]
 mod oauth;
 #[cfg(feature = "accounts")]
+mod oidc_login;
+#[cfg(feature = "accounts")]
 mod reset;
 #[cfg(feature = "accounts")]
 mod users;
@@ -61,6 +63,8 @@ pub use body::{JsonBody, JsonOrForm, MAX_BODY_BYTES};
 pub use jwks::{JWKS_MAX_AGE, JwksRoutes};
 #[cfg(feature = "accounts")]
 pub use oauth::OAuthError;
+#[cfg(feature = "accounts")]
+pub use oidc_login::{OidcRoutes, OidcState};
 #[cfg(feature = "accounts")]
 pub use reset::PasswordResetRoutes;
 #[cfg(feature = "accounts")]
