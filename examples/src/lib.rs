@@ -516,7 +516,42 @@ pub async fn serve(listener: tokio::net::TcpListener, app: axum::Router) -> std:
 /// The whole application: the routes above, the built-in account routes and
 /// `/.well-known/jwks.json` (the `service` login type's public key).
 pub fn app(manager: AuthManager) -> Result<axum::Router, RouteConflict> {
-    Ok(routes::with_accounts::<Api>(&manager)?
+    app_with(manager, None)
+}
+
+/// [`app`], plus OpenID Connect sign-in (`/auth/oidc/login`, `/auth/oidc/callback`) when
+/// `oidc` is given (see [`oidc_sign_in`]).
+pub fn app_with(
+    manager: AuthManager,
+    oidc: Option<auth_runtime::oidc::OidcSignIn>,
+) -> Result<axum::Router, RouteConflict> {
+    let app = routes::with_accounts::<Api>(&manager)?
         .merge(routes::JwksRoutes::router())
-        .with_state(manager))
+        .with_state(manager.clone());
+    Ok(match oidc {
+        None => app,
+        Some(oidc) => app.merge(routes::OidcRoutes::router().with_state(routes::OidcState {
+            manager,
+            oidc: std::sync::Arc::new(oidc),
+        })),
+    })
+}
+
+/// The reference server's OpenID Connect sign-in from `AUTH_OIDC_*`: the provider's discovery
+/// document and keys fetched through `http`, groups mapped by `AUTH_OIDC_GROUP_ROLES`, the
+/// browser's record sealed with a key derived from the `user` secret (the same on every
+/// instance), cookies `Secure` unless `AUTH_COOKIE_SECURE=false`.
+pub async fn oidc_sign_in(
+    settings: &Settings,
+    oidc: &oidc::OidcSettings,
+    http: impl auth_runtime::oidc::OidcHttp,
+) -> Result<auth_runtime::oidc::OidcSignIn, auth_runtime::oidc::OidcError> {
+    let client = auth_runtime::oidc::OidcClient::new(&oidc.client_id, &oidc.redirect_url);
+    Ok(
+        auth_runtime::oidc::OidcSignIn::discover(&oidc.issuer, client, &oidc.client_secret, http)
+            .await?
+            .cookie_key([b"oidc:".as_slice(), &settings.user_secret].concat())
+            .cookie_secure(settings.cookie_secure)
+            .group_roles(oidc.group_roles.clone()),
+    )
 }

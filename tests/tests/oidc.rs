@@ -361,3 +361,48 @@ async fn every_refusal_creates_nothing() {
     })
     .await;
 }
+
+/// The reference server with `AUTH_OIDC_*` set: `/auth/oidc/login` and `/auth/oidc/callback`
+/// beside its other routes, groups mapped by `AUTH_OIDC_GROUP_ROLES`.
+#[tokio::test]
+async fn the_reference_server_offers_oidc_sign_in() {
+    on_both("reference server oidc", |db: TestDb| async move {
+        let provider = Provider::start("ref-app", "ref-secret").await;
+        provider.sign_in_as(ProviderUser::new("p-5", "eda@example.com", &["editors"]));
+        let mut settings = common::server::settings(&db);
+        settings.cookie_secure = false;
+        let oidc = examples::oidc::from_vars(|name| {
+            Some(match name {
+                "AUTH_OIDC_ISSUER" => provider.issuer.clone(),
+                "AUTH_OIDC_CLIENT_ID" => "ref-app".into(),
+                "AUTH_OIDC_CLIENT_SECRET" => "ref-secret".into(),
+                "AUTH_OIDC_REDIRECT_URL" => REDIRECT.into(),
+                "AUTH_OIDC_GROUP_ROLES" => "editors=editor".into(),
+                _ => return None,
+            })
+        })
+        .unwrap()
+        .unwrap();
+        let sign_in = examples::oidc_sign_in(&settings, &oidc, PlainHttp)
+            .await
+            .unwrap();
+        let store = db.store().await;
+        let manager = examples::manager(&settings, store).unwrap();
+        let app = examples::app_with(manager, Some(sign_in)).unwrap();
+        let (location, record) = start(&app).await;
+        assert!(location.contains("client_id=ref-app"));
+        let back = at_provider(&location).await;
+        let reply = callback(&app, &back, Some(&record)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        let access = reply.json()["access_token"].as_str().unwrap().to_owned();
+        let me = get_as(&app, "/auth/me", &access).await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.text());
+        assert_eq!(me.json()["email"], "eda@example.com");
+        assert_eq!(me.json()["roles"], json!(["editor", "user"]));
+        assert_eq!(
+            get_as(&app, "/reports/1", &access).await.status,
+            StatusCode::OK
+        );
+    })
+    .await;
+}
