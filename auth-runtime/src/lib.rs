@@ -88,6 +88,8 @@ mod credential;
 mod error;
 mod events;
 mod extract;
+#[cfg(feature = "federation")]
+pub mod federation;
 mod grants;
 mod guard;
 mod handler;

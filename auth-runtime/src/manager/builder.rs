@@ -10,6 +10,8 @@ use crate::accounts::{ApiKeys, PasswordResets};
 use crate::credential::cookie::{CookieConfig, Cookies};
 use crate::credential::custom::CredentialVerifier;
 use crate::error::{ErrorRenderer, ProblemJson};
+#[cfg(feature = "federation")]
+use crate::federation::{ExternalIssuer, IssuerVerifier};
 use crate::grants::{AccountsConfig, Grants, LoginTypeAlias};
 use crate::keyring::{Keyring, LoginType, LoginTypeState, MIN_HMAC_SECRET_LEN};
 #[cfg(feature = "accounts")]
@@ -45,6 +47,9 @@ pub struct AuthManagerBuilder {
     cookies: CookieConfig,
     csrf_secret: Option<Vec<u8>>,
     verifiers: Vec<Arc<dyn CredentialVerifier>>,
+    /// Login type → the external issuer whose tokens it accepts.
+    #[cfg(feature = "federation")]
+    external: Vec<(String, ExternalIssuer)>,
     accounts: AccountsConfig,
     #[cfg(feature = "accounts")]
     passwords: Option<PasswordHasher>,
@@ -83,6 +88,8 @@ impl AuthManagerBuilder {
             cookies: CookieConfig::default(),
             csrf_secret: None,
             verifiers: Vec::new(),
+            #[cfg(feature = "federation")]
+            external: Vec::new(),
             accounts: AccountsConfig::default(),
             #[cfg(feature = "accounts")]
             passwords: None,
@@ -372,6 +379,54 @@ impl AuthManagerBuilder {
         self
     }
 
+    #[cfg(feature = "federation")]
+    /// Accepts the access tokens of an external issuer as callers of login type
+    /// `login_type` (see [`ExternalIssuer`]): `#[login_type("partner")]`, `#[requires]`,
+    /// `#[roles]` and `#[policy]` then work on them. Its verifier runs after those of
+    /// [`credential_verifier`](Self::credential_verifier), before the built-in credentials.
+    ///
+    /// The login type is registered with the defaults of [`LoginType::new`] unless the app
+    /// registers it itself (to set its [leeway](LoginType::leeway), applied to `exp`, `nbf` and
+    /// `iat`). It issues no token of its own: it has no key (one is a
+    /// [`ConfigError::ExternalIssuer`]), reads the `Authorization` header only and is served
+    /// by one issuer (so that a subject names one caller). Nothing is fetched here: keys are
+    /// fetched at the first token of the issuer, or by
+    /// [`AuthManager::fetch_issuer_keys`](crate::AuthManager::fetch_issuer_keys).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use auth_runtime::federation::ExternalIssuer;
+    /// use auth_runtime::{AuthManager, ConfigError, LoginType, SigningKey};
+    ///
+    /// let user = || LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32]));
+    /// let manager = AuthManager::builder()
+    ///     .login_type(user())
+    ///     .login_type(LoginType::new("partner").leeway(Duration::from_secs(60)))
+    ///     .external_issuer(
+    ///         "partner",
+    ///         ExternalIssuer::discovery("https://login.partner.example").audience("reports-api"),
+    ///     )
+    ///     .build()?;
+    /// # let _ = manager;
+    ///
+    /// // An issuer without an audience would accept tokens meant for anyone.
+    /// let err = AuthManager::builder()
+    ///     .login_type(user())
+    ///     .external_issuer("partner", ExternalIssuer::discovery("https://login.partner.example"))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, ConfigError::ExternalIssuer { .. }));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
+    pub fn external_issuer(
+        mut self,
+        login_type: impl Into<String>,
+        issuer: ExternalIssuer,
+    ) -> Self {
+        self.external.push((login_type.into(), issuer));
+        self
+    }
+
     #[cfg(feature = "accounts")]
     /// The first part of every API key, `<prefix>_<id>_<secret>` (default `ak`): lowercase
     /// ASCII letters and digits, 1 to 16 of them. A prefix of your own makes your keys easy
@@ -486,8 +541,40 @@ impl AuthManagerBuilder {
     pub fn build(self) -> Result<AuthManager, ConfigError> {
         install_crypto_provider();
         let mut errors = Vec::new();
-        let (login_types, kids) = build_login_types(self.login_types, &mut errors);
+        #[cfg(feature = "federation")]
+        let (login_types, external_names) = {
+            let mut login_types = self.login_types;
+            let mut names: Vec<String> = Vec::new();
+            for (name, _) in &self.external {
+                if !login_types.iter().any(|l| l.name == *name) {
+                    login_types.push(LoginType::new(name.clone()));
+                }
+                names.push(name.clone());
+            }
+            (login_types, names)
+        };
+        #[cfg(not(feature = "federation"))]
+        let (login_types, external_names) = (self.login_types, Vec::<String>::new());
+        let (login_types, kids) = build_login_types(login_types, &external_names, &mut errors);
         let roles = Arc::new(build_roles(self.roles, &mut errors));
+        #[cfg(feature = "federation")]
+        let issuers = build_issuers(
+            self.external,
+            &login_types,
+            &roles,
+            &self.scopes,
+            &mut errors,
+        );
+        let verifiers = {
+            let mut verifiers = self.verifiers;
+            #[cfg(feature = "federation")]
+            verifiers.extend(
+                issuers
+                    .iter()
+                    .map(|i| Arc::clone(i) as Arc<dyn CredentialVerifier>),
+            );
+            verifiers
+        };
         let policies = PolicyEngine::builder()
             .rules(self.rules)
             .scope_validator(self.scopes.clone())
@@ -623,7 +710,9 @@ impl AuthManagerBuilder {
                     #[cfg(feature = "accounts")]
                     api_keys,
                     cookies,
-                    verifiers: self.verifiers,
+                    verifiers,
+                    #[cfg(feature = "federation")]
+                    issuers,
                     renderer: self.renderer,
                     #[cfg(feature = "accounts")]
                     passwords: self.passwords.unwrap_or_default(),
@@ -645,6 +734,7 @@ type BuiltLoginTypes = (Vec<LoginTypeState>, HashMap<String, (usize, usize)>);
 
 fn build_login_types(
     login_types: Vec<LoginType>,
+    external: &[String],
     errors: &mut Vec<ConfigError>,
 ) -> BuiltLoginTypes {
     if login_types.is_empty() {
@@ -678,7 +768,8 @@ fn build_login_types(
             errors.push(ConfigError::DuplicateLoginType(lt.name.clone()));
             continue;
         }
-        if lt.keys.is_empty() || lt.keys[0].kid().is_empty() {
+        // A login type of an external issuer has no key of its own (checked with the issuer).
+        if (lt.keys.is_empty() || lt.keys[0].kid().is_empty()) && !external.contains(&lt.name) {
             errors.push(ConfigError::NoKey(lt.name.clone()));
         }
         if lt.locations.is_empty() {
@@ -719,6 +810,59 @@ fn build_login_types(
         });
     }
     (built, kids)
+}
+
+/// The verifiers of the external issuers, each checked against its login type.
+#[cfg(feature = "federation")]
+fn build_issuers(
+    external: Vec<(String, ExternalIssuer)>,
+    login_types: &[LoginTypeState],
+    roles: &HashMap<String, Vec<String>>,
+    scopes: &Arc<dyn ScopeValidator>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<Arc<IssuerVerifier>> {
+    use crate::keyring::TokenLocation;
+
+    let mut built: Vec<Arc<IssuerVerifier>> = Vec::new();
+    for (name, issuer) in external {
+        let error = |reason: String| ConfigError::ExternalIssuer {
+            login_type: name.clone(),
+            reason,
+        };
+        let Some(lt) = login_types.iter().find(|l| *l.name == *name) else {
+            // An invalid name, reported with the login types.
+            continue;
+        };
+        let mut problems = Vec::new();
+        if !lt.keys.is_empty() {
+            problems.push(
+                "the login type has signing keys of its own: its tokens come from the issuer only"
+                    .to_owned(),
+            );
+        }
+        if lt.locations != [TokenLocation::Header] {
+            problems.push(
+                "the login type must read the Authorization header only (no cookies, no API keys)"
+                    .to_owned(),
+            );
+        }
+        if built.iter().any(|b| b.login_type() == name) {
+            problems.push("one login type is served by one external issuer".to_owned());
+        }
+        if built.iter().any(|b| b.issuer() == issuer.issuer()) {
+            problems.push(format!(
+                "issuer `{}` is registered for another login type too",
+                issuer.issuer()
+            ));
+        }
+        match issuer.build(&name, lt.leeway, roles, scopes.clone()) {
+            Ok(verifier) if problems.is_empty() => built.push(Arc::new(verifier)),
+            Ok(_) => {}
+            Err(more) => problems.extend(more),
+        }
+        errors.extend(problems.into_iter().map(error));
+    }
+    built
 }
 
 fn build_roles(

@@ -102,6 +102,15 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// An [external issuer](crate::AuthManagerBuilder::external_issuer) cannot work (no
+    /// audience, a URL that is not https, an undeclared role, a login type with keys of its
+    /// own, ...).
+    ExternalIssuer {
+        /// The login type it serves.
+        login_type: String,
+        /// Why.
+        reason: String,
+    },
     /// Several problems.
     Many(Vec<ConfigError>),
 }
@@ -156,6 +165,9 @@ impl fmt::Display for ConfigError {
             ConfigError::UsersAndIdentities => f.write_str(
                 "both a user store and an identity loader are set: sign-ins read one of them (with an identity loader, keep sessions with `sessions(store)` rather than `store(store)`)",
             ),
+            ConfigError::ExternalIssuer { login_type, reason } => {
+                write!(f, "the external issuer of login type `{login_type}`: {reason}")
+            }
             ConfigError::Many(all) => {
                 for (i, e) in all.iter().enumerate() {
                     if i > 0 {

@@ -25,6 +25,8 @@ use crate::clock::now;
 use crate::credential::cookie::{Cookies, Jar, SessionCookies};
 use crate::credential::custom::CredentialVerifier;
 use crate::error::{AuthError, ErrorRenderer};
+#[cfg(feature = "federation")]
+use crate::federation::{FetchError, IssuerVerifier};
 use crate::grants::Grants;
 use crate::keyring::{
     ACCESS, BearerToken, Keyring, TokenError, TokenPair, TokenRequest, bearer, random_id,
@@ -49,8 +51,11 @@ struct Inner {
     api_keys: Option<ApiKeys>,
     /// Session cookies, when a login type reads them.
     cookies: Option<Cookies>,
-    /// The application's own credential verifiers, tried first.
+    /// The application's own credential verifiers, tried first, then the external issuers'.
     verifiers: Vec<Arc<dyn CredentialVerifier>>,
+    /// The external issuers (also among `verifiers`), for fetching their keys.
+    #[cfg(feature = "federation")]
+    issuers: Vec<Arc<IssuerVerifier>>,
     access: Access,
     grants: Grants,
     renderer: Box<dyn ErrorRenderer>,
@@ -168,6 +173,45 @@ impl AuthManager {
     /// The registered login type names, in registration order.
     pub fn login_type_names(&self) -> impl Iterator<Item = &str> {
         self.inner.keys.names()
+    }
+
+    #[cfg(feature = "federation")]
+    /// Fetches the keys of every [external issuer](AuthManagerBuilder::external_issuer) now,
+    /// for a server that wants them before its first request (otherwise they are fetched at
+    /// the first token of each issuer). Every issuer is tried; the first failure is returned
+    /// (each is logged). A failure is not fatal: the issuer's tokens get 503 until a later
+    /// fetch succeeds (at most one per refresh interval, started by a token).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use auth_runtime::federation::{ExternalIssuer, FetchError};
+    /// use auth_runtime::{AuthManager, LoginType, SigningKey};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // Nothing listens on port 9 of this machine: the fetch fails, and says where.
+    /// let manager = AuthManager::builder()
+    ///     .login_type(LoginType::new("user").key(SigningKey::hs256("u1", &[1; 32])))
+    ///     .external_issuer(
+    ///         "partner",
+    ///         ExternalIssuer::jwks_url("http://127.0.0.1:9", "http://127.0.0.1:9/jwks.json")
+    ///             .audience("reports-api")
+    ///             .fetch_timeout(Duration::from_secs(1)),
+    ///     )
+    ///     .build()?;
+    /// let err = manager.fetch_issuer_keys().await.unwrap_err();
+    /// assert!(matches!(err, FetchError::Http { .. } | FetchError::Timeout { .. }));
+    /// assert!(err.to_string().contains("http://127.0.0.1:9/jwks.json"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn fetch_issuer_keys(&self) -> Result<(), FetchError> {
+        let mut first = None;
+        for issuer in &self.inner.issuers {
+            if let Err(e) = issuer.fetch_keys().await {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
     }
 
     /// The account store, if one is configured.
