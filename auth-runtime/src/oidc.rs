@@ -528,6 +528,74 @@ pub trait OidcHttp: Send + Sync + 'static {
     ) -> OidcHttpFuture<'a>;
 }
 
+/// The longest answer read from a provider (discovery, keys, tokens).
+const MAX_PROVIDER_BODY: usize = 256 * 1024;
+
+/// How long one call to the provider may take.
+const PROVIDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+#[cfg(feature = "federation")]
+/// The default client ([`HyperClient`](crate::federation::HyperClient): HTTPS through rustls
+/// with Mozilla's roots), each call bounded to 10 s and 256 KiB.
+impl OidcHttp for crate::federation::HyperClient {
+    fn get<'a>(&'a self, url: &'a str) -> OidcHttpFuture<'a> {
+        Box::pin(async move {
+            let call = self.post_or_get(url, None);
+            bounded(call).await
+        })
+    }
+
+    fn post_form<'a>(
+        &'a self,
+        url: &'a str,
+        authorization: &'a str,
+        form: &'a str,
+    ) -> OidcHttpFuture<'a> {
+        Box::pin(async move {
+            let call = self.post_or_get(url, Some((authorization, form)));
+            bounded(call).await
+        })
+    }
+}
+
+#[cfg(feature = "federation")]
+impl crate::federation::HyperClient {
+    async fn post_or_get(
+        &self,
+        url: &str,
+        post: Option<(&str, &str)>,
+    ) -> Result<crate::federation::HttpResponse, crate::federation::HttpError> {
+        match post {
+            None => crate::federation::HttpClient::get(self, url, MAX_PROVIDER_BODY).await,
+            Some((authorization, form)) => {
+                self.post_form(url, authorization, form, MAX_PROVIDER_BODY)
+                    .await
+            }
+        }
+    }
+}
+
+#[cfg(feature = "federation")]
+async fn bounded(
+    call: impl std::future::Future<
+        Output = Result<crate::federation::HttpResponse, crate::federation::HttpError>,
+    >,
+) -> Result<OidcHttpReply, OidcError> {
+    match tokio::time::timeout(PROVIDER_TIMEOUT, call).await {
+        Ok(Ok(response)) => Ok(OidcHttpReply {
+            status: response.status.as_u16(),
+            body: response.body,
+        }),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "the identity provider could not be reached");
+            Err(OidcError::Unavailable("the provider could not be reached"))
+        }
+        Err(_) => Err(OidcError::Unavailable(
+            "the provider did not answer in time",
+        )),
+    }
+}
+
 /// How long an unknown `kid` waits before the key set is fetched again (a flood of forged
 /// kids costs at most one fetch per interval).
 pub const KEY_REFETCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);

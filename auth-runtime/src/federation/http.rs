@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
-use http_body_util::{BodyExt as _, Empty};
+use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -177,16 +177,47 @@ impl HyperClient {
     }
 
     async fn fetch(&self, url: &str, max_body: usize) -> Result<HttpResponse, HttpError> {
+        self.send(url, None, max_body).await
+    }
+
+    /// `POST url` with a form body and an `Authorization` header (an OpenID provider's token
+    /// endpoint), the answer read up to `max_body` bytes.
+    pub async fn post_form(
+        &self,
+        url: &str,
+        authorization: &str,
+        form: &str,
+        max_body: usize,
+    ) -> Result<HttpResponse, HttpError> {
+        self.send(url, Some((authorization, form)), max_body).await
+    }
+
+    /// One `GET`, or with `post` a form `POST`, on a fresh connection.
+    async fn send(
+        &self,
+        url: &str,
+        post: Option<(&str, &str)>,
+        max_body: usize,
+    ) -> Result<HttpResponse, HttpError> {
         let target = Target::parse(url)?;
         let tcp = TcpStream::connect((target.host.as_str(), target.port))
             .await
             .map_err(|e| HttpError::new(format!("cannot connect: {}", e.kind())))?;
         let _ = tcp.set_nodelay(true);
-        let request = Request::get(target.path_and_query.as_str())
+        let builder = match post {
+            None => Request::get(target.path_and_query.as_str()),
+            Some((authorization, _)) => Request::post(target.path_and_query.as_str())
+                .header(header::AUTHORIZATION, authorization)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+        };
+        let body = post.map_or_else(Bytes::new, |(_, form)| {
+            Bytes::copy_from_slice(form.as_bytes())
+        });
+        let request = builder
             .header(header::HOST, &target.authority)
             .header(header::ACCEPT, "application/json")
             .header(header::USER_AGENT, "auth-runtime")
-            .body(Empty::<Bytes>::new())
+            .body(Full::new(body))
             .map_err(|_| HttpError::new("the URL cannot be requested"))?;
         if target.tls {
             let name = ServerName::try_from(target.host.clone())
@@ -232,7 +263,7 @@ impl Drop for AbortOnDrop {
 /// One request on a fresh HTTP/1.1 connection; the body read up to `max_body` bytes.
 async fn exchange<I>(
     io: I,
-    request: Request<Empty<Bytes>>,
+    request: Request<Full<Bytes>>,
     max_body: usize,
 ) -> Result<HttpResponse, HttpError>
 where

@@ -28,12 +28,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             settings.admin_email
         );
     }
-    let app = examples::app(manager)?;
+    // OpenID Connect sign-in when AUTH_OIDC_* is set: the provider's discovery document and
+    // keys are fetched now, and a provider that cannot be reached stops the start.
+    let oidc = match &settings.oidc {
+        None => None,
+        Some(oidc) => {
+            let client = auth_runtime::federation::HyperClient::new();
+            let sign_in = examples::oidc_sign_in(&settings, oidc, client)
+                .await
+                .map_err(|e| format!("AUTH_OIDC_ISSUER: {e}"))?;
+            tracing::info!(issuer = %oidc.issuer, "OpenID Connect sign-in at /auth/oidc/login");
+            Some(sign_in)
+        }
+    };
+    let app = examples::app_with(manager, oidc)?;
     // Every route the server answers: the app's and all the built-in ones, as mounted.
     for route in examples::Api::routes()
         .iter()
         .chain(&auth_runtime::routes::builtin_routes_at("")?)
         .chain(auth_runtime::routes::JwksRoutes::routes())
+        .chain(if settings.oidc.is_some() {
+            auth_runtime::routes::OidcRoutes::routes()
+        } else {
+            &[]
+        })
     {
         tracing::info!(
             method = route.method,
