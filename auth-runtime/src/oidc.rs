@@ -529,9 +529,11 @@ pub trait OidcHttp: Send + Sync + 'static {
 }
 
 /// The longest answer read from a provider (discovery, keys, tokens).
+#[cfg(feature = "federation")]
 const MAX_PROVIDER_BODY: usize = 256 * 1024;
 
 /// How long one call to the provider may take.
+#[cfg(feature = "federation")]
 const PROVIDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[cfg(feature = "federation")]

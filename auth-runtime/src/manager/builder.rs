@@ -566,6 +566,7 @@ impl AuthManagerBuilder {
             &mut errors,
         );
         let verifiers = {
+            #[cfg_attr(not(feature = "federation"), allow(unused_mut))]
             let mut verifiers = self.verifiers;
             #[cfg(feature = "federation")]
             verifiers.extend(
