@@ -253,6 +253,7 @@ impl Server {
                         redis: None,
                         cookie_secure: true,
                         service_key_pem: auth_runtime::SigningKey::generate_ed25519_pem(),
+                        external_issuer: None,
                     };
                     let store = SqlStore::connect(&settings.database_url)
                         .await

@@ -887,3 +887,182 @@ async fn a_broken_configuration_is_refused_at_build() {
         );
     }
 }
+
+// ---- the reference server -----------------------------------------------------------------
+
+#[test]
+fn the_reference_server_reads_its_external_issuer_from_the_environment() {
+    let dir = std::env::temp_dir().join(format!("external-settings-{}", std::process::id()));
+    let database = format!("sqlite://{}/auth.db", dir.display());
+    let read = |vars: &[(&str, &str)]| {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .chain([("DATABASE_URL".to_owned(), database.clone())])
+            .collect();
+        examples::Settings::from_vars(move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    };
+    assert_eq!(read(&[]).unwrap().external_issuer, None);
+    let settings = read(&[
+        ("AUTH_EXTERNAL_ISSUER", " https://login.partner.example "),
+        ("AUTH_EXTERNAL_AUDIENCE", "reports-api"),
+    ])
+    .unwrap();
+    assert_eq!(
+        settings.external_issuer,
+        Some(examples::ExternalIssuerSettings {
+            issuer: "https://login.partner.example".into(),
+            audience: "reports-api".into(),
+        })
+    );
+    let refused = [
+        (
+            vec![("AUTH_EXTERNAL_ISSUER", "https://login.partner.example")],
+            "AUTH_EXTERNAL_AUDIENCE",
+        ),
+        (
+            vec![("AUTH_EXTERNAL_AUDIENCE", "reports-api")],
+            "AUTH_EXTERNAL_ISSUER",
+        ),
+        (
+            vec![
+                ("AUTH_EXTERNAL_ISSUER", "login.partner.example"),
+                ("AUTH_EXTERNAL_AUDIENCE", "reports-api"),
+            ],
+            "AUTH_EXTERNAL_ISSUER",
+        ),
+        (
+            vec![
+                ("AUTH_EXTERNAL_ISSUER", "https://"),
+                ("AUTH_EXTERNAL_AUDIENCE", "reports-api"),
+            ],
+            "AUTH_EXTERNAL_ISSUER",
+        ),
+    ];
+    for (vars, variable) in refused {
+        let err = read(&vars).unwrap_err();
+        assert_eq!(err.variable, variable, "{vars:?}: {err}");
+    }
+    // Plain http to another host passes the settings, and the manager refuses it at start.
+    let mut settings = read(&[]).unwrap();
+    settings.external_issuer = Some(examples::ExternalIssuerSettings {
+        issuer: "http://login.partner.example".into(),
+        audience: "reports-api".into(),
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let err = runtime.block_on(async {
+        let store = auth_runtime::store::SqlStore::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        examples::manager(&settings, store).unwrap_err()
+    });
+    assert!(err.to_string().contains("plain http"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_reference_server_serves_partners_within_role_reporter() {
+    common::db::on_both(
+        "the_reference_server_serves_partners_within_role_reporter",
+        |db| async move {
+            let ed = Signer::ed("partner-key");
+            let provider = Provider::start(&[&ed]).await;
+            let mut settings = common::server::settings(&db);
+            settings.external_issuer = Some(examples::ExternalIssuerSettings {
+                issuer: provider.issuer.clone(),
+                audience: "reports-api".into(),
+            });
+            let manager = examples::builder(&settings, db.store().await)
+                .password_hasher(auth_runtime::PasswordHasher::insecure_for_tests(64, 1, 1))
+                .build()
+                .unwrap();
+            examples::seed_admin(&manager, &settings).await.unwrap();
+            manager.fetch_issuer_keys().await.unwrap();
+            let server = common::server::TestServer {
+                store: db.store().await,
+                manager: manager.clone(),
+                app: examples::app(manager).unwrap(),
+            };
+            let mut claims = provider.claims("partner-7");
+            claims["scope"] = json!("reports:read reports:write admin:*");
+            let partner = ed.token(&claims);
+
+            assert_ok(&server.get("/reports/1", Some(&partner)).await);
+            let me = server.get("/auth/me", Some(&partner)).await;
+            assert_ok(&me);
+            let me = me.json();
+            assert_eq!(me["login_type"], "partner");
+            assert_eq!(me["sub"], "partner-7");
+            assert_eq!(me["scopes"], json!(["reports:read"]));
+            assert_eq!(me["credential"], "custom");
+            // Beyond role `reporter`: refused, whatever the token says.
+            assert_eq!(
+                server.post("/reports", Some(&partner)).await.status,
+                StatusCode::FORBIDDEN
+            );
+            assert_eq!(
+                server.get("/admin/dashboard", Some(&partner)).await.status,
+                StatusCode::UNAUTHORIZED
+            );
+            // The issuer cannot set the claims the billing policy reads.
+            assert_eq!(
+                server.get("/billing", Some(&partner)).await.status,
+                StatusCode::FORBIDDEN
+            );
+            // A partner has no account here: the account routes do nothing for it, and never 5xx.
+            for (method, path, body) in [
+                ("POST", "/auth/logout", None),
+                ("GET", "/auth/sessions", None),
+                ("GET", "/auth/api-keys", None),
+                (
+                    "POST",
+                    "/auth/api-keys",
+                    Some(json!({"name": "k", "scopes": ["reports:read"], "expires_in_days": 1})),
+                ),
+                (
+                    "POST",
+                    "/auth/change-password",
+                    Some(json!({"current_password": "x", "new_password": "a new long password"})),
+                ),
+            ] {
+                let reply = match body {
+                    Some(body) => server.post_json(path, Some(&partner), body).await,
+                    None if method == "GET" => server.get(path, Some(&partner)).await,
+                    None => server.post(path, Some(&partner)).await,
+                };
+                if method == "GET" {
+                    assert_eq!(reply.json(), json!([]), "{method} {path}");
+                } else {
+                    assert!(
+                        reply.status.is_client_error(),
+                        "{method} {path}: {} {}",
+                        reply.status,
+                        reply.text()
+                    );
+                }
+            }
+            // The admin's own tokens work beside the partner's.
+            let admin = server
+                .post_form(
+                    "/admin/login",
+                    None,
+                    &format!(
+                        "username={}&password={}",
+                        common::server::ADMIN_EMAIL,
+                        common::server::ADMIN_PASSWORD.replace(' ', "+")
+                    ),
+                )
+                .await
+                .tokens();
+            assert_ok(&server.get("/admin/dashboard", Some(&admin.access)).await);
+            assert_ok(&server.get("/reports/1", Some(&partner)).await);
+            assert_eq!(provider.jwks_hits(), 1);
+        },
+    )
+    .await;
+}

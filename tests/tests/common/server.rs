@@ -48,6 +48,7 @@ pub fn settings(db: &TestDb) -> examples::Settings {
         redis: None,
         cookie_secure: true,
         service_key_pem: service_key().to_owned(),
+        external_issuer: None,
     }
 }
 
