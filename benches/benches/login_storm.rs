@@ -254,6 +254,7 @@ impl Server {
                         cookie_secure: true,
                         service_key_pem: auth_runtime::SigningKey::generate_ed25519_pem(),
                         oidc: None,
+                        external_issuer: None,
                     };
                     let store = SqlStore::connect(&settings.database_url)
                         .await

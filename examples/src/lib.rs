@@ -13,6 +13,7 @@ pub mod opaque;
 use std::time::Duration;
 
 use auth_runtime::accounts::{AccountsConfig, AdminSeed, ResetMail, ResetSendFuture, ResetSender};
+use auth_runtime::federation::ExternalIssuer;
 use auth_runtime::policy::{Attr, LoadedResource, PolicyRule};
 use auth_runtime::prelude::*;
 use auth_runtime::proxy::{Cidr, ForwardedHeader, parse_cidr_list};
@@ -69,6 +70,65 @@ pub struct Settings {
     pub service_key_pem: String,
     /// `AUTH_OIDC_*`: OpenID Connect sign-in, when configured ([`oidc::from_vars`]).
     pub oidc: Option<oidc::OidcSettings>,
+    /// `AUTH_EXTERNAL_ISSUER` and `AUTH_EXTERNAL_AUDIENCE`: an identity provider whose access
+    /// tokens are accepted as login type [`PARTNER`]; none by default.
+    pub external_issuer: Option<ExternalIssuerSettings>,
+}
+
+/// The login type of the external issuer's callers (`AUTH_EXTERNAL_ISSUER`).
+pub const PARTNER: &str = "partner";
+
+/// The role whose scopes bound what an external issuer's `scope` claim grants.
+pub const PARTNER_ROLE: &str = "reporter";
+
+/// An external issuer of the reference server (docs/architecture.md §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalIssuerSettings {
+    /// `AUTH_EXTERNAL_ISSUER`: the issuer URL; its keys are named by
+    /// `<issuer>/.well-known/openid-configuration`, and its tokens carry it as `iss`.
+    pub issuer: String,
+    /// `AUTH_EXTERNAL_AUDIENCE`: the `aud` its tokens must carry (required with an issuer).
+    pub audience: String,
+}
+
+impl ExternalIssuerSettings {
+    /// Reads the two variables: both or neither; the issuer an `https` (or `http`) URL.
+    fn from_vars(
+        issuer: Option<String>,
+        audience: Option<String>,
+    ) -> Result<Option<Self>, SettingsError> {
+        let error = |variable: &'static str, reason: &str| SettingsError {
+            variable,
+            reason: reason.to_owned(),
+        };
+        match (issuer, audience) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(error(
+                "AUTH_EXTERNAL_ISSUER",
+                "AUTH_EXTERNAL_AUDIENCE is set but no issuer is",
+            )),
+            (Some(_), None) => Err(error(
+                "AUTH_EXTERNAL_AUDIENCE",
+                "an external issuer needs the audience its tokens must carry",
+            )),
+            (Some(issuer), Some(audience)) => {
+                let issuer = issuer.trim().to_owned();
+                let url = issuer
+                    .strip_prefix("https://")
+                    .or_else(|| issuer.strip_prefix("http://"));
+                if url.is_none_or(|rest| rest.is_empty() || rest.starts_with('/')) {
+                    return Err(error(
+                        "AUTH_EXTERNAL_ISSUER",
+                        "not an https:// URL (the issuer's `iss`)",
+                    ));
+                }
+                Ok(Some(ExternalIssuerSettings {
+                    issuer,
+                    audience: audience.trim().to_owned(),
+                }))
+            }
+        }
+    }
 }
 
 /// The `service` login type's key: read from `path`, or generated into it (mode 0600) when it
@@ -227,6 +287,10 @@ impl Settings {
                 ));
             }
         };
+        let external_issuer = ExternalIssuerSettings::from_vars(
+            var("AUTH_EXTERNAL_ISSUER"),
+            var("AUTH_EXTERNAL_AUDIENCE"),
+        )?;
         let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
         let service_key_pem = match var("AUTH_SERVICE_KEY") {
             Some(path) => std::fs::read_to_string(path.trim()).map_err(|e| {
@@ -252,6 +316,7 @@ impl Settings {
             cookie_secure,
             service_key_pem,
             oidc: oidc::from_vars(var)?,
+            external_issuer,
         })
     }
 }
@@ -296,6 +361,17 @@ pub fn builder(settings: &Settings, store: SqlStore) -> AuthManagerBuilder {
     let builder = match &settings.redis {
         Some(redis) => builder.throttle_store(redis.clone()),
         None if store.backend() == "postgres" => builder.throttle_store(store.clone()),
+        None => builder,
+    };
+    // docs/architecture.md §5 (our own addition): an external issuer's callers are login type
+    // `partner`, with the scopes of their `scope` claim that role `reporter` has.
+    let builder = match &settings.external_issuer {
+        Some(external) => builder.external_issuer(
+            PARTNER,
+            ExternalIssuer::discovery(&external.issuer)
+                .audience(&external.audience)
+                .scopes_within_role(PARTNER_ROLE),
+        ),
         None => builder,
     };
     builder

@@ -21,6 +21,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!("throttle budgets in Redis");
     }
     let manager = examples::manager(&settings, store)?;
+    if let Some(external) = &settings.external_issuer {
+        // Fetched now so that a misconfiguration shows at start; not fatal: the partner's
+        // tokens get 503 until a later fetch (started by one of them) succeeds.
+        match manager.fetch_issuer_keys().await {
+            Ok(()) => tracing::info!(issuer = %external.issuer, "external issuer's keys fetched"),
+            Err(e) => {
+                tracing::warn!(issuer = %external.issuer, error = %e, "external issuer's keys could not be fetched yet")
+            }
+        }
+    }
     if let Some(password) = examples::seed_admin(&manager, &settings).await? {
         // Shown once, on the console of the operator who started the server.
         println!(

@@ -49,6 +49,7 @@ pub fn settings(db: &TestDb) -> examples::Settings {
         cookie_secure: true,
         service_key_pem: service_key().to_owned(),
         oidc: None,
+        external_issuer: None,
     }
 }
 
