@@ -326,6 +326,12 @@ async fn every_refusal_creates_nothing() {
             );
             assert!(!reply.text().contains("eyJ"), "no token in the answer");
         }
+        // A forged signature under the provider's kid (the keys are fetched again, in vain).
+        provider.forge_next_signature();
+        let (location, record) = start(&app).await;
+        let back = at_provider(&location).await;
+        let reply = callback(&app, &back, Some(&record)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
         provider.tamper_next_id_token(json!({ "email_verified": false }));
         let (location, record) = start(&app).await;
         let back = at_provider(&location).await;

@@ -65,6 +65,8 @@ struct Inner {
     user: Option<ProviderUser>,
     /// Claims to change in the next ID token (a test's forgery).
     id_token_overrides: Option<Value>,
+    /// Sign the next ID token with an unpublished key under the current kid.
+    forge_next_signature: bool,
 }
 
 #[derive(Clone)]
@@ -150,6 +152,12 @@ impl Provider {
     /// Claims to change in the next ID token only (`null` removes one).
     pub fn tamper_next_id_token(&self, changes: Value) {
         self.shared.inner.lock().unwrap().id_token_overrides = Some(changes);
+    }
+
+    /// The next ID token is signed with a key the provider never published, under the current
+    /// key's `kid` (a forged signature).
+    pub fn forge_next_signature(&self) {
+        self.shared.inner.lock().unwrap().forge_next_signature = true;
     }
 
     /// A new current key (the old one stays published); returns its kid.
@@ -370,7 +378,13 @@ async fn token(
             }
         }
     }
-    let id_token = sign_with(&inner.keys[0], &claims);
+    let id_token = if std::mem::take(&mut inner.forge_next_signature) {
+        let mut forger = new_key(0);
+        forger.kid = inner.keys[0].kid.clone();
+        sign_with(&forger, &claims)
+    } else {
+        sign_with(&inner.keys[0], &claims)
+    };
     Json(json!({
         "access_token": "provider-access-token", "token_type": "Bearer", "expires_in": 300,
         "id_token": id_token,
