@@ -13,14 +13,16 @@ combos=(
   "accounts,sqlite"
   "accounts,postgres"
   "redis,postgres"     # redis implies accounts
+  "federation"         # + external issuers' tokens (JWKS over HTTP/HTTPS), tokens only
+  "federation,accounts"
 )
 for features in "${combos[@]}"; do
   echo "features: [${features}]"
   cargo clippy -q -p auth-runtime --no-default-features --features "${features}" -- -D warnings
 done
 
-# The token-only build pulls in neither the SQL driver nor the password hash.
-if cargo tree -p auth-runtime --no-default-features -e normal | grep -Eq '^[^a-z]*(sqlx|argon2|redis) '; then
-  echo "a token-only build depends on sqlx, argon2 or redis" >&2
+# The token-only build pulls in neither the SQL driver, the password hash nor TLS.
+if cargo tree -p auth-runtime --no-default-features -e normal | grep -Eq '^[^a-z]*(sqlx|argon2|redis|tokio-rustls|webpki-roots) '; then
+  echo "a token-only build depends on sqlx, argon2, redis or rustls" >&2
   exit 1
 fi

@@ -753,6 +753,28 @@ async fn own_and_external_tokens_share_one_router() {
         "partner",
         &InvalidToken::Algorithm.describe(),
     );
+    // Outside the extractors (a WebSocket upgrade, gRPC): the same verification.
+    let partner = manager
+        .authenticate_token(&theirs, &["partner"])
+        .await
+        .unwrap();
+    assert_eq!(
+        (partner.subject(), partner.login_type()),
+        ("ann", "partner")
+    );
+    assert!(matches!(
+        manager.authenticate_token(&theirs, &["user"]).await,
+        Err(auth_runtime::AuthError::LoginTypeMismatch { .. })
+    ));
+    assert!(manager.authenticate_token(&forged, &[]).await.is_err());
+    assert_eq!(
+        manager
+            .authenticate_token(&ours, &[])
+            .await
+            .unwrap()
+            .login_type(),
+        "user"
+    );
     // Our own tokens never cost a fetch at the provider.
     let fetches = provider.jwks_hits();
     for _ in 0..5 {

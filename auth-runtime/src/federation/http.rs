@@ -130,8 +130,9 @@ impl std::error::Error for HttpError {}
 /// the aws-lc-rs provider, servers checked against Mozilla's root certificates
 /// (webpki-roots), no proxy, no redirects.
 ///
-/// Behind a proxy, or to trust a private certificate authority, implement [`HttpClient`] with
-/// a client that does, and give it to
+/// To trust a private certificate authority, use
+/// [`with_root_certificates_pem`](Self::with_root_certificates_pem); behind a proxy, implement
+/// [`HttpClient`] with a client that does, and give it to
 /// [`ExternalIssuer::http_client`](super::ExternalIssuer::http_client).
 ///
 /// ```
@@ -162,9 +163,42 @@ impl Default for HyperClient {
 impl HyperClient {
     /// A client trusting Mozilla's root certificates.
     pub fn new() -> Self {
-        let roots = RootCertStore {
+        Self::with_roots(RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
+        })
+    }
+
+    /// A client trusting only the root certificates in `pem` (one or more `CERTIFICATE`
+    /// blocks): for an issuer whose certificate comes from a private certificate authority.
+    /// No certificate in it, or one that cannot be read, is an error.
+    ///
+    /// ```
+    /// use auth_runtime::federation::HyperClient;
+    ///
+    /// let ca = include_bytes!("testdata/ca.pem"); // your CA's certificate
+    /// let client = HyperClient::with_root_certificates_pem(ca)?;
+    /// # let _ = client;
+    /// assert!(HyperClient::with_root_certificates_pem(b"not a certificate").is_err());
+    /// # Ok::<(), auth_runtime::federation::HttpError>(())
+    /// ```
+    pub fn with_root_certificates_pem(pem: &[u8]) -> Result<Self, HttpError> {
+        use tokio_rustls::rustls::pki_types::CertificateDer;
+        use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|_| HttpError::new("the PEM cannot be read"))?;
+            roots
+                .add(cert)
+                .map_err(|e| HttpError::new(format!("not a usable root certificate: {e}")))?;
+        }
+        if roots.is_empty() {
+            return Err(HttpError::new("the PEM holds no certificate"));
+        }
+        Ok(Self::with_roots(roots))
+    }
+
+    fn with_roots(roots: RootCertStore) -> Self {
         let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -371,6 +405,91 @@ mod tests {
         ] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// An HTTPS server on 127.0.0.1 with a certificate of the test CA (`testdata/`, valid
+    /// until 2126; the CA's private key was discarded): answers every request with `body`.
+    async fn https_server(ip: &str, body: &'static str) -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        use tokio_rustls::rustls::ServerConfig;
+        use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+        let certs = CertificateDer::pem_slice_iter(include_bytes!("testdata/server.pem"))
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(include_bytes!("testdata/server.key")).unwrap();
+        let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncache-control: max-age=120\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = tls.write_all(answer.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn https_is_fetched_from_a_trusted_server_only() {
+        let addr = https_server("127.0.0.1", r#"{"keys":[]}"#).await;
+        let trusting =
+            HyperClient::with_root_certificates_pem(include_bytes!("testdata/ca.pem")).unwrap();
+        for url in [
+            format!("https://localhost:{}/keys", addr.port()),
+            format!("https://{addr}/keys"),
+        ] {
+            let response = trusting.get(&url, 1024).await.unwrap();
+            assert_eq!(response.status, StatusCode::OK);
+            assert_eq!(response.headers[header::CACHE_CONTROL], "max-age=120");
+            assert_eq!(response.body, br#"{"keys":[]}"#);
+            // A body over the limit is refused.
+            let err = trusting.get(&url, 4).await.unwrap_err();
+            assert!(err.to_string().contains("longer than 4 bytes"), "{err}");
+        }
+        // Mozilla's roots do not know the test CA: the handshake fails, nothing is read.
+        let err = HyperClient::new()
+            .get(&format!("https://localhost:{}/keys", addr.port()), 1024)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("TLS handshake failed"), "{err}");
+        // The certificate names localhost and 127.0.0.1: a server at 127.0.0.2 showing it is
+        // refused.
+        let elsewhere = https_server("127.0.0.2", "{}").await;
+        let err = trusting
+            .get(&format!("https://{elsewhere}/keys"), 1024)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("TLS handshake failed"), "{err}");
     }
 
     #[tokio::test]

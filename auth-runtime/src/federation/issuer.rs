@@ -540,9 +540,17 @@ struct Header {
     crit: Option<Value>,
 }
 
+/// Only the `iss` of a payload: what tells whose token it is.
+#[derive(Deserialize)]
+struct PeekIssuer {
+    iss: Option<String>,
+}
+
 impl<'t> Unverified<'t> {
-    /// `None` when `token` is not a JWS compact serialization with JSON object parts.
-    fn parse(token: &'t str) -> Option<Self> {
+    /// `None` when `token` is not a JWT whose `iss` is `issuer` (not this issuer's: the next
+    /// verifier judges it); `Some(Err(()))` when it says `issuer` but its parts are not JSON
+    /// objects (this issuer's, malformed).
+    fn parse(token: &'t str, issuer: &str) -> Option<Result<Self, ()>> {
         if token.len() > MAX_TOKEN_LEN {
             return None;
         }
@@ -551,15 +559,23 @@ impl<'t> Unverified<'t> {
         if payload.contains('.') {
             return None;
         }
-        let header: Header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
-        let payload: Map<String, Value> =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-        Some(Unverified {
+        let payload = URL_SAFE_NO_PAD.decode(payload).ok()?;
+        let peek: PeekIssuer = serde_json::from_slice(&payload).ok()?;
+        if peek.iss.as_deref() != Some(issuer) {
+            return None;
+        }
+        let parts = || {
+            let header: Header =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+            let payload: Map<String, Value> = serde_json::from_slice(&payload).ok()?;
+            Some((header, payload))
+        };
+        Some(parts().ok_or(()).map(|(header, payload)| Unverified {
             message,
             signature,
             header,
             payload,
-        })
+        }))
     }
 }
 
@@ -600,6 +616,18 @@ impl IssuerVerifier {
     /// Fetches the keys now, whenever the last fetch was.
     pub(crate) async fn fetch_keys(&self) -> Result<(), FetchError> {
         self.keys.refresh(true).await.map(|_| ())
+    }
+
+    /// Verifies `token` if it is this issuer's (`Ok(None)` if not).
+    pub(crate) async fn verify_bearer(
+        &self,
+        token: &str,
+    ) -> Result<Option<VerifiedCaller>, AuthError> {
+        match Unverified::parse(token, &self.issuer) {
+            None => Ok(None),
+            Some(Err(())) => Err(self.invalid(InvalidToken::Malformed)),
+            Some(Ok(token)) => self.verify_token(token).await.map(Some),
+        }
     }
 
     fn invalid(&self, reason: InvalidToken) -> AuthError {
@@ -741,13 +769,7 @@ impl CredentialVerifier for IssuerVerifier {
             let Ok(Some(token)) = bearer_token(parts, String::new) else {
                 return Ok(None);
             };
-            let Some(token) = Unverified::parse(token) else {
-                return Ok(None);
-            };
-            if token.payload.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
-                return Ok(None);
-            }
-            self.verify_token(token).await.map(Some)
+            self.verify_bearer(token).await
         })
     }
 }
@@ -782,17 +804,31 @@ mod tests {
     }
 
     #[test]
-    fn only_jws_compact_tokens_are_read() {
+    fn only_jws_compact_tokens_of_the_issuer_are_read() {
+        const ISS: &str = "https://idp.example";
         let part = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
         let header = part(json!({"alg": "RS256", "kid": "k", "jku": "http://evil/"}));
-        let payload = part(json!({"iss": "https://idp.example"}));
+        let payload = part(json!({"iss": ISS}));
         let token = format!("{header}.{payload}.c2ln");
-        let parsed = Unverified::parse(&token).unwrap();
+        let parsed = Unverified::parse(&token, ISS).unwrap().unwrap();
         assert_eq!(parsed.header.kid.as_deref(), Some("k"));
         assert_eq!(parsed.signature, "c2ln");
-        assert!(Unverified::parse(&format!("{header}.{payload}")).is_none());
-        assert!(Unverified::parse(&format!("{header}.{payload}.x.y")).is_none());
-        assert!(Unverified::parse(&format!("{header}.{}.x", part(json!([1])))).is_none());
-        assert!(Unverified::parse("opaque-token").is_none());
+        // Another issuer's, or none's: not ours.
+        assert!(Unverified::parse(&token, "https://other.example").is_none());
+        let other = format!(
+            "{header}.{}.c2ln",
+            part(json!({"iss": "https://idp.example/"}))
+        );
+        assert!(Unverified::parse(&other, ISS).is_none());
+        assert!(Unverified::parse(&format!("{header}.{payload}"), ISS).is_none());
+        assert!(Unverified::parse(&format!("{header}.{payload}.x.y"), ISS).is_none());
+        assert!(Unverified::parse(&format!("{header}.{}.x", part(json!([1]))), ISS).is_none());
+        assert!(Unverified::parse("opaque-token", ISS).is_none());
+        // Ours, with a header that is not a JOSE header: malformed.
+        let bad_header = format!("{}.{payload}.c2ln", part(json!({"kid": "k"})));
+        assert_eq!(
+            Unverified::parse(&bad_header, ISS).map(|r| r.is_err()),
+            Some(true)
+        );
     }
 }

@@ -565,17 +565,19 @@ impl AuthManagerBuilder {
             &self.scopes,
             &mut errors,
         );
-        let verifiers = {
-            #[cfg_attr(not(feature = "federation"), allow(unused_mut))]
-            let mut verifiers = self.verifiers;
-            #[cfg(feature = "federation")]
-            verifiers.extend(
+        // The app's own verifiers first, then the external issuers'.
+        #[cfg(feature = "federation")]
+        let verifiers: Vec<Arc<dyn CredentialVerifier>> = self
+            .verifiers
+            .into_iter()
+            .chain(
                 issuers
                     .iter()
                     .map(|i| Arc::clone(i) as Arc<dyn CredentialVerifier>),
-            );
-            verifiers
-        };
+            )
+            .collect();
+        #[cfg(not(feature = "federation"))]
+        let verifiers = self.verifiers;
         let policies = PolicyEngine::builder()
             .rules(self.rules)
             .scope_validator(self.scopes.clone())

@@ -121,6 +121,8 @@ impl AuthManager {
             api_keys: self.inner.api_keys.as_ref(),
             cookies: self.inner.cookies.as_ref(),
             verifiers: &self.inner.verifiers,
+            #[cfg(feature = "federation")]
+            issuers: &self.inner.issuers,
             grants: &self.inner.grants,
             access: &self.inner.access,
             proxies: &self.inner.proxies,
@@ -340,7 +342,9 @@ impl AuthManager {
 
     /// Verifies an access token and checks that its session is not revoked: what every
     /// secured request does, for callers outside axum's extractors (a WebSocket upgrade, a
-    /// gRPC interceptor).
+    /// gRPC interceptor). Tokens of [external issuers](AuthManagerBuilder::external_issuer)
+    /// are accepted too ([`verify_access_token`](Self::verify_access_token), which fetches
+    /// nothing, knows this application's own tokens only).
     pub async fn authenticate_token(
         &self,
         token: &str,

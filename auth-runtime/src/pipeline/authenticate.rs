@@ -219,6 +219,14 @@ impl Pipeline<'_> {
         accepted: &[&str],
     ) -> Result<Principal, AuthError> {
         let resolved = self.grants.resolve_accepted(accepted);
+        #[cfg(feature = "federation")]
+        for issuer in self.issuers {
+            if let Some(caller) = issuer.verify_bearer(token).await? {
+                let principal = self.custom_principal(caller)?;
+                self.check_login(&principal, accepted)?;
+                return Ok(principal);
+            }
+        }
         let principal = self.verified(token, &resolved).await?;
         self.check_login(&principal, accepted)?;
         Ok(principal)

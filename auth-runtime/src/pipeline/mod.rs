@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 use crate::credential::cookie::Cookies;
 use crate::credential::custom::CredentialVerifier;
+#[cfg(feature = "federation")]
+use crate::federation::IssuerVerifier;
 use crate::grants::Grants;
 use crate::keyring::Keyring;
 use crate::proxy::TrustedProxies;
@@ -29,6 +31,9 @@ pub(crate) struct Pipeline<'a> {
     pub(crate) api_keys: Option<&'a ApiKeys>,
     pub(crate) cookies: Option<&'a Cookies>,
     pub(crate) verifiers: &'a [Arc<dyn CredentialVerifier>],
+    /// The external issuers (among `verifiers` too), for bare tokens.
+    #[cfg(feature = "federation")]
+    pub(crate) issuers: &'a [Arc<IssuerVerifier>],
     pub(crate) grants: &'a Grants,
     pub(crate) access: &'a Access,
     pub(crate) proxies: &'a TrustedProxies,
